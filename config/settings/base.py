@@ -1,0 +1,146 @@
+"""Settings shared by every environment. Thin modules beside this one override it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config.env import database_from_url, env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(env_str("PARLEY_VAR_DIR", str(BASE_DIR / "var")))
+
+SECRET_KEY = env_str("SECRET_KEY", "parley-insecure-development-key-do-not-use-in-production-0123456789")
+DEBUG = False
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+
+INSTALLED_APPS = [
+    "daphne",  # Lets `manage.py runserver` serve ASGI; uvicorn is the default server (bin/serve).
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_tasks_db",
+    "parley.core",
+    "parley.accounts",
+    "parley.rooms",
+    "parley.messaging",
+    "parley.realtime",
+    "parley.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
+            ],
+        },
+    },
+]
+
+_database_url = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'parley.sqlite3'}")
+DATABASES = {"default": database_from_url(_database_url, base_dir=BASE_DIR)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# Channel layer: in-memory for one process; Redis when REDIS_URL is set (many processes).
+REDIS_URL = env_str("REDIS_URL", "")
+PARLEY_CHANNEL_LAYER = env_str("PARLEY_CHANNEL_LAYER", "redis" if REDIS_URL else "memory")
+
+
+def _channel_layers(kind: str, redis_url: str) -> dict[str, dict[str, object]]:
+    if kind == "memory":
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    if not redis_url:
+        raise RuntimeError(f"PARLEY_CHANNEL_LAYER={kind} needs REDIS_URL")
+    backends = {
+        "redis": "channels_redis.core.RedisChannelLayer",
+        "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    }
+    if kind not in backends:
+        raise RuntimeError(f"PARLEY_CHANNEL_LAYER must be memory, redis or pubsub, not {kind!r}")
+    config: dict[str, object] = {"hosts": [redis_url]}
+    if kind == "redis":
+        # Consumers re-add their groups well inside this window (RELIABILITY.md F7).
+        config.update({"capacity": 1000, "expiry": 60, "group_expiry": 3600})
+    return {"default": {"BACKEND": backends[kind], "CONFIG": config}}
+
+
+CHANNEL_LAYERS = _channel_layers(PARLEY_CHANNEL_LAYER, REDIS_URL)
+
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Parley's own knobs; every one documented in docs/protocol.md or docs/deploy.md.
+PARLEY_GUESTS = env_bool("PARLEY_GUESTS", False)
+PARLEY_MAX_FRAME_BYTES = env_int("PARLEY_MAX_FRAME_BYTES", 64 * 1024)
+PARLEY_MAX_BODY_CHARS = 4000
+PARLEY_RESUME_LIMIT = 500
+PARLEY_HISTORY_LIMIT = 100
+PARLEY_PAGE_HISTORY = 50
+PARLEY_RATE_PER_SECOND = env_int("PARLEY_RATE_PER_SECOND", 10)
+PARLEY_RATE_BURST = env_int("PARLEY_RATE_BURST", 30)
+PARLEY_PUBLISH_TIMEOUT = 1.0
+
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "frame-ancestors": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "parley": {"handlers": ["console"], "level": env_str("PARLEY_LOG_LEVEL", "INFO"), "propagate": False},
+    },
+}

@@ -1,0 +1,12 @@
+"""Settings for pytest. The database comes from DATABASE_URL (the Makefile points it at PostgreSQL)."""
+
+from config.env import env_bool
+
+from .base import *  # noqa: F403
+
+PARLEY_GUESTS = env_bool("PARLEY_GUESTS", True)
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests only
+WHITENOISE_USE_FINDERS = True
+# Generous limits so tests that send quickly are not throttled; the rate-limit test lowers them.
+PARLEY_RATE_PER_SECOND = 1000
+PARLEY_RATE_BURST = 1000

@@ -1,0 +1,44 @@
+"""Typed builders for every outbound event kind. One builder per kind; docs/protocol.md lists them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypedDict
+
+from parley.accounts.models import User
+
+
+class UserRef(TypedDict):
+    id: int
+    username: str
+    name: str
+    guest: bool
+
+
+def user_ref(user: User) -> UserRef:
+    return {"id": user.pk, "username": user.username, "name": user.name, "guest": user.is_guest}
+
+
+def _ts(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def message_posted(
+    *, room: str, seq: int, user: User, ts: datetime, cid: str, body: str, reply_to: int | None
+) -> dict[str, Any]:
+    return {
+        "type": "event",
+        "room": room,
+        "seq": seq,
+        "kind": "message.posted",
+        "user": user_ref(user),
+        "ts": _ts(ts),
+        "cid": cid,
+        "body": body,
+        "reply_to": reply_to,
+    }
+
+
+def tutorial_message(*, body: str) -> dict[str, Any]:
+    """What the Channels tutorial's clients expect: ``{"message": "..."}`` and nothing else."""
+    return {"message": body}

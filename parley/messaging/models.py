@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from parley.rooms.models import Room
+
+
+class Event(models.Model):
+    """One entry of a room's log. ``frame`` is the event as clients receive it, encoded once
+    when the event was made; publish, resume and history all send this text unchanged."""
+
+    class Kind(models.TextChoices):
+        MESSAGE_POSTED = "message.posted"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
+    seq = models.BigIntegerField()
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # NULL, not "", for events without a cid: UNIQUE(author, cid) must not cover them.
+    cid = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    body = models.TextField(blank=True)
+    reply_to = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    frame = models.TextField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("room", "seq"), name="event_room_seq_unique"),
+            models.UniqueConstraint(
+                fields=("author", "cid"), condition=Q(cid__isnull=False), name="event_author_cid_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}#{self.seq} {self.kind}"

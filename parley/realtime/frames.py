@@ -1,0 +1,39 @@
+"""Builders for the server's reply frames (events are built in parley.messaging.events).
+
+Each returns the encoded text, ready for ``websocket.send``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from parley.core import json
+
+
+def error(code: str, detail: str, *, ref: Any = None, retry_after: float | None = None) -> str:
+    frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail, "ref": ref}
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
+    return json.dumps(frame)
+
+
+def ack(*, room: str, cid: str, seq: int) -> str:
+    return json.dumps({"type": "ack", "room": room, "cid": cid, "seq": seq})
+
+
+def subscribed(*, room: str, last_seq: int, truncated: bool) -> str:
+    return json.dumps({"type": "subscribed", "room": room, "last_seq": last_seq, "truncated": truncated})
+
+
+def unsubscribed(*, room: str) -> str:
+    return json.dumps({"type": "unsubscribed", "room": room})
+
+
+def pong(t: Any) -> str:
+    return json.dumps({"type": "pong", "t": t})
+
+
+def history(*, room: str, frames: list[str]) -> str:
+    # The stored event frames are JSON objects already: splice them in rather than decode and
+    # re-encode each one.
+    return '{"type":"history","room":' + json.dumps(room) + ',"events":[' + ",".join(frames) + "]}"

@@ -1,0 +1,29 @@
+"""Who may use which room. Called on every protocol frame, not only at subscribe."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from parley.accounts.models import User
+from parley.core.errors import Forbidden, NotFound, NotMember
+from parley.rooms.models import Membership, Room
+from parley.rooms.slugs import slug_validate
+
+
+def room_access_for_user(*, slug: str, user: User) -> Room:
+    """Return the room if ``user`` may read and post in it, else raise.
+
+    Public rooms are open to every signed-in user, and to guests while PARLEY_GUESTS is on.
+    Private rooms are open to their members only.
+    """
+    slug_validate(slug)
+    room = Room.objects.filter(slug=slug).first()
+    if room is None:
+        raise NotFound(f"no room {slug!r}")
+    if user.is_guest and not settings.PARLEY_GUESTS:
+        raise Forbidden("guest access is turned off")
+    if room.is_public:
+        return room
+    if not Membership.objects.filter(room=room, user=user).exists():
+        raise NotMember(f"you are not a member of {slug!r}")
+    return room

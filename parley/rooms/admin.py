@@ -1,0 +1,6 @@
+from django.contrib import admin
+
+from parley.rooms.models import Membership, Room
+
+admin.site.register(Room)
+admin.site.register(Membership)

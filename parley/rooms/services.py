@@ -1,0 +1,51 @@
+"""Writes about rooms."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from parley.accounts.models import User
+from parley.accounts.services import guest_create
+from parley.core.errors import NotAuthenticated
+from parley.rooms.access import room_access_for_user
+from parley.rooms.models import Membership, Room
+from parley.rooms.slugs import slug_validate
+
+
+def room_create(*, slug: str, creator: User | None, title: str = "", is_public: bool = True) -> Room:
+    slug_validate(slug)
+    with transaction.atomic():
+        room = Room.objects.create(slug=slug, title=title.strip()[:120], is_public=is_public, created_by=creator)
+        if creator is not None and not creator.is_guest:
+            Membership.objects.create(room=room, user=creator, role=Membership.Role.OWNER)
+    return room
+
+
+def room_get_or_create_public(*, slug: str, creator: User | None) -> Room:
+    """Open a room by name, creating a public one if it does not exist (the tutorial's behaviour)."""
+    slug_validate(slug)
+    room = Room.objects.filter(slug=slug).first()
+    if room is not None:
+        return room
+    try:
+        return room_create(slug=slug, creator=creator)
+    except IntegrityError:
+        # Someone created it between our read and our insert.
+        return Room.objects.get(slug=slug)
+
+
+def membership_add(*, room: Room, user: User, role: str = Membership.Role.MEMBER) -> Membership:
+    membership, _ = Membership.objects.get_or_create(room=room, user=user, defaults={"role": role})
+    return membership
+
+
+def room_open_for_tutorial(*, slug: str, user: User | None) -> tuple[User, Room]:
+    """Author and room for a tutorial-protocol socket: the signed-in user, or a new guest while
+    PARLEY_GUESTS is on; the room is created public if new, as the Channels tutorial does."""
+    if user is None or not user.is_authenticated:
+        if not settings.PARLEY_GUESTS:
+            raise NotAuthenticated("sign in first: guest access is turned off")
+        user = guest_create()
+    room_get_or_create_public(slug=slug, creator=user)
+    return user, room_access_for_user(slug=slug, user=user)

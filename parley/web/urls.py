@@ -1,0 +1,10 @@
+from django.urls import path, re_path
+
+from parley.rooms.slugs import SLUG_PATTERN
+from parley.web import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    re_path(rf"^rooms/(?P<slug>{SLUG_PATTERN})/$", views.room, name="room"),
+    path("healthz", views.healthz, name="healthz"),
+]
