@@ -1,0 +1,74 @@
+"""WebSocket gatekeeping: origin check and bearer-token auth, as ASGI middleware."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from channels.security.websocket import OriginValidator
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+
+from parley.accounts.services import user_for_token
+
+log = logging.getLogger("parley.security")
+
+
+def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _bearer(scope: dict[str, Any]) -> str | None:
+    raw = _header(scope, b"authorization")
+    if raw is None:
+        return None
+    scheme, _, token = raw.decode("latin1").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+class SiteOriginValidator(OriginValidator):
+    """AllowedHostsOriginValidator, plus one case: a client with a bearer token and no Origin
+    header (a bot or script, not a browser: browsers always send Origin) may connect. A browser
+    from a foreign origin is refused whatever it carries."""
+
+    def __init__(self, application: Any) -> None:
+        super().__init__(application, [])
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return list(settings.ALLOWED_HOSTS)  # read per connection, so tests can change it
+
+    @allowed_origins.setter
+    def allowed_origins(self, value: list[str]) -> None:
+        pass
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        origin = _header(scope, b"origin")
+        if origin is None and _bearer(scope) is not None:
+            return await self.application(scope, receive, send)
+        return await super().__call__(scope, receive, send)
+
+    def valid_origin(self, parsed_origin: Any) -> bool:
+        ok = bool(super().valid_origin(parsed_origin))
+        if not ok:
+            log.warning("ws origin refused origin=%s", parsed_origin.geturl() if parsed_origin else None)
+        return ok
+
+
+class TokenAuthMiddleware(BaseMiddleware):
+    """``Authorization: Bearer <token>`` sets scope["user"]; it runs inside the session
+    middleware so that a token, when given, wins over a cookie."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        token = _bearer(scope)
+        if token is not None:
+            user = await database_sync_to_async(user_for_token)(token=token)
+            if user is None:
+                log.warning("ws auth failed: unknown bearer token")
+            scope = dict(scope, user=user or AnonymousUser())
+        return await super().__call__(scope, receive, send)
