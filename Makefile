@@ -16,7 +16,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 setup: $(BIN)/.installed
 
 migrate: setup
-	@mkdir -p var
+	@mkdir -p var staticfiles
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate

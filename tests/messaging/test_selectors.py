@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from parley.core import json
+from parley.core.errors import BadRequest, NotMember
+from parley.messaging.selectors import room_events_between, room_history, room_resume
+from parley.messaging.services import message_post
+from tests import factories
+
+pytestmark = [pytest.mark.storage, pytest.mark.django_db]
+
+
+def _seqs(frames: list[str]) -> list[int]:
+    return [json.loads(f)["seq"] for f in frames]
+
+
+@pytest.fixture
+def lobby(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("parley.messaging.services.room_event_publish", lambda **kw: None)
+    ann = factories.user("ann")
+    factories.room("lobby")
+    for i in range(1, 13):
+        message_post(user=ann, room="lobby", cid=f"c{i}", body=f"message {i}")
+
+
+def test_resume_returns_exactly_the_missed_events_ascending(lobby: None) -> None:
+    ann = factories.user("carol")
+    resume = room_resume(user=ann, room="lobby", since=7)
+    assert _seqs(resume.frames) == [8, 9, 10, 11, 12]
+    assert resume.last_seq == 12 and not resume.truncated
+    assert room_resume(user=ann, room="lobby", since=12).frames == []
+    assert room_resume(user=ann, room="lobby").frames == []  # no since: nothing replayed
+
+
+@override_settings(PARLEY_RESUME_LIMIT=5)
+def test_resume_past_the_limit_sends_the_newest_and_says_truncated(lobby: None) -> None:
+    resume = room_resume(user=factories.user("carol"), room="lobby", since=0)
+    assert _seqs(resume.frames) == [8, 9, 10, 11, 12]
+    assert resume.truncated
+
+
+def test_history_pages_backwards(lobby: None) -> None:
+    carol = factories.user("carol")
+    assert _seqs(room_history(user=carol, room="lobby", limit=5).frames) == [8, 9, 10, 11, 12]
+    assert _seqs(room_history(user=carol, room="lobby", before=8, limit=5).frames) == [3, 4, 5, 6, 7]
+    assert _seqs(room_history(user=carol, room="lobby", before=3, limit=5).frames) == [1, 2]
+    for bad in (0, 101, "5", -1):
+        with pytest.raises(BadRequest):
+            room_history(user=carol, room="lobby", limit=bad)
+
+
+def test_gap_fill_and_private_rooms(lobby: None) -> None:
+    room_id = room_resume(user=factories.user("carol"), room="lobby").room_id
+    assert _seqs(room_events_between(room_id=room_id, after=3, upto=6)) == [4, 5, 6]
+    dan = factories.user("dan")
+    factories.room("secret", creator=factories.user("erin"), public=False)
+    with pytest.raises(NotMember):
+        room_resume(user=dan, room="secret", since=0)
+    with pytest.raises(NotMember):
+        room_history(user=dan, room="secret")
