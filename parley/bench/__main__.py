@@ -1,0 +1,172 @@
+"""`make bench`: start each server configuration, run W1-W4 against it, stop it; print, save, plot.
+
+python -m parley.bench [--profile full|quick|tiny] [--servers floor,tutorial,parley,parley-2p]
+                       [--workloads W1,W2,W3,W4] [--out var/bench] [--doc docs/performance.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import gc
+import os
+import platform
+import resource
+import shlex
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from parley.bench import report
+from parley.bench.servers import ROOT, SPECS, Databases, Server, launch, pin_client, two_cores
+from parley.bench.workloads import PROFILES, Ids, Profile, slugs_for, w1, w2, w3, w4
+
+BUDGET_S = {"full": 1500.0, "quick": 150.0, "tiny": 50.0}
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m parley.bench", description=__doc__.splitlines()[0] if __doc__ else "")
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
+    ap.add_argument("--servers", default="floor,tutorial,parley,parley-2p")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4")
+    ap.add_argument("--out", default=str(ROOT / "var" / "bench"))
+    ap.add_argument("--doc", default="", help="also write the markdown summary to this file")
+    ap.add_argument("--db", choices=["postgres", "sqlite"], default="postgres", help="Parley's database")
+    return ap.parse_args(argv)
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor() or "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    return {"cpu": cpu, "nproc": os.cpu_count(), "python": platform.python_version(), "pinned": two_cores()}
+
+
+def _raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def bench_server(name: str, p: Profile, workloads: set[str], server: Server, ids: Ids) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    protocol_v1 = server.spec.protocol == "parley"
+    main = name != "parley-2p"  # the 2-process configuration answers one question: W1 scaling
+    plan: list[tuple[str, Any]] = []
+    if "W3" in workloads and main:  # first, on a fresh server: RSS above the idle server
+        plan.append(("W3", lambda: w3(server, p, say)))
+    if "W1" in workloads:
+        plan += [(f"W1 N={n}", lambda n=n: w1(server, n, p, ids, say)) for n in p.w1_sizes]
+    if "W2" in workloads and main:
+        plan.append(("W2", lambda: w2(server, p, ids, say)))
+    if "W4" in workloads and main and protocol_v1:
+        plan.append(("W4", lambda: w4(server, p, ids, say)))
+    for label, run in plan:
+        t0 = time.monotonic()
+        try:
+            out.append(await asyncio.wait_for(run(), timeout=BUDGET_S[p.name]))
+        except Exception as exc:
+            say(f"  {label}: ERROR {exc!r}"[:400])
+            workload, _, n = label.partition(" N=")
+            out.append({"workload": workload, **({"n": int(n)} if n else {}), "error": repr(exc)[:400]})
+        say(f"  {label} done in {time.monotonic() - t0:.1f}s")
+    return out
+
+
+async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workdir: Path) -> None:
+    workloads = {w.strip().upper() for w in args.workloads.split(",") if w.strip()}
+    names = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = [n for n in names if n not in SPECS]
+    if unknown:
+        raise SystemExit(f"unknown server(s) {unknown}; choose from {sorted(SPECS)}")
+    dbs = Databases(workdir, engine=args.db)
+    ids = Ids()
+    deadline = time.monotonic() + BUDGET_S[p.name]
+    try:
+        for name in names:
+            if time.monotonic() > deadline:
+                say(f"[{name}] skipped: the run's time budget is spent")
+                continue
+            say(f"[{name}] starting {SPECS[name].label}")
+            server: Server | None = None
+            try:
+                started, info = await asyncio.to_thread(launch, SPECS[name], workdir, dbs, slugs_for(p))
+                server = started
+                run["servers"][name] = info
+                gc.collect()
+                gc.freeze()
+                run["results"][name] = await bench_server(name, p, workloads, started, ids)
+            except Exception as exc:
+                say(f"[{name}] ERROR {exc!r}"[:600])
+                run["results"][name] = [{"workload": "start", "error": repr(exc)[:400]}]
+            finally:
+                if server is not None:
+                    server.stop()
+                gc.unfreeze()
+    finally:
+        await asyncio.to_thread(dbs.close)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    p = PROFILES[args.profile]
+    _raise_fd_limit()
+    pin_client()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    run: dict[str, Any] = {
+        "started": started,
+        "command": "python -m parley.bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "profile": dataclasses.asdict(p),
+        "machine": _machine(),
+        "servers": {},
+        "results": {},
+    }
+    say(f"parley.bench {p.name}: servers {args.servers}; workloads {args.workloads}; client pinned to CPU 1")
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
+        workdir = Path(tmp)
+        try:
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(bench(args, p, run, workdir))
+        except KeyboardInterrupt:
+            say("interrupted: every server this run started has been stopped")
+            return 130
+        finally:
+            for log in workdir.glob("*.log"):  # keep the servers' logs next to the results
+                with contextlib.suppress(OSError):
+                    (out / log.name).write_bytes(log.read_bytes()[-200_000:])
+    run["elapsed_s"] = round(time.monotonic() - t0, 1)
+    run["ratios"], run["targets"] = report.ratios_and_targets(run)
+    report.write_json(run, out / "results.json")
+    plotted = report.plot(run, out / "w1.png")
+    say("\n" + report.table(run) + "\n")
+    for key, value in run["ratios"].items():
+        if value is not None:
+            say(f"  {key}: {value}")
+    for t in run["targets"]:
+        say(f"  target {t['target']}: {t['value']} -> {'met' if t['met'] else 'NOT met'}")
+    md = report.markdown(run)
+    (out / "summary.md").write_text(md)
+    if args.doc:
+        Path(args.doc).write_text(md)
+    say(f"\nwrote {out / 'results.json'}" + (f", {out / 'w1.png'}" if plotted else "") + f", {out / 'summary.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""What a bench run prints and writes: the terminal table, ratios to the floor, targets, JSON, PNG, markdown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+Run = dict[str, Any]
+COLUMNS = ["parley", "parley-2p", "tutorial", "floor"]
+
+
+def _w1(run: Run, server: str, n: int) -> dict[str, Any] | None:
+    for r in run["results"].get(server, []):
+        if r.get("workload") == "W1" and r.get("n") == n:
+            return r
+    return None
+
+
+def _get(run: Run, server: str, workload: str) -> dict[str, Any] | None:
+    return next((r for r in run["results"].get(server, []) if r.get("workload") == workload), None)
+
+
+def w1_figure(r: dict[str, Any] | None) -> float | None:
+    return float(r["best"]["deliveries_per_s"]) if r and r.get("best") else None
+
+
+def _fmt_search(r: dict[str, Any] | None, key: str = "deliveries_per_s", unit: str = "") -> str:
+    if r is None:
+        return "-"
+    if r.get("error"):
+        return "error"
+    if r.get("best"):
+        b = r["best"]
+        return f"{b[key]:,}{unit} (p99 {b['p99_ms']:.0f}ms)"
+    f = r.get("first_failure")
+    if f:
+        why = f"lost {f['lost']}" if f["lost"] else f"p50 {f['p50_ms']:.0f}ms"
+        return f"fails ({why} at {f['rate']} msg/s)"
+    return "fails"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    ratios: dict[str, Any] = {}
+    targets: list[dict[str, Any]] = []
+    for n in run["profile"]["w1_sizes"]:
+        parley, floor = w1_figure(_w1(run, "parley", n)), w1_figure(_w1(run, "floor", n))
+        two = w1_figure(_w1(run, "parley-2p", n))
+        ratios[f"W1 N={n} parley/floor"] = _ratio(parley, floor)
+        ratios[f"W1 N={n} parley-2p/parley"] = _ratio(two, parley)
+        ratios[f"W1 N={n} tutorial/floor"] = _ratio(w1_figure(_w1(run, "tutorial", n)), floor)
+        if n >= 1000:
+            value = ratios[f"W1 N={n} parley/floor"]
+            targets.append({"target": f"W1 N={n} >= 0.8 x floor", "value": value, "met": bool(value and value >= 0.8)})
+        value = ratios[f"W1 N={n} parley-2p/parley"]
+        if two is not None or "parley-2p" in run["results"]:
+            targets.append(
+                {"target": f"W1 N={n} 2 procs >= 1.5 x 1", "value": value, "met": bool(value and value >= 1.5)}
+            )
+    w2 = _get(run, "parley", "W2")
+    if w2 is not None:
+        best = w2.get("hold") or w2.get("best")
+        rate = best["rate"] if best and best.get("ok") else 0
+        ack = best["ack_p99_ms"] if best else None
+        floor_w2 = _get(run, "floor", "W2")
+        ratios["W2 parley/floor msg/s"] = _ratio(
+            rate, floor_w2["best"]["rate"] if floor_w2 and floor_w2.get("best") else None
+        )
+        met = rate >= 3000 and ack is not None and ack < 100 and run["servers"]["parley"].get("database") == "postgres"
+        targets.append({"target": "W2 >= 3,000 msg/s acked (PostgreSQL), p99 ack < 100ms", "value": rate, "met": met})
+    w3 = _get(run, "parley", "W3")
+    if w3 is not None and "kb_per_conn" in w3:
+        floor_w3 = _get(run, "floor", "W3")
+        ratios["W3 parley/floor KB per conn"] = _ratio(w3["kb_per_conn"], floor_w3.get("kb_per_conn") if floor_w3 else None)
+        full = w3["connections"] >= 10000
+        value = w3["kb_per_conn"]
+        targets.append({"target": "W3 10,000 conns <= 30 KB/conn", "value": value, "met": full and value <= 30})
+    w4 = _get(run, "parley", "W4")
+    if w4 is not None and "clients" in w4:
+        secs = w4.get("all_caught_up_s")
+        full = w4["clients"] >= 1000 and w4["events_each"] >= 100
+        targets.append(
+            {"target": "W4 1,000 clients caught up <= 5 s", "value": secs, "met": bool(full and secs and secs <= 5)}
+        )
+    return ratios, targets
+
+
+def table(run: Run) -> str:
+    cols = [c for c in COLUMNS if c in run["results"]]
+    rows: list[list[str]] = []
+    for n in run["profile"]["w1_sizes"]:
+        rows.append([f"W1 N={n:,} deliveries/s", *(_fmt_search(_w1(run, c, n)) for c in cols)])
+    rows.append(["W2 msg/s (5 members)", *(_fmt_search(_get(run, c, "W2"), "rate") for c in cols)])
+    w3 = [_get(run, c, "W3") for c in cols]
+    rows.append(
+        [
+            "W3 KB/conn (connects/s)",
+            *(f"{r['kb_per_conn']} ({r['connects_per_s']:,}/s)" if r and "kb_per_conn" in r else "-" for r in w3),
+        ]
+    )
+    w4 = [_get(run, c, "W4") for c in cols]
+    rows.append(["W4 all caught up (s)", *(str(r.get("all_caught_up_s")) if r and "clients" in r else "-" for r in w4)])
+    head = ["", *cols]
+    widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
+    lines = [" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head, *rows]]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown(run: Run) -> str:
+    ratios, targets = run["ratios"], run["targets"]
+    cols = [c for c in COLUMNS if c in run["results"]]
+    t = table(run).splitlines()
+    md = [f"| {' | '.join(cell.strip() for cell in t[0].split(' | '))} |", "|" + "---|" * len(t[0].split(" | "))]
+    md += [f"| {' | '.join(cell.strip() for cell in line.split(' | '))} |" for line in t[2:]]
+    out = [
+        f"Run {run['started']} ({run['profile']['name']} profile, {run['elapsed_s']:.0f} s): `{run['command']}`",
+        "",
+        f"Machine: {run['machine']['cpu']}, {run['machine']['nproc']} cores, Python {run['machine']['python']}; "
+        f"servers: {', '.join(f'{c} = {run["servers"][c].get("label")}' for c in cols)}.",
+        "",
+        *md,
+        "",
+        "Ratios (same run): " + "; ".join(f"{k} = {v}" for k, v in ratios.items() if v is not None),
+        "",
+        "| target | value | met |",
+        "|---|---|---|",
+        *(f"| {t['target']} | {t['value']} | {'yes' if t['met'] else 'no'} |" for t in targets),
+    ]
+    return "\n".join(out) + "\n"
+
+
+def write_json(run: Run, path: Path) -> None:
+    path.write_text(json.dumps(run, indent=1, default=str))
+
+
+def plot(run: Run, path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    sizes = list(run["profile"]["w1_sizes"])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for server in [c for c in COLUMNS if c in run["results"]]:
+        xs, ys, ps = [], [], []
+        for n in sizes:
+            r = _w1(run, server, n)
+            if r and r.get("best"):
+                xs.append(n)
+                ys.append(r["best"]["deliveries_per_s"])
+                ps.append(r["best"]["p99_ms"])
+        if xs:
+            ax1.plot(xs, ys, marker="o", label=server)
+            ax2.plot(xs, ps, marker="o", label=server)
+    for ax, title in ((ax1, "W1 deliveries/s (p99 < 200 ms, none lost)"), (ax2, "W1 p99 at that rate (ms)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("room members N")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"make bench ({run['profile']['name']}), {run['started']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True

@@ -1,0 +1,247 @@
+"""The servers a bench run starts itself: Parley's configurations and the two peers.
+
+Every process is started in its own session and stopped (SIGTERM, then SIGKILL) by the runner,
+on success, error or Ctrl-C. Each single-process server is pinned to CPU 0 and the load client
+to CPU 1; a two-process server gets both cores (the client then shares CPU 1 with it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+PG_ADMIN = os.environ.get("PARLEY_BENCH_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("PARLEY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+UVICORN_FLAGS = ["--ws-max-size", "1048576", "--ws-per-message-deflate", "false", "--lifespan", "off"]
+SERVER_CPU, CLIENT_CPU = 0, 1
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    label: str
+    protocol: str  # "parley" (protocol v1 on /ws/) or "tutorial" ({"message"} on /ws/chats/<room>/)
+    workers: int = 1
+
+
+SPECS = {
+    "floor": Spec("floor", "raw-ASGI floor (G)", "tutorial"),
+    "tutorial": Spec("tutorial", "tutorial consumer (B)", "tutorial"),
+    "parley": Spec("parley", "Parley, 1 process", "parley"),
+    "parley-2p": Spec("parley-2p", "Parley, 2 processes + Redis pub/sub", "parley", workers=2),
+}
+
+
+def two_cores() -> bool:
+    return len(os.sched_getaffinity(0)) >= 2 and (os.cpu_count() or 1) >= 2
+
+
+def pin_client() -> None:
+    if two_cores():
+        os.sched_setaffinity(0, {CLIENT_CPU})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(argv: list[str], env: dict[str, str], stdin: str = "", timeout: float = 300) -> str:
+    done = subprocess.run(argv, cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:4])} failed:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+@dataclass
+class Databases:
+    """Fresh Parley databases (PostgreSQL when reachable, else SQLite) from one migrated template."""
+
+    workdir: Path
+    engine: str = "postgres"
+    made: list[str] = field(default_factory=list)
+    template: str = ""
+
+    def _env(self, url: str) -> dict[str, str]:
+        return {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev", "DATABASE_URL": url, "DEBUG": "0"}
+
+    def _pg(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql)
+
+    def fresh(self, slugs: list[str]) -> tuple[str, dict[str, str]]:
+        """A new database with the rooms in it; returns (DATABASE_URL, credentials)."""
+        tag = uuid.uuid4().hex[:8]
+        if self.engine == "postgres" and not self.template:
+            try:
+                self.template = f"parley_bench_tpl_{tag}"
+                self._pg(f"CREATE DATABASE {self.template}")
+                self.made.append(self.template)
+                _run([sys.executable, "manage.py", "migrate", "--noinput"], self._env(self._pg_url(self.template)))
+            except Exception as exc:
+                print(f"bench: PostgreSQL unavailable ({str(exc).splitlines()[0]}); using SQLite", flush=True)
+                self.engine, self.template = "sqlite", ""
+        if self.engine == "sqlite" and not self.template:
+            self.template = str(self.workdir / f"template-{tag}.sqlite3")
+            _run([sys.executable, "manage.py", "migrate", "--noinput"], self._env(f"sqlite:///{self.template}"))
+        if self.engine == "postgres":
+            name = f"parley_bench_{tag}"
+            self._pg(f"CREATE DATABASE {name} TEMPLATE {self.template}")
+            self.made.append(name)
+            url = self._pg_url(name)
+        else:
+            path = self.workdir / f"bench-{tag}.sqlite3"
+            shutil.copyfile(self.template, path)
+            url = f"sqlite:///{path}"
+        out = _run([sys.executable, "-m", "parley.bench.setup_db"], self._env(url), stdin=json.dumps(slugs))
+        return url, json.loads(out.strip().splitlines()[-1])
+
+    @staticmethod
+    def _pg_url(name: str) -> str:
+        return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+    def close(self) -> None:
+        for name in reversed(self.made):
+            with contextlib.suppress(Exception):
+                self._pg(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        self.made.clear()
+
+
+@dataclass
+class Server:
+    spec: Spec
+    port: int
+    log_path: Path
+    creds: dict[str, str] = field(default_factory=dict)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def url(self, room: str) -> str:
+        if self.spec.protocol == "parley":
+            return f"ws://127.0.0.1:{self.port}/ws/"
+        return f"ws://127.0.0.1:{self.port}/ws/chats/{room}/"
+
+    def headers(self) -> dict[str, str]:
+        if "token" in self.creds:
+            return {"Authorization": f"Bearer {self.creds['token']}"}
+        headers = {"Origin": f"http://127.0.0.1:{self.port}"}
+        if "session" in self.creds:
+            headers["Cookie"] = f"sessionid={self.creds['session']}"
+        return headers
+
+    def start(self, argv: list[str], env: dict[str, str], timeout: float = 40.0) -> None:
+        if self.spec.workers == 1 and two_cores() and shutil.which("taskset"):
+            argv = ["taskset", "-c", str(SERVER_CPU), *argv]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.spec.name} exited {self.proc.returncode}: {self.log_tail()}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(self._health(), timeout=2) as response:
+                if response.status == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.spec.name} not ready in {timeout}s: {self.log_tail()}")
+
+    def _health(self) -> str:
+        return f"http://127.0.0.1:{self.port}/healthz"
+
+    def log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return self.log_path.read_text(errors="replace")[-1500:]
+        return ""
+
+    def _tree(self) -> list[psutil.Process]:
+        if self.proc is None:
+            return []
+        try:
+            top = psutil.Process(self.proc.pid)
+            return [top, *top.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def rss(self) -> int:
+        total = 0
+        for proc in self._tree():
+            with contextlib.suppress(psutil.Error):
+                total += proc.memory_info().rss
+        return total
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for proc in self._tree():
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                total += times.user + times.system
+        return total
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=8)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+
+def launch(spec: Spec, workdir: Path, dbs: Databases, slugs: list[str]) -> tuple[Server, dict[str, str]]:
+    """Start one configuration; returns the server and what to record about it."""
+    port = free_port()
+    server = Server(spec, port, workdir / f"{spec.name}.log")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("REDIS_URL", None)
+    info: dict[str, str] = {"label": spec.label, "pinning": "CPU 0" if spec.workers == 1 else "CPUs 0-1"}
+    if spec.protocol == "tutorial":
+        if spec.name == "tutorial":
+            env["DJANGO_SETTINGS_MODULE"] = "parley.bench.fixtures.tutorial_settings"
+            app = "parley.bench.fixtures.tutorial_asgi:application"
+        else:
+            app = "parley.bench.fixtures.floor:app"
+        argv = [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port), *UVICORN_FLAGS]
+    else:
+        url, server.creds = dbs.fresh(slugs)
+        info["database"] = dbs.engine
+        info["auth"] = "bearer token" if "token" in server.creds else "session cookie"
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings.dev",
+            DEBUG="0",
+            DATABASE_URL=url,
+            HOST="127.0.0.1",
+            PORT=str(port),
+            PARLEY_RATE_PER_SECOND="1000000",
+            PARLEY_RATE_BURST="1000000",
+            PARLEY_LOG_LEVEL="WARNING",
+        )
+        if spec.workers > 1:
+            import redis
+
+            redis.Redis.from_url(REDIS_URL).flushdb()
+            env.update(WORKERS=str(spec.workers), REDIS_URL=REDIS_URL, PARLEY_CHANNEL_LAYER="pubsub")
+            info["channel_layer"] = "redis pub/sub"
+        argv = [sys.executable, "bin/serve"]
+    server.start(argv, env)
+    return server, info

@@ -1,0 +1,334 @@
+"""W1-W4 (BENCHMARKS.md) against one running server. Every loop is bounded in count and time."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from parley.bench.client import Conn, Meter, body, open_conn, percentile
+from parley.bench.servers import Server
+
+P99_LIMIT_MS = 200.0
+Progress = Callable[[str], None]
+Result = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    w1_sizes: tuple[int, ...]
+    step_s: float  # sending time of one search step
+    drain_s: float  # how long after a step's last send a delivery may still arrive
+    max_steps: int
+    refine: bool  # one more step between the last pass and the first failure
+    w1_budget_s: float  # per server and N
+    w2_rooms: int
+    w2_hold_s: float  # 0: no hold step at the best rate
+    w3_conns: int
+    w4_clients: int
+    w4_events: int
+    connect_concurrency: int = 200
+
+
+PROFILES = {
+    "full": Profile("full", (100, 1000, 5000), 3.0, 2.0, 12, True, 120.0, 1000, 10.0, 10000, 1000, 100),
+    "quick": Profile("quick", (100, 1000), 1.0, 1.0, 8, False, 20.0, 200, 0.0, 2000, 200, 100),
+    "tiny": Profile("tiny", (20,), 0.5, 0.5, 3, False, 6.0, 5, 0.0, 100, 20, 10, 50),
+}
+
+
+class Ids:
+    """Message ids: unique for the whole run, so a cid is never reused (Parley dedups on it)."""
+
+    def __init__(self) -> None:
+        self.next = 1
+
+    def block(self, count: int) -> int:
+        first = self.next
+        self.next += count
+        return first
+
+
+def slugs_for(profile: Profile) -> list[str]:
+    rooms = [f"w1-{n}" for n in profile.w1_sizes]
+    rooms += [f"w2-{i}" for i in range(profile.w2_rooms)]
+    rooms += [f"w3-{i}" for i in range(max(1, profile.w3_conns // 100))]
+    rooms += [f"w4-{i}" for i in range(max(1, profile.w4_clients // 100))]
+    return rooms
+
+
+async def subscribe(conn: Conn, room: str, since: int | None = None, wait_s: float = 30.0) -> dict[str, Any]:
+    fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+    conn.waiters[room] = fut
+    frame: dict[str, Any] = {"type": "subscribe", "room": room}
+    if since is not None:
+        frame["since"] = since
+    conn.send_text(json.dumps(frame))
+    return await asyncio.wait_for(fut, wait_s)
+
+
+def send_message(server: Server, conn: Conn, room: str, msg_id: int, meter: Meter) -> None:
+    text = body(msg_id)
+    if server.spec.protocol == "parley":
+        cid = f"b{msg_id}"
+        meter.sent_at[cid] = time.monotonic_ns()
+        conn.send_text(json.dumps({"type": "send", "room": room, "cid": cid, "body": text}))
+    else:
+        conn.send_text(json.dumps({"message": text}))
+
+
+async def open_members(server: Server, rooms: list[str], meter: Meter, concurrency: int) -> list[Conn]:
+    """One socket per entry of ``rooms``, joined to that room. Closes what opened if any fails."""
+    sem = asyncio.Semaphore(concurrency)
+    headers = server.headers()
+
+    async def one(room: str) -> Conn:
+        async with sem:
+            conn = await open_conn(server.url(room), headers, meter)
+            if server.spec.protocol == "parley":
+                try:
+                    await subscribe(conn, room)
+                except BaseException:
+                    conn.close()
+                    raise
+            return conn
+
+    got = await asyncio.gather(*(one(r) for r in rooms), return_exceptions=True)
+    conns = [c for c in got if isinstance(c, Conn)]
+    failed = [e for e in got if not isinstance(e, Conn)]
+    if failed:
+        close_all(conns)
+        raise RuntimeError(f"{len(failed)} of {len(rooms)} sockets failed to open/join: {failed[0]!r}")
+    return conns
+
+
+def close_all(conns: list[Conn]) -> None:
+    for conn in conns:
+        conn.close()
+
+
+async def wait_until(done: Callable[[], bool], deadline: float) -> None:
+    """Poll counters that socket callbacks update, until ``done()`` or the deadline."""
+    while not done() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+
+
+async def settle(seconds: float = 0.3) -> None:
+    await asyncio.sleep(seconds)
+    gc.collect()
+
+
+async def run_step(
+    server: Server, senders: list[tuple[Conn, str]], members: int, rate: float, duration: float, drain: float, ids: Ids
+) -> Result:
+    """Send at ``rate`` msg/s for ``duration`` s (each message reaches ``members`` sockets), then wait."""
+    meter = senders[0][0].meter
+    count = max(3, round(rate * duration))
+    first = ids.block(count)
+    meter.reset(first)
+    parley = server.spec.protocol == "parley"
+    cpu0, scpu0, t0 = time.process_time(), server.cpu_seconds(), time.monotonic()
+    sent = 0
+    while sent < count:
+        due = min(count, int((time.monotonic() - t0) * rate) + 1)
+        while sent < due:
+            conn, room = senders[sent % len(senders)]
+            send_message(server, conn, room, first + sent, meter)
+            sent += 1
+        await asyncio.sleep(0.001)
+    send_s = time.monotonic() - t0
+    expected = count * members
+    await wait_until(
+        lambda: meter.delivered >= expected and (not parley or meter.acked >= count), time.monotonic() + drain
+    )
+    wall = time.monotonic() - t0
+    lost = expected - meter.delivered
+    p99 = percentile(meter.latency_ns, 99)
+    ok = lost <= 0 and meter.errors == 0 and p99 < P99_LIMIT_MS and (not parley or meter.acked == count)
+    return {
+        "rate": round(rate, 2),
+        "messages": count,
+        "deliveries_per_s": round(rate * members),
+        "achieved_send_rate": round(count / send_s, 1),
+        "expected": expected,
+        "delivered": meter.delivered,
+        "lost": max(0, lost),
+        "p50_ms": round(percentile(meter.latency_ns, 50), 2),
+        "p99_ms": round(p99, 2),
+        "max_ms": round(percentile(meter.latency_ns, 100), 2),
+        "acked": meter.acked if parley else None,
+        "ack_p99_ms": round(percentile(meter.ack_ns, 99), 2) if parley else None,
+        "errors": meter.errors,
+        "last_error": meter.last_error if meter.errors else "",
+        "client_cpu_pct": round(100 * (time.process_time() - cpu0) / wall, 1),
+        "server_cpu_pct": round(100 * (server.cpu_seconds() - scpu0) / wall, 1),
+        "ok": ok,
+    }
+
+
+def _line(tag: str, r: Result) -> str:
+    ack = f" ack p99 {r['ack_p99_ms']}ms" if r.get("ack_p99_ms") is not None else ""
+    bound = "  CLIENT-BOUND?" if r["client_cpu_pct"] >= 90 else ""
+    return (
+        f"  {tag} {r['rate']:>8} msg/s -> {r['deliveries_per_s']:>8} deliv/s  p50 {r['p50_ms']:>7}ms "
+        f"p99 {r['p99_ms']:>7}ms lost {r['lost']}{ack}  client {r['client_cpu_pct']}% server "
+        f"{r['server_cpu_pct']}%  {'ok' if r['ok'] else 'FAIL'}{bound}"
+    )
+
+
+async def search(
+    step: Callable[[float], Awaitable[Result]], start: float, p: Profile, tag: str, say: Progress
+) -> Result:
+    """Step-up search: double the rate until a step fails, optionally refine once."""
+    steps: list[Result] = []
+    best: Result | None = None
+    failed_at: float | None = None
+    rate, t_end = start, time.monotonic() + p.w1_budget_s
+    for _ in range(p.max_steps):
+        if time.monotonic() > t_end:
+            break
+        r = await step(rate)
+        steps.append(r)
+        say(_line(tag, r))
+        await settle()
+        if not r["ok"]:
+            failed_at = rate
+            break
+        best, rate = r, rate * 2
+    if p.refine and best is not None and failed_at is not None and time.monotonic() < t_end:
+        r = await step(math.sqrt(best["rate"] * failed_at))
+        steps.append(r)
+        say(_line(tag, r))
+        if r["ok"]:
+            best = r
+    return {"best": best, "first_failure": next((s for s in steps if not s["ok"]), None), "steps": steps}
+
+
+async def w1(server: Server, n: int, p: Profile, ids: Ids, say: Progress) -> Result:
+    meter = Meter()
+    room = f"w1-{n}"
+    t0 = time.monotonic()
+    conns = await open_members(server, [room] * n, meter, p.connect_concurrency)
+    say(f"  W1 N={n}: {n} sockets open in {time.monotonic() - t0:.1f}s")
+    try:
+        await settle(0.5)
+
+        async def step(rate: float) -> Result:
+            return await run_step(server, [(conns[0], room)], n, rate, p.step_s, p.drain_s, ids)
+
+        start = max(2000 / n, 3 / p.step_s)
+        out = await search(step, start, p, f"W1 N={n:<5}", say)
+    finally:
+        close_all(conns)
+        await settle(0.5)
+    return {"workload": "W1", "n": n, **out}
+
+
+async def w2(server: Server, p: Profile, ids: Ids, say: Progress) -> Result:
+    meter = Meter()
+    rooms = [f"w2-{i}" for i in range(p.w2_rooms)]
+    t0 = time.monotonic()
+    conns = await open_members(server, [r for r in rooms for _ in range(5)], meter, p.connect_concurrency)
+    say(f"  W2 {len(rooms)} rooms x 5: {len(conns)} sockets open in {time.monotonic() - t0:.1f}s")
+    senders = [(conns[5 * i], room) for i, room in enumerate(rooms)]
+    try:
+        await settle(0.5)
+
+        async def step(rate: float) -> Result:
+            return await run_step(server, senders, 5, rate, p.step_s, p.drain_s, ids)
+
+        out = await search(step, max(50.0, 3 / p.step_s), p, "W2", say)
+        if p.w2_hold_s and out["best"] is not None:
+            held = await run_step(server, senders, 5, out["best"]["rate"], p.w2_hold_s, p.drain_s, ids)
+            say(_line(f"W2 hold {p.w2_hold_s:.0f}s", held))
+            out["hold"] = held
+    finally:
+        close_all(conns)
+        await settle(0.5)
+    return {"workload": "W2", "rooms": len(rooms), **out}
+
+
+async def w3(server: Server, p: Profile, say: Progress) -> Result:
+    meter = Meter()
+    rooms = [f"w3-{i % max(1, p.w3_conns // 100)}" for i in range(p.w3_conns)]
+    close_all(await open_members(server, rooms[:20], meter, 20))  # warm up the code paths
+    await settle(1.0)
+    base = server.rss()
+    t0 = time.monotonic()
+    conns = await open_members(server, rooms, meter, p.connect_concurrency)
+    open_s = time.monotonic() - t0
+    try:
+        await settle(1.0)
+        after = server.rss()
+    finally:
+        close_all(conns)
+        await settle(0.5)
+    r = {
+        "workload": "W3",
+        "connections": len(conns),
+        "open_s": round(open_s, 2),
+        "connects_per_s": round(len(conns) / open_s, 1),
+        "rss_idle_mb": round(base / 2**20, 1),
+        "rss_open_mb": round(after / 2**20, 1),
+        "kb_per_conn": round((after - base) / len(conns) / 1024, 1),
+    }
+    say(f"  W3 {r['connections']} idle sockets: {r['kb_per_conn']} KB/conn, {r['connects_per_s']} connects/s")
+    return r
+
+
+async def w4(server: Server, p: Profile, ids: Ids, say: Progress) -> Result:
+    """Resume storm (Parley only): clients drop, E events land per room, all resubscribe with since."""
+    meter = Meter()
+    nrooms = max(1, p.w4_clients // 100)
+    rooms = [f"w4-{i % nrooms}" for i in range(p.w4_clients)]
+    conns = await open_members(server, rooms, meter, p.connect_concurrency)
+    since = [c.last_seq[r] for c, r in zip(conns, rooms, strict=True)]
+    close_all(conns)
+    await settle(0.5)
+    poster = await open_conn(server.url(""), server.headers(), meter)
+    total = nrooms * p.w4_events
+    first = ids.block(total)
+    meter.reset(first)
+    for k in range(total):
+        send_message(server, poster, f"w4-{k % nrooms}", first + k, meter)
+        if k % 200 == 199:
+            await asyncio.sleep(0)
+    await wait_until(lambda: meter.acked >= total, time.monotonic() + 60)
+    poster.close()
+    posted = meter.acked
+    say(f"  W4 {posted} events posted to {nrooms} rooms; {len(conns)} clients reconnect with since")
+    times: list[float] = []
+    headers = server.headers()
+    t0 = time.monotonic()
+
+    async def resume(room: str, after: int) -> Conn:
+        conn = await open_conn(server.url(room), headers, meter)
+        await subscribe(conn, room, since=after, wait_s=60)
+        if conn.received >= p.w4_events:
+            times.append(time.monotonic() - t0)
+        return conn
+
+    got = await asyncio.gather(*(resume(r, s) for r, s in zip(rooms, since, strict=True)), return_exceptions=True)
+    close_all([c for c in got if isinstance(c, Conn)])
+    failed = [e for e in got if not isinstance(e, Conn)]
+    await settle(0.5)
+    times.sort()
+    r = {
+        "workload": "W4",
+        "clients": len(rooms),
+        "events_each": p.w4_events,
+        "posted": posted,
+        "caught_up": len(times),
+        "failed": len(failed),
+        "first_error": repr(failed[0]) if failed else "",
+        "all_caught_up_s": round(times[-1], 3) if len(times) == len(rooms) else None,
+        "p50_s": round(times[len(times) // 2], 3) if times else None,
+    }
+    say(f"  W4 {r['caught_up']}/{r['clients']} caught up; all within {r['all_caught_up_s']}s (p50 {r['p50_s']}s)")
+    return r
