@@ -45,3 +45,10 @@ test-fast: setup
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks (docs/performance.md): the runner starts every server it measures and stops it.
+bench: setup
+	$(BIN)/python -m parley.bench --profile full
+
+bench-quick: setup
+	$(BIN)/python -m parley.bench --profile quick

@@ -75,7 +75,8 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     w3 = _get(run, "parley", "W3")
     if w3 is not None and "kb_per_conn" in w3:
         floor_w3 = _get(run, "floor", "W3")
-        ratios["W3 parley/floor KB per conn"] = _ratio(w3["kb_per_conn"], floor_w3.get("kb_per_conn") if floor_w3 else None)
+        floor_kb = floor_w3.get("kb_per_conn") if floor_w3 else None
+        ratios["W3 parley/floor KB per conn"] = _ratio(w3["kb_per_conn"], floor_kb)
         full = w3["connections"] >= 10000
         value = w3["kb_per_conn"]
         targets.append({"target": "W3 10,000 conns <= 30 KB/conn", "value": value, "met": full and value <= 30})
