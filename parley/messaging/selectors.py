@@ -10,6 +10,7 @@ from parley.accounts.models import User
 from parley.core.errors import BadRequest
 from parley.messaging.models import Event
 from parley.rooms.access import room_access_for_user
+from parley.rooms.models import Room
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +69,13 @@ def room_history(*, user: User, room: str, before: object = None, limit: object 
     return History(room=target.slug, frames=frames)
 
 
-def room_events_between(*, room_id: int, after: int, upto: int) -> list[str]:
-    """Events with ``after < seq <= upto``, ascending: fills a gap in a live stream.
-    No access check: the caller is already subscribed and asks for what it was sent anyway."""
+def room_events_between(*, room: str, after: int, upto: int) -> list[tuple[int, str]]:
+    """(seq, frame) of the events with ``after < seq <= upto``, ascending: fills a gap in a live
+    stream. No access check: it serves subscribers that were sent these events anyway."""
     return list(
-        Event.objects.filter(room_id=room_id, seq__gt=after, seq__lte=upto)
-        .order_by("seq")
-        .values_list("frame", flat=True)
+        Event.objects.filter(room__slug=room, seq__gt=after, seq__lte=upto).order_by("seq").values_list("seq", "frame")
     )
+
+
+def rooms_last_seq(*, slugs: list[str]) -> dict[str, int]:
+    return dict(Room.objects.filter(slug__in=slugs).values_list("slug", "last_seq"))

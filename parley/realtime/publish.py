@@ -44,6 +44,6 @@ def room_event_publish(*, room: str, room_id: int, seq: int, frame: str, tutoria
 def user_sessions_end(*, user_id: int) -> None:
     """Close every socket of a user who logged out (4401)."""
     try:
-        async_to_sync(_group_send)(user_group(user_id), {"type": SESSION_ENDED})
+        async_to_sync(_group_send)(user_group(user_id), {"type": SESSION_ENDED, "user_id": user_id})
     except Exception:
         log.warning("could not close sockets of user=%s after logout", user_id, exc_info=True)

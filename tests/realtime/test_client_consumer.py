@@ -211,3 +211,18 @@ async def test_logout_closes_the_users_sockets_4401(rooms: None, connect: Connec
     uid = await database_sync_to_async(lambda: factories.User.objects.get(username="ann").pk)()
     await database_sync_to_async(user_sessions_end)(user_id=uid)
     assert (await ann.ws.receive_output(timeout=3))["code"] == closecodes.UNAUTHENTICATED
+
+
+async def test_an_event_the_layer_lost_is_repaired_from_the_database(
+    rooms: None, connect: Connect, monkeypatch: Any, settings: Any
+) -> None:
+    settings.PARLEY_REPAIR_INTERVAL = 0.1
+    bob = await connect("bob")
+    await bob.subscribe("lobby")
+    monkeypatch.setattr("parley.messaging.services.room_event_publish", lambda **kw: None)  # publish lost
+    ann = await connect("ann")
+    await ann.send({"type": "send", "room": "lobby", "cid": "lost", "body": "never published"})
+    assert (await ann.recv())["type"] == "ack"
+    event = await bob.recv(timeout=3)
+    assert (event["seq"], event["body"]) == (1, "never published")
+    assert await bob.nothing(0.4)

@@ -1,15 +1,21 @@
 """``/ws/``: wire protocol v1 (docs/protocol.md). One connection carries all of a client's rooms.
 
 The consumer is transport only: it parses a frame, makes one crossing into a service or
-selector with plain data, and sends the reply. Per room it remembers the last seq it delivered,
-so every connection sees each room's events in strictly increasing seq with no gap and no
-duplicate: an event that arrives out of order makes it fetch the missing ones from the database.
+selector with plain data, and queues the reply. Room events reach it from the process's hub
+(parley.realtime.hub), not through a channel-layer channel of its own; every outgoing frame
+goes through one ordered, bounded outbox (parley.realtime.outbox).
+
+Per room it remembers the last seq it delivered, so each room's events leave in strictly
+increasing seq with no gap and no duplicate. While a subscribe reads the database, live events
+of that room wait in a small buffer and are sent after the resume.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -23,7 +29,8 @@ from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.selectors import room_events_between, room_history, room_resume
 from parley.messaging.services import message_post
 from parley.realtime import closecodes, frames, ratelimit
-from parley.realtime.groups import room_group, user_group
+from parley.realtime.hub import Hub, get_hub
+from parley.realtime.outbox import Outbox
 from parley.rooms.slugs import slug_validate
 
 log = logging.getLogger("parley.realtime")
@@ -33,17 +40,27 @@ MAX_ROOMS_PER_CONNECTION = 100
 Frame = dict[str, Any]
 
 
+@dataclass(slots=True)
+class _Sub:
+    delivered: int | None = None  # None while the subscribe (or a gap fill) reads the database
+    held: list[tuple[int, str]] = field(default_factory=list)
+
+
 class ClientConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel per connection: the hub holds one per process.
+    channel_layer_alias = "parley.hub-only"
+
     user: User
-    # room slug -> seq of the last event this connection delivered in that room
-    delivered: dict[str, int]
+    hub: Hub
+    outbox: Outbox
+    subs: dict[str, _Sub]
 
     # --- connection lifecycle -------------------------------------------------------------
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            log.info("ws refused: not authenticated path=/ws/")
+            log.info("ws refused: not authenticated")
             await self.accept()
             await self.close(code=closecodes.UNAUTHENTICATED)
             return
@@ -52,78 +69,86 @@ class ClientConsumer(AsyncWebsocketConsumer):
             await self.close(code=closecodes.FORBIDDEN)
             return
         self.user = user
-        self.delivered = {}
-        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        self.subs = {}
+        self.hub = get_hub()
         await self.accept()
+        self.outbox = Outbox(self.base_send, limit=settings.PARLEY_OUTBOX_BYTES)
+        await self.hub.join_user(user.pk, self)
 
     async def disconnect(self, code: int) -> None:
-        if not hasattr(self, "user"):
+        if not hasattr(self, "outbox"):
             return
-        for slug in list(self.delivered):
-            await self.channel_layer.group_discard(room_group(slug), self.channel_name)
-        self.delivered.clear()
-        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        for slug in list(self.subs):
+            await self.hub.leave_room(slug, self)
+        self.subs.clear()
+        await self.hub.leave_user(self.user.pk, self)
+
+    def push(self, text: str) -> None:
+        self.outbox.push(text)
 
     # --- inbound frames ---------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None:
-            await self.send(frames.error("bad_request", "protocol v1 uses text frames (JSON)"))
+            self.push(frames.error("bad_request", "protocol v1 uses text frames (JSON)"))
             return
         limit = settings.PARLEY_MAX_FRAME_BYTES
         if len(text_data) > limit or (len(text_data) * 4 > limit and len(text_data.encode()) > limit):
-            await self.send(frames.error("too_large", f"frame is larger than {limit} bytes"))
+            self.push(frames.error("too_large", f"frame is larger than {limit} bytes"))
             return
         try:
             frame = json.loads(text_data)
         except json.DecodeError:
-            await self.send(frames.error("bad_request", "frame is not valid JSON"))
+            self.push(frames.error("bad_request", "frame is not valid JSON"))
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            await self.send(frames.error("bad_request", 'frame must be a JSON object with a string "type"'))
+            self.push(frames.error("bad_request", 'frame must be a JSON object with a string "type"'))
             return
         kind = frame["type"]
         handler = self._handlers.get(kind)
         if handler is None:
-            await self.send(frames.error("unknown_type", f"unknown frame type {kind[:40]!r}", ref=kind[:40]))
+            self.push(frames.error("unknown_type", f"unknown frame type {kind[:40]!r}", ref=kind[:40]))
             return
         try:
             await handler(self, frame)
         except ParleyError as exc:
             log.info("frame refused type=%s code=%s user=%s", kind, exc.code, self.user.pk)
-            await self.send(frames.error(exc.code, exc.detail, ref=_ref(frame), retry_after=exc.retry_after))
+            self.push(frames.error(exc.code, exc.detail, ref=_ref(frame), retry_after=exc.retry_after))
         except DatabaseError:
             log.exception("database error on frame type=%s user=%s", kind, self.user.pk)
-            await self.send(
-                frames.error("server_error", "database unavailable; retry", ref=_ref(frame), retry_after=1.0)
-            )
+            self.push(frames.error("server_error", "database unavailable; retry", ref=_ref(frame), retry_after=1.0))
         except Exception:
             log.exception("error on frame type=%s user=%s", kind, self.user.pk)
-            await self.send(frames.error("server_error", "internal error", ref=_ref(frame)))
+            self.push(frames.error("server_error", "internal error", ref=_ref(frame)))
 
     async def on_subscribe(self, frame: Frame) -> None:
         slug = slug_validate(frame.get("room"))
-        if slug not in self.delivered and len(self.delivered) >= MAX_ROOMS_PER_CONNECTION:
+        known = slug in self.subs
+        if not known and len(self.subs) >= MAX_ROOMS_PER_CONNECTION:
             raise BadRequest(f"at most {MAX_ROOMS_PER_CONNECTION} rooms per connection")
-        # Join first, then read: any event committed after our read is published after we joined.
-        # Group messages wait in our channel until this handler returns (dispatch is sequential).
-        await self.channel_layer.group_add(room_group(slug), self.channel_name)
+        # Join first, then read: an event committed after our read is dispatched after we joined,
+        # and waits in ``held`` until the resume is out.
+        sub = self.subs[slug] = _Sub()
+        if not known:
+            await self.hub.join_room(slug, self)
         try:
             resume = await database_sync_to_async(room_resume)(user=self.user, room=slug, since=frame.get("since"))
         except BaseException:
-            if slug not in self.delivered:
-                await self.channel_layer.group_discard(room_group(slug), self.channel_name)
+            if self.subs.get(slug) is sub:
+                del self.subs[slug]
+                await self.hub.leave_room(slug, self)
             raise
+        self.hub.room_position(slug, resume.last_seq)
         for text in resume.frames:
-            await self.send(text)
-        self.delivered[slug] = resume.last_seq
-        await self.send(frames.subscribed(room=slug, last_seq=resume.last_seq, truncated=resume.truncated))
+            self.push(text)
+        self.push(frames.subscribed(room=slug, last_seq=resume.last_seq, truncated=resume.truncated))
+        self._release(slug, sub, resume.last_seq)
 
     async def on_unsubscribe(self, frame: Frame) -> None:
         slug = slug_validate(frame.get("room"))
-        if self.delivered.pop(slug, None) is not None:
-            await self.channel_layer.group_discard(room_group(slug), self.channel_name)
-        await self.send(frames.unsubscribed(room=slug))
+        if self.subs.pop(slug, None) is not None:
+            await self.hub.leave_room(slug, self)
+        self.push(frames.unsubscribed(room=slug))
 
     async def on_send(self, frame: Frame) -> None:
         wait = ratelimit.take(self.user.pk)
@@ -136,16 +161,16 @@ class ClientConsumer(AsyncWebsocketConsumer):
             body=frame.get("body"),
             reply_to=frame.get("reply_to"),
         )
-        await self.send(frames.ack(room=posted.room, cid=posted.cid, seq=posted.seq))
+        self.push(frames.ack(room=posted.room, cid=posted.cid, seq=posted.seq))
 
     async def on_history(self, frame: Frame) -> None:
         found = await database_sync_to_async(room_history)(
             user=self.user, room=frame.get("room"), before=frame.get("before"), limit=frame.get("limit")
         )
-        await self.send(frames.history(room=found.room, frames=found.frames))
+        self.push(frames.history(room=found.room, frames=found.frames))
 
     async def on_ping(self, frame: Frame) -> None:
-        await self.send(frames.pong(frame.get("t")))
+        self.push(frames.pong(frame.get("t")))
 
     _handlers: dict[str, Callable[[ClientConsumer, Frame], Awaitable[None]]] = {
         "subscribe": on_subscribe,
@@ -155,30 +180,59 @@ class ClientConsumer(AsyncWebsocketConsumer):
         "ping": on_ping,
     }
 
-    # --- channel-layer messages ------------------------------------------------------------
+    # --- from the hub (synchronous: they only queue frames) -----------------------------------
 
-    async def room_event(self, message: dict[str, Any]) -> None:
-        """A committed event of a room: forward its text unchanged, in seq order."""
-        slug = message["room"]
-        last = self.delivered.get(slug)
-        seq = message["seq"]
-        if last is None or seq <= last:
-            return  # not subscribed (any more), or already delivered by resume or gap repair
-        if seq > last + 1:
-            # Events before this one committed first (each took the room lock in turn) but were
-            # published later or dropped: fetch them so the client never sees a gap.
-            missing = await database_sync_to_async(room_events_between)(
-                room_id=message["room_id"], after=last, upto=seq - 1
-            )
-            if len(missing) != seq - 1 - last:
-                log.error("gap repair incomplete room=%s after=%s upto=%s got=%s", slug, last, seq - 1, len(missing))
-            for text in missing:
-                await self.send(text)
-        await self.send(message["frame"])
-        self.delivered[slug] = seq
+    def room_event(self, room: str, seq: int, text: str) -> None:
+        sub = self.subs.get(room)
+        if sub is None:
+            return
+        if sub.delivered is None:
+            sub.held.append((seq, text))
+            return
+        if seq <= sub.delivered:
+            return
+        if seq > sub.delivered + 1:
+            # The hub's stream started after this connection's resume: fetch the difference.
+            sub.held.append((seq, text))
+            after, sub.delivered = sub.delivered, None
+            self.hub_task(self._fill(room, sub, after=after, upto=seq - 1))
+            return
+        self.push(text)
+        sub.delivered = seq
 
-    async def session_ended(self, message: dict[str, Any]) -> None:
-        await self.close(code=closecodes.UNAUTHENTICATED)
+    def room_signal(self, room: str, message: dict[str, Any]) -> None:
+        pass  # typing and presence: see parley.presence
+
+    def session_ended(self) -> None:
+        self.outbox.close(closecodes.UNAUTHENTICATED)
+
+    def hub_task(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def _fill(self, room: str, sub: _Sub, *, after: int, upto: int) -> None:
+        try:
+            missing = await database_sync_to_async(room_events_between)(room=room, after=after, upto=upto)
+        except Exception:
+            log.exception("gap fill failed room=%s", room)
+            missing = []
+        if self.subs.get(room) is not sub:
+            return
+        for seq, text in missing:
+            self.push(text)
+            after = seq
+        self._release(room, sub, after)
+
+    def _release(self, room: str, sub: _Sub, delivered: int) -> None:
+        """Leave the buffering state at ``delivered`` and send what was held, in order."""
+        held, sub.held = sorted(sub.held), []
+        sub.delivered = delivered
+        for seq, text in held:
+            self.room_event(room, seq, text)
+
+
+_background: set[asyncio.Task[None]] = set()  # gap fills in flight (strong references)
 
 
 def _ref(frame: Frame) -> Any:

@@ -1,0 +1,124 @@
+"""A connection's outgoing frames: in order, without a task per frame, and bounded.
+
+Fan-out must not wait on any one socket. Each frame starts as an eager task: when the server's
+``send`` completes without suspending (the socket keeps up: the usual case) nothing is
+scheduled at all. When it suspends (the client is not reading and the server applies flow
+control), later frames wait in a queue; once that queue holds more than the limit, the
+connection is closed with 4408 and the client resumes from its last seq when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from parley.realtime import closecodes
+
+log = logging.getLogger("parley.realtime")
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_CLOSE = object()  # queue marker: close after the frames before it
+
+
+class Outbox:
+    __slots__ = (
+        "_closing",
+        "_limit",
+        "_loop",
+        "_queue",
+        "_queued_bytes",
+        "_send",
+        "_writing",
+        "dropped",
+        "on_overflow",
+    )
+
+    def __init__(self, send: Send, *, limit: int, on_overflow: Callable[[], None] | None = None) -> None:
+        self._send = send
+        self._limit = limit
+        self._loop = asyncio.get_running_loop()
+        self._queue: deque[Any] = deque()
+        self._queued_bytes = 0
+        self._writing: asyncio.Task[None] | None = None
+        self._closing = False
+        self.dropped = 0
+        self.on_overflow = on_overflow
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
+
+    def push(self, text: str, *, droppable: bool = False) -> None:
+        """Queue one text frame. ``droppable`` frames (typing, presence) are dropped rather than
+        queued once the client falls behind."""
+        if self._closing:
+            return
+        if self._writing is None:
+            self._start({"type": "websocket.send", "text": text})
+            return
+        if droppable:
+            self.dropped += 1
+            return
+        size = len(text)
+        if self._queued_bytes + size > self._limit:
+            log.warning("slow client closed code=%s queued_bytes=%s", closecodes.TOO_SLOW, self._queued_bytes)
+            if self.on_overflow is not None:
+                self.on_overflow()
+            self._abort(closecodes.TOO_SLOW)
+            return
+        self._queue.append(text)
+        self._queued_bytes += size
+
+    def close(self, code: int) -> None:
+        """Close after every frame queued so far."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._writing is None:
+            self._start({"type": "websocket.close", "code": code})
+        else:
+            self._queue.append((_CLOSE, code))
+
+    def _abort(self, code: int) -> None:
+        self._closing = True
+        self._queue.clear()
+        self._queued_bytes = 0
+        if self._writing is not None:
+            self._writing.cancel()
+            self._writing = None
+        self._start({"type": "websocket.close", "code": code})
+
+    def _start(self, message: dict[str, Any]) -> None:
+        task: asyncio.Task[None] = asyncio.eager_task_factory(self._loop, self._send(message))  # type: ignore[arg-type]
+        if task.done():
+            self._finished(task, chain=False)
+        else:
+            self._writing = task
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None], chain: bool = True) -> None:
+        if task is self._writing:
+            self._writing = None
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            # The socket is gone; the consumer learns it from websocket.disconnect.
+            self._queue.clear()
+            self._queued_bytes = 0
+            self._closing = True
+            return
+        if chain:
+            self._drain()
+
+    def _drain(self) -> None:
+        while self._queue and self._writing is None:
+            item = self._queue.popleft()
+            if isinstance(item, tuple):
+                self._start({"type": "websocket.close", "code": item[1]})
+                return
+            self._queued_bytes -= len(item)
+            self._start({"type": "websocket.send", "text": item})
