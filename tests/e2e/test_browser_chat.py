@@ -1,0 +1,293 @@
+"""The web UI in a real browser (Debian's Chromium driven by Playwright) against a real server.
+
+Two people sign up through the forms, chat in #lobby, reload, page back through history, and
+keep chatting across a server restart. Every assertion is about what a person would see: each
+message exactly once, in order, confirmed, and chat text shown as text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.support.server import ROOT, Databases, running
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct-horse-battery-9"
+ARTIFACTS = ROOT / "test-artifacts"
+WAIT = 15_000  # ms: generous for a loaded machine, still bounded
+RECONNECT_WAIT = 45_000  # ms: backoff (capped at 20 s) plus a server start
+
+expect.set_options(timeout=WAIT)
+
+MESSAGES = "#messages li.msg"
+CONFIRMED = "#messages li.msg:not(.pending):not(.failed)"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Person:
+    """One browser context (its own cookies) with one page, watching for dialogs and JS errors."""
+
+    def __init__(self, browser: Browser, base_url: str, name: str) -> None:
+        self.name = name
+        self.base_url = base_url
+        self.context: BrowserContext = browser.new_context(viewport={"width": 1100, "height": 760})
+        self.context.set_default_timeout(WAIT)
+        self.page: Page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.js_errors: list[str] = []
+        self.page.on("dialog", self._on_dialog)
+        self.page.on("pageerror", lambda exc: self.js_errors.append(str(exc)))
+
+    def _on_dialog(self, dialog) -> None:  # type: ignore[no-untyped-def]
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def sign_up_into(self, room: str) -> None:
+        page = self.page
+        page.goto(f"{self.base_url}/accounts/signup/?next=/rooms/{room}/")
+        page.get_by_label("Username").fill(self.name)
+        page.locator("#id_password1").fill(PASSWORD)
+        page.locator("#id_password2").fill(PASSWORD)
+        page.get_by_role("button", name="Sign up").click()
+        expect(page).to_have_url(f"{self.base_url}/rooms/{room}/")
+        self.wait_live()
+
+    def wait_live(self, timeout: int = WAIT) -> None:
+        expect(self.page.locator("#status")).to_contain_text("Live", timeout=timeout)
+
+    def say(self, text: str) -> None:
+        box = self.page.get_by_label("Message", exact=True)
+        box.fill(text)
+        box.press("Enter")
+        expect(box).to_have_value("")
+
+    def message(self, text: str, *, state: str = MESSAGES):
+        """The <li> items whose body is exactly ``text``."""
+        return self.page.locator(state).filter(has=self.page.locator(".msg-body").get_by_text(text, exact=True))
+
+    def expect_once(self, text: str, timeout: int = WAIT) -> None:
+        """``text`` is on screen exactly once, confirmed by the server."""
+        expect(self.message(text, state=CONFIRMED)).to_have_count(1, timeout=timeout)
+        expect(self.message(text)).to_have_count(1)
+
+    def bodies(self) -> list[str]:
+        return self.page.locator("#messages li.msg .msg-body").all_text_contents()
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def people(browser: Browser, live_databases: Databases, workdir: Path) -> Iterator[tuple]:
+    with running(live_databases, workdir) as live:
+        ann = Person(browser, live.base_url, "ann")
+        bob = Person(browser, live.base_url, "bob")
+        try:
+            yield live, ann, bob
+        finally:
+            ann.close()
+            bob.close()
+        for person in (ann, bob):
+            assert person.js_errors == [], f"{person.name}: JavaScript errors {person.js_errors}"
+            assert person.dialogs == [], f"{person.name}: unexpected dialogs {person.dialogs}"
+
+
+def test_two_people_chat_reload_and_page_back(people: tuple) -> None:
+    _live, ann, bob = people
+    ann.sign_up_into("lobby")
+    bob.sign_up_into("lobby")
+    expect(ann.page.locator("#room-start")).to_contain_text("No messages")
+
+    hello = "Hello from ann"
+    ann.say(hello)
+    bob.expect_once(hello)
+    ann.expect_once(hello)
+    expect(ann.message(hello)).to_have_class(re.compile(r"\bown\b"))
+    expect(bob.message(hello)).not_to_have_class(re.compile(r"\bown\b"))
+    expect(bob.message(hello).locator(".author")).to_have_text("ann")
+
+    reply = "Hi ann, bob here.\nSecond line of the reply."
+    bob.say(reply)
+    ann.expect_once(reply)
+    bob.expect_once(reply)
+
+    # Chat text is text: no element, no script, whatever the body says.
+    nasty = "<img src=x onerror=alert(1)><b>bold</b>"
+    ann.say(nasty)
+    bob.expect_once(nasty)
+    ann.expect_once(nasty)
+    for person in (ann, bob):
+        assert person.page.locator("#messages img, #messages b, #messages script").count() == 0
+
+    ann.shot("chat-ann")
+    bob.shot("chat-bob")
+
+    # Reload: history shows each message once, in order.
+    bob.page.reload()
+    bob.wait_live()
+    expect(bob.page.locator(CONFIRMED)).to_have_count(3)
+    assert bob.bodies() == [hello, reply, nasty]
+    assert bob.page.locator("#messages img, #messages b").count() == 0
+
+    # 60 more through ann's client in one burst: the rate limit makes some wait for retry_after
+    # and go again with the same cid; still each one exactly once.
+    ann.page.evaluate("() => { for (let i = 1; i <= 60; i++) window.parley.client.send('lobby', 'burst ' + i); }")
+    expect(ann.page.locator(CONFIRMED)).to_have_count(63, timeout=30_000)
+    expect(bob.page.locator(CONFIRMED)).to_have_count(63, timeout=WAIT)
+    burst = [f"burst {i}" for i in range(1, 61)]
+    assert ann.bodies() == [hello, reply, nasty, *burst]
+    assert bob.bodies() == [hello, reply, nasty, *burst]
+
+    # A fresh page shows the newest 50; "Load earlier" pages back to the start, in order.
+    bob.page.reload()
+    bob.wait_live()
+    expect(bob.page.locator(CONFIRMED)).to_have_count(50)
+    assert bob.bodies() == burst[-50:]
+    earlier = bob.page.get_by_role("button", name="Load earlier messages")
+    expect(earlier).to_be_visible()
+    earlier.click()
+    expect(bob.page.locator(CONFIRMED)).to_have_count(63)
+    assert bob.bodies() == [hello, reply, nasty, *burst]
+    expect(earlier).to_be_hidden()
+    expect(bob.page.locator("#room-start")).to_contain_text("beginning of #lobby")
+    bob.page.locator(".scroller").evaluate("node => { node.scrollTop = 0; }")
+    bob.shot("history-top")
+
+
+def test_messages_survive_a_server_restart(people: tuple) -> None:
+    live, ann, bob = people
+    ann.sign_up_into("lobby")
+    bob.sign_up_into("lobby")
+    before = "Before the restart"
+    ann.say(before)
+    bob.expect_once(before)
+
+    live.stop()
+    for person in (ann, bob):
+        expect(person.page.locator("#status")).to_contain_text("Reconnecting", timeout=WAIT)
+
+    # Written while the server is down: shown dimmed as pending, then sent after reconnect.
+    offline = "Written while the server was down"
+    ann.say(offline)
+    expect(ann.message(offline, state="#messages li.msg.pending")).to_have_count(1)
+    expect(ann.message(offline)).to_contain_text("sending")
+    ann.shot("reconnecting")
+
+    live.start()
+    ann.wait_live(timeout=RECONNECT_WAIT)
+    bob.wait_live(timeout=RECONNECT_WAIT)
+    ann.expect_once(offline, timeout=WAIT)
+    bob.expect_once(offline, timeout=WAIT)
+
+    after = "After the restart"
+    bob.say(after)
+    ann.expect_once(after)
+    bob.expect_once(after)
+    for person in (ann, bob):
+        assert person.bodies() == [before, offline, after]
+
+    ann.page.reload()
+    ann.wait_live()
+    expect(ann.page.locator(CONFIRMED)).to_have_count(3)
+    assert ann.bodies() == [before, offline, after]
+
+
+def test_guest_home_page_and_sign_out(people: tuple) -> None:
+    live, ann, _bob = people
+    page = ann.page
+
+    # An anonymous visitor creates a room from the home page and chats as a guest.
+    page.goto(live.base_url + "/")
+    expect(page.get_by_role("heading", name="Rooms", exact=True)).to_be_visible()
+    page.get_by_label("Room name").fill("garden")
+    page.get_by_label("Title").fill("Gardening tips & tricks")
+    page.get_by_role("button", name="Create room").click()
+    expect(page).to_have_url(live.base_url + "/rooms/garden/")
+    ann.wait_live()
+    hint = page.locator("#guest-hint")
+    expect(hint).to_contain_text("You are chatting as")
+    expect(hint).to_contain_text("(guest). Sign up to keep your name.")
+    expect(hint).not_to_contain_text("(guest) (guest)")
+    expect(hint.get_by_role("link", name="Sign up")).to_have_attribute("href", re.compile(r"^/accounts/signup/"))
+
+    # Composer: whitespace is not sent; Shift+Enter makes a new line; the counter shows near the limit.
+    box = page.get_by_label("Message", exact=True)
+    box.fill("   \n  ")
+    box.press("Enter")
+    expect(page.locator(MESSAGES)).to_have_count(0)
+    box.fill("first line")
+    box.press("Shift+Enter")
+    box.press_sequentially("second line")
+    box.press("Enter")
+    ann.expect_once("first line\nsecond line")
+    box.fill("x" * 3990)
+    expect(page.locator("#counter")).to_have_text("10 characters left")
+    box.fill("")
+    expect(page.locator("#counter")).to_be_hidden()
+    ann.shot("guest-room")
+
+    page.set_viewport_size({"width": 390, "height": 780})
+    ann.shot("guest-room-phone")
+    page.emulate_media(color_scheme="dark")
+    ann.shot("guest-room-phone-dark")
+    page.set_viewport_size({"width": 1100, "height": 760})
+    page.goto(live.base_url + "/")
+    expect(page.get_by_role("link", name=re.compile("#garden"))).to_be_visible()
+    ann.shot("home-dark")
+    page.emulate_media(color_scheme="light")
+    ann.shot("home")
+
+    # Logging out in another tab closes the socket with 4401: the page says so and offers a login.
+    page.goto(live.base_url + "/rooms/garden/")
+    ann.wait_live()
+    other = ann.context.new_page()
+    other.goto(live.base_url + "/")
+    other.get_by_role("button", name="Log out").click()
+    expect(page.locator("#status")).to_contain_text("Signed out")
+    login = page.locator("#signed-out").get_by_role("link", name="Log in again")
+    expect(login).to_have_attribute("href", "/accounts/login/?next=%2Frooms%2Fgarden%2F")
+    expect(page.get_by_label("Message", exact=True)).to_be_disabled()
+    ann.shot("signed-out")
+    other.close()
+
+    # The login and signup pages.
+    page.goto(live.base_url + "/accounts/login/?next=/rooms/garden/")
+    ann.shot("login")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Username").fill("ann-again")
+    page.locator("#id_password1").fill("short")
+    page.locator("#id_password2").fill("different")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.locator(".errorlist").first).to_be_visible()
+    ann.shot("signup-errors")
