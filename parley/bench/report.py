@@ -32,7 +32,8 @@ def _fmt_search(r: dict[str, Any] | None, key: str = "deliveries_per_s", unit: s
         return "error"
     if r.get("best"):
         b = r["best"]
-        return f"{b[key]:,}{unit} (p99 {b['p99_ms']:.0f}ms)"
+        at_least = ">= " if r.get("capped") else ""
+        return f"{at_least}{b[key]:,}{unit} (p99 {b['p99_ms']:.0f}ms)"
     f = r.get("first_failure")
     if f:
         why = f"lost {f['lost']}" if f["lost"] else f"p50 {f['p50_ms']:.0f}ms"

@@ -38,7 +38,7 @@ class Profile:
 
 PROFILES = {
     "full": Profile("full", (100, 1000, 5000), 3.0, 2.0, 12, True, 120.0, 1000, 10.0, 10000, 1000, 100),
-    "quick": Profile("quick", (100, 1000), 1.0, 1.0, 8, False, 20.0, 200, 0.0, 2000, 200, 100),
+    "quick": Profile("quick", (100, 1000), 1.0, 1.0, 6, False, 12.0, 100, 0.0, 1000, 200, 100),
     "tiny": Profile("tiny", (20,), 0.5, 0.5, 3, False, 6.0, 5, 0.0, 100, 20, 10, 50),
 }
 
@@ -207,7 +207,9 @@ async def search(
         say(_line(tag, r))
         if r["ok"]:
             best = r
-    return {"best": best, "first_failure": next((s for s in steps if not s["ok"]), None), "steps": steps}
+    first_failure = next((s for s in steps if not s["ok"]), None)
+    # capped: the step or time limit ended the search before any step failed (the figure is a floor)
+    return {"best": best, "first_failure": first_failure, "capped": first_failure is None, "steps": steps}
 
 
 async def w1(server: Server, n: int, p: Profile, ids: Ids, say: Progress) -> Result:
