@@ -59,6 +59,7 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started: asyncio.Future[None] | None = None
+        self.regroup_needed = False
         self.stats = {"dispatched": 0, "gap_fills": 0, "repairs": 0, "layer_errors": 0}
 
     # --- membership ------------------------------------------------------------------------
@@ -71,11 +72,15 @@ class Hub:
             room.joined = asyncio.get_running_loop().create_future()
             try:
                 await self._group_add(room_group(slug))
-            except BaseException as exc:
+            except asyncio.CancelledError:
                 self.rooms.pop(slug, None)
-                room.joined.set_exception(exc)
-                room.joined.exception()  # retrieved: waiters re-raise it themselves
+                room.joined.cancel()
                 raise
+            except Exception:
+                # The layer is down: the room still works from the database (repair poll), and
+                # the group is added again once the layer answers.
+                self.regroup_needed = True
+                log.warning("group_add failed room=%s; serving it from the database until the layer is back", slug)
             room.joined.set_result(None)
         elif room.joined is not None and not room.joined.done():
             await asyncio.shield(room.joined)
@@ -102,7 +107,11 @@ class Hub:
         members = self.users.get(user_id)
         if members is None:
             members = self.users[user_id] = set()
-            await self._group_add(user_group(user_id))
+            try:
+                await self._group_add(user_group(user_id))
+            except Exception:
+                self.regroup_needed = True
+                log.warning("group_add failed user=%s; added again once the layer is back", user_id)
         members.add(member)
 
     async def leave_user(self, user_id: int, member: Member) -> None:
@@ -154,11 +163,17 @@ class Hub:
         except Exception:
             log.warning("group_discard failed group=%s", group, exc_info=True)
 
-    async def _regroup(self) -> None:
-        for slug in list(self.rooms):
-            await self._group_add(room_group(slug))
-        for user_id in list(self.users):
-            await self._group_add(user_group(user_id))
+    async def regroup(self) -> None:
+        """Add our channel to every group we serve again (idempotent)."""
+        self.regroup_needed = False
+        try:
+            for slug in list(self.rooms):
+                await self._group_add(room_group(slug))
+            for user_id in list(self.users):
+                await self._group_add(user_group(user_id))
+        except Exception:
+            self.regroup_needed = True
+            log.warning("re-adding groups failed", exc_info=True)
 
     # --- receiving -------------------------------------------------------------------------
 
@@ -180,14 +195,10 @@ class Hub:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
                 continue
-            if failing or time.monotonic() - last_regroup > REGROUP_EVERY:
+            if failing or self.regroup_needed or time.monotonic() - last_regroup > REGROUP_EVERY:
                 # The layer came back (maybe empty: a restarted Redis forgets group members).
                 failing, backoff, last_regroup = False, 0.1, time.monotonic()
-                try:
-                    await self._regroup()
-                except Exception:
-                    failing = True
-                    log.warning("re-adding groups failed", exc_info=True)
+                await self.regroup()
             try:
                 await self._dispatch(message)
             except asyncio.CancelledError:
@@ -263,6 +274,8 @@ class Hub:
                 self.stats["repairs"] += 1
                 log.info("repairing room=%s from=%s to=%s", slug, room.last, last_seq)
                 await self._fill(room, upto=last_seq)
+                # Events went missing: perhaps the layer forgot our groups (Redis restarted).
+                await self.regroup()
             room.suspect = last_seq if last_seq > (room.last or 0) else 0
 
 

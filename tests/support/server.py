@@ -156,9 +156,17 @@ class LiveServer:
 
 
 def make_server(
-    databases: Databases, workdir: Path, *, server: str = "uvicorn", database: str = "sqlite", **env: str
+    databases: Databases,
+    workdir: Path,
+    *,
+    server: str = "uvicorn",
+    database: str = "sqlite",
+    database_url: str | None = None,
+    **env: str,
 ) -> LiveServer:
-    database_url = databases.sqlite() if database == "sqlite" else databases.postgres()
+    """A server on a free port; ``database_url`` shares a database with another server."""
+    if database_url is None:
+        database_url = databases.sqlite() if database == "sqlite" else databases.postgres()
     port = free_port()
     full_env = _base_env(database_url)
     full_env.update(SERVER=server, HOST="127.0.0.1", PORT=str(port))
@@ -169,9 +177,16 @@ def make_server(
 
 @contextlib.contextmanager
 def running(
-    databases: Databases, workdir: Path, *, server: str = "uvicorn", database: str = "sqlite", **env: str
+    databases: Databases,
+    workdir: Path,
+    *,
+    server: str = "uvicorn",
+    database: str = "sqlite",
+    database_url: str | None = None,
+    **env: str,
 ) -> Iterator[LiveServer]:
-    live = make_server(databases, workdir, server=server, database=database, **env).start()
+    live = make_server(databases, workdir, server=server, database=database, database_url=database_url, **env)
+    live.start()
     try:
         yield live
     finally:

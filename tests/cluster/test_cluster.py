@@ -1,0 +1,184 @@
+"""Two real server processes, one PostgreSQL database, Redis: the guarantees across processes.
+
+Each test starts its own redis-server (so it can kill it) and its own servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+import websockets
+
+from tests.support.client import ProtocolClient, send_many
+from tests.support.http import signup
+from tests.support.redis import RedisServer, redis_server
+from tests.support.server import ROOT, Databases, LiveServer, make_server
+
+pytestmark = [pytest.mark.live, pytest.mark.redis]
+
+
+class Cluster:
+    def __init__(self, servers: list[LiveServer], redis: RedisServer) -> None:
+        self.servers = servers
+        self.redis = redis
+
+    @property
+    def origin(self) -> str:
+        return self.servers[0].base_url
+
+
+@pytest.fixture(params=["redis", "pubsub"])
+def cluster(request: pytest.FixtureRequest, live_databases: Databases, workdir: Path) -> Iterator[Cluster]:
+    with ExitStack() as stack:
+        redis = stack.enter_context(redis_server(workdir))
+        database_url = live_databases.postgres()
+        servers = []
+        for _ in range(2):
+            live = make_server(
+                live_databases,
+                workdir,
+                database_url=database_url,
+                REDIS_URL=redis.url,
+                PARLEY_CHANNEL_LAYER=request.param,
+                PARLEY_REPAIR_INTERVAL_MS="300",
+            )
+            stack.callback(live.stop)
+            servers.append(live.start())
+        yield Cluster(servers, redis)
+
+
+def _users(cluster: Cluster, *names: str) -> list[str]:
+    cookies = []
+    for name in names:
+        session = signup(cluster.servers[0].base_url, name)
+        session.get("/rooms/lobby/")
+        cookies.append(session.cookie_header())
+    return cookies
+
+
+def test_concurrent_senders_on_two_processes_every_subscriber_gets_every_event_once_in_order(
+    cluster: Cluster,
+) -> None:
+    a, b = cluster.servers
+    ann, bob, carol, dan = _users(cluster, "ann", "bob", "carol", "dan")
+
+    async def scenario() -> None:
+        watchers = [
+            await ProtocolClient([srv.ws_base], cluster.origin, cookie, ["lobby"]).start()
+            for srv, cookie in ((a, carol), (b, dan), (a, dan), (b, carol))
+        ]
+        acked_a, acked_b = await asyncio.gather(
+            send_many(a.ws_base, cluster.origin, ann, "lobby", [f"ann-{i}" for i in range(60)]),
+            send_many(b.ws_base, cluster.origin, bob, "lobby", [f"bob-{i}" for i in range(60)]),
+        )
+        seqs = sorted([*acked_a.values(), *acked_b.values()])
+        assert seqs == list(range(1, 121))  # dense, no seq given twice
+        for watcher in watchers:
+            await watcher.wait_for("lobby", 120)
+            log = watcher.rooms["lobby"]
+            assert log.seqs == list(range(1, 121))
+            assert watcher.duplicates == 0 and watcher.out_of_order == 0
+            assert {log.bodies[s] for s in acked_a.values()} == set(acked_a)
+            await watcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_redis_restart_mid_stream_loses_no_acknowledged_message(cluster: Cluster) -> None:
+    a, b = cluster.servers
+    ann, carol, dan = _users(cluster, "ann", "carol", "dan")
+
+    async def scenario() -> None:
+        watchers = [
+            await ProtocolClient([srv.ws_base], cluster.origin, cookie, ["lobby"]).start()
+            for srv, cookie in ((a, carol), (b, dan))
+        ]
+        sender = asyncio.ensure_future(
+            send_many(a.ws_base, cluster.origin, ann, "lobby", [f"m-{i}" for i in range(40)], interval=0.05)
+        )
+        await asyncio.sleep(0.6)
+        cluster.redis.kill()  # all group memberships are gone with it
+        await asyncio.sleep(1.5)
+        cluster.redis.start()  # same port, empty
+        acked = await asyncio.wait_for(sender, 60)
+        assert sorted(acked.values()) == list(range(1, 41))
+        for watcher in watchers:
+            await watcher.wait_for("lobby", 40, timeout=15)
+            assert watcher.rooms["lobby"].seqs == list(range(1, 41))
+            assert watcher.duplicates == 0
+        # live delivery through the layer works again (not only the repair poll)
+        more = await send_many(a.ws_base, cluster.origin, ann, "lobby", ["after"])
+        started = time.monotonic()
+        for watcher in watchers:
+            await watcher.wait_for("lobby", more["after"], timeout=5)
+        assert time.monotonic() - started < 2.0
+        for watcher in watchers:
+            await watcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_process_killed_with_sigkill_clients_resume_on_the_other(cluster: Cluster) -> None:
+    a, b = cluster.servers
+    ann, carol, dan = _users(cluster, "ann", "carol", "dan")
+
+    async def scenario() -> None:
+        # both watchers start on A and fail over to B
+        watchers = [
+            await ProtocolClient([a.ws_base, b.ws_base], cluster.origin, cookie, ["lobby"]).start()
+            for cookie in (carol, dan)
+        ]
+        sender = asyncio.ensure_future(
+            send_many(b.ws_base, cluster.origin, ann, "lobby", [f"m-{i}" for i in range(40)], interval=0.03)
+        )
+        await asyncio.sleep(0.5)
+        a.stop(sig=signal.SIGKILL)
+        acked = await asyncio.wait_for(sender, 60)
+        assert sorted(acked.values()) == list(range(1, 41))
+        for watcher in watchers:
+            await watcher.wait_for("lobby", 40, timeout=15)
+            assert watcher.rooms["lobby"].seqs == list(range(1, 41))
+            assert watcher.duplicates == 0 and watcher.out_of_order == 0
+            assert watcher.reconnects >= 1
+            await watcher.stop()
+
+    asyncio.run(scenario())
+
+
+def test_tutorial_routes_across_processes(cluster: Cluster) -> None:
+    a, b = cluster.servers
+
+    async def scenario() -> None:
+        async with (
+            websockets.connect(a.ws_base + "/ws/chats/lobby/", origin=cluster.origin) as on_a,
+            websockets.connect(b.ws_base + "/ws/chats/sync/lobby/", origin=cluster.origin) as on_b,
+        ):
+            await on_a.send(json.dumps({"message": "from process A"}))
+            assert json.loads(await asyncio.wait_for(on_b.recv(), 5)) == {"message": "from process A"}
+            await on_b.send(json.dumps({"message": "from process B"}))
+            got = [json.loads(await asyncio.wait_for(on_a.recv(), 5)) for _ in range(2)]
+            assert got == [{"message": "from process A"}, {"message": "from process B"}]
+
+    asyncio.run(scenario())
+
+
+def test_several_workers_without_redis_refuse_to_start() -> None:
+    result = subprocess.run(
+        [sys.executable, "bin/serve"],
+        cwd=ROOT,
+        env={"WORKERS": "2", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "REDIS_URL" in result.stderr
