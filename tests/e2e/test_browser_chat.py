@@ -7,12 +7,13 @@ message exactly once, in order, confirmed, and chat text shown as text.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect, sync_playwright
 
 from tests.support.server import ROOT, Databases, running
 
@@ -291,3 +292,78 @@ def test_guest_home_page_and_sign_out(people: tuple) -> None:
     page.get_by_role("button", name="Sign up").click()
     expect(page.locator(".errorlist").first).to_be_visible()
     ann.shot("signup-errors")
+
+
+class Meddler:
+    """Sits between bob's page and the server (Playwright's WebSocket routing) and misbehaves:
+    sends every event frame twice, drops chosen events, and can swallow heartbeat pings."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.drop_bodies: set[str] = set()
+        self.dropped: list[int] = []
+        self.swallow_pings = False
+        self.swallowed = 0
+
+    def route(self, ws: WebSocketRoute) -> None:
+        self.connections += 1
+        server = ws.connect_to_server()
+
+        def to_server(message: str | bytes) -> None:
+            if self.swallow_pings and isinstance(message, str) and json.loads(message).get("type") == "ping":
+                self.swallowed += 1  # a half-open socket: the ping goes nowhere, no pong comes
+                return
+            server.send(message)
+
+        def to_page(message: str | bytes) -> None:
+            frame = json.loads(message) if isinstance(message, str) else {}
+            if frame.get("type") == "event":
+                if frame.get("body") in self.drop_bodies:
+                    self.drop_bodies.discard(frame["body"])
+                    self.dropped.append(frame["seq"])
+                    return
+                ws.send(message)  # a duplicate: the client must show it once
+            ws.send(message)
+
+        ws.on_message(to_server)
+        server.on_message(to_page)
+
+
+def test_client_dedupes_fills_gaps_and_detects_dead_sockets(people: tuple) -> None:
+    _live, ann, bob = people
+    meddler = Meddler()
+    bob.context.add_init_script("window.parleyClientOptions = {pingEveryMs: 1000, pongTimeoutMs: 1500};")
+    bob.context.route_web_socket(re.compile(r"/ws/$"), meddler.route)
+    ann.sign_up_into("lobby")
+    bob.sign_up_into("lobby")
+    assert meddler.connections == 1
+
+    # Every event frame reaches bob twice: he still sees each message once.
+    ann.say("one")
+    bob.expect_once("one")
+    ann.say("two")
+    bob.expect_once("two")
+
+    # An event that never reaches bob is fetched with `history` when the next one shows the gap.
+    meddler.drop_bodies.add("lost in transit")
+    ann.say("lost in transit")
+    ann.expect_once("lost in transit")
+    ann.say("three")
+    bob.expect_once("three")
+    bob.expect_once("lost in transit")
+    assert meddler.dropped == [3]
+    assert bob.bodies() == ["one", "two", "lost in transit", "three"]
+
+    # Pings go unanswered (a half-open socket): the client gives up on it and reconnects.
+    meddler.swallow_pings = True
+    expect(bob.page.locator("#status")).to_contain_text("Reconnecting")
+    meddler.swallow_pings = False
+    bob.wait_live(timeout=RECONNECT_WAIT)
+    assert meddler.connections >= 2 and meddler.swallowed >= 1
+    ann.say("four")
+    bob.expect_once("four")
+    bob.say("five")
+    ann.expect_once("five")
+    bob.expect_once("five")
+    assert bob.bodies() == ["one", "two", "lost in transit", "three", "four", "five"]
+    assert ann.bodies() == bob.bodies()

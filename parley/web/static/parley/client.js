@@ -56,6 +56,8 @@
   function ParleyClient(options) {
     options = options || {};
     this.url = wsUrl(options.ws || "/ws/");
+    this.pingEveryMs = options.pingEveryMs || PING_EVERY_MS;
+    this.pongTimeoutMs = options.pongTimeoutMs || PONG_TIMEOUT_MS;
     this.ws = null;
     this.state = "idle";
     this.attempt = 0;
@@ -264,7 +266,7 @@
     _schedulePing: function () {
       var self = this;
       clearTimeout(this.timers.ping);
-      this.timers.ping = setTimeout(function () { self._ping(); }, PING_EVERY_MS);
+      this.timers.ping = setTimeout(function () { self._ping(); }, this.pingEveryMs);
     },
 
     _ping: function () {
@@ -275,7 +277,7 @@
         this.timers.pong = setTimeout(function () {
           self.timers.pong = null;
           self._drop();
-        }, PONG_TIMEOUT_MS);
+        }, this.pongTimeoutMs);
       }
       this._send({ type: "ping", t: Date.now() });
     },

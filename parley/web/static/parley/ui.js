@@ -47,7 +47,8 @@
   var dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
   var dayYearFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "long", day: "numeric" });
 
-  var client = new ParleyClient({ ws: config.ws });
+  // window.parleyClientOptions lets a test shorten the heartbeat; nothing sets it in production.
+  var client = new ParleyClient(Object.assign({}, window.parleyClientOptions || {}, { ws: config.ws }));
 
   // --- small helpers ---------------------------------------------------------------------
 
