@@ -185,6 +185,17 @@ def test_two_people_chat_reload_and_page_back(people: tuple) -> None:
     bob.page.locator(".scroller").evaluate("node => { node.scrollTop = 0; }")
     bob.shot("history-top")
 
+    # Scrolled up, a new message does not yank the view: a pill offers to jump down.
+    ann.say("while bob reads old messages")
+    bob.expect_once("while bob reads old messages")
+    pill = bob.page.locator("#new-pill")
+    expect(pill).to_have_text("1 new message ↓")
+    assert bob.page.locator(".scroller").evaluate("node => node.scrollTop") < 50
+    pill.click()
+    expect(pill).to_be_hidden()
+    at_bottom = "node => node.scrollHeight - node.scrollTop - node.clientHeight < 48"
+    assert bob.page.locator(".scroller").evaluate(at_bottom)
+
 
 def test_messages_survive_a_server_restart(people: tuple) -> None:
     live, ann, bob = people
