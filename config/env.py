@@ -71,9 +71,11 @@ def database_from_url(url: str, *, base_dir: Path) -> dict[str, object]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
-            # Long-lived processes: reuse connections, check them before use.
+            # Long-lived processes: reuse connections. No health-check query before each use
+            # (Channels closes old connections around every database call, so it would cost a
+            # round trip per frame); a broken connection fails one call, which answers
+            # server_error with retry_after, and Django replaces it.
             "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
         }
     raise EnvError(f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite:// or postgres://)")
 

@@ -20,10 +20,13 @@ def room_access_for_user(*, slug: str, user: User) -> Room:
     room = Room.objects.filter(slug=slug).first()
     if room is None:
         raise NotFound(f"no room {slug!r}")
+    room_access_check(user=user, room_id=room.pk, slug=slug, is_public=room.is_public)
+    return room
+
+
+def room_access_check(*, user: User, room_id: int, slug: str, is_public: bool) -> None:
+    """The rule itself, for callers that already hold the room's row."""
     if user.is_guest and not settings.PARLEY_GUESTS:
         raise Forbidden("guest access is turned off")
-    if room.is_public:
-        return room
-    if not Membership.objects.filter(room=room, user=user).exists():
+    if not is_public and not Membership.objects.filter(room_id=room_id, user=user).exists():
         raise NotMember(f"you are not a member of {slug!r}")
-    return room
