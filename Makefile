@@ -37,6 +37,7 @@ format: setup
 # Every test runs against PostgreSQL (production's database); the storage tests run a second
 # time on SQLite (the embedded default).
 test: setup services lint
+	@mkdir -p var
 	DATABASE_URL=$(PG_URL) $(BIN)/python -m pytest
 	DATABASE_URL=sqlite:///var/test.sqlite3 $(BIN)/python -m pytest -m storage -q
 
