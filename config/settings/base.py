@@ -28,6 +28,7 @@ INSTALLED_APPS = [
     "parley.rooms",
     "parley.messaging",
     "parley.realtime",
+    "parley.presence",
     "parley.web",
 ]
 
@@ -123,6 +124,10 @@ PARLEY_RATE_PER_SECOND = env_int("PARLEY_RATE_PER_SECOND", 10)
 PARLEY_RATE_BURST = env_int("PARLEY_RATE_BURST", 30)
 PARLEY_PUBLISH_TIMEOUT = 1.0
 PARLEY_REPAIR_INTERVAL = float(env_int("PARLEY_REPAIR_INTERVAL_MS", 1000)) / 1000
+PARLEY_PRESENCE_BACKEND = env_str("PARLEY_PRESENCE_BACKEND", "redis" if REDIS_URL else "memory")
+PARLEY_PRESENCE_TTL = float(env_int("PARLEY_PRESENCE_TTL", 30))  # seconds without a heartbeat: offline
+PARLEY_PRESENCE_HEARTBEAT = float(env_int("PARLEY_PRESENCE_HEARTBEAT", 10))
+PARLEY_TYPING_INTERVAL = 2.0  # at most one typing frame per user per room per interval
 PARLEY_OUTBOX_BYTES = env_int("PARLEY_OUTBOX_BYTES", 1024 * 1024)  # then close 4408
 
 SECURE_CSP = {

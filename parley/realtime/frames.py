@@ -29,6 +29,10 @@ def unsubscribed(*, room: str) -> str:
     return json.dumps({"type": "unsubscribed", "room": room})
 
 
+def typing(*, room: str, user: Any) -> str:
+    return json.dumps({"type": "typing", "room": room, "user": user})
+
+
 def pong(t: Any) -> str:
     return json.dumps({"type": "pong", "t": t})
 

@@ -27,6 +27,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from parley.messaging.selectors import room_events_between, rooms_last_seq
+from parley.presence.tracker import PresenceTracker
 from parley.realtime.groups import room_group, user_group
 
 log = logging.getLogger("parley.hub")
@@ -60,7 +61,14 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._started: asyncio.Future[None] | None = None
         self.regroup_needed = False
+        self._presence: PresenceTracker | None = None
         self.stats = {"dispatched": 0, "gap_fills": 0, "repairs": 0, "layer_errors": 0}
+
+    @property
+    def presence(self) -> PresenceTracker:
+        if self._presence is None:
+            self._presence = PresenceTracker()
+        return self._presence
 
     # --- membership ------------------------------------------------------------------------
 
@@ -250,6 +258,7 @@ class Hub:
     # --- repair ----------------------------------------------------------------------------
 
     async def _repair_loop(self) -> None:
+        last_heartbeat = time.monotonic()
         while True:
             await asyncio.sleep(settings.PARLEY_REPAIR_INTERVAL)
             try:
@@ -258,6 +267,9 @@ class Hub:
                 raise
             except Exception:
                 log.warning("repair poll failed", exc_info=True)
+            if time.monotonic() - last_heartbeat >= settings.PARLEY_PRESENCE_HEARTBEAT:
+                last_heartbeat = time.monotonic()
+                await self.presence.tick(list(self.rooms))
 
     async def repair(self) -> None:
         """Deliver what the layer lost: anything that was already committed at the previous poll

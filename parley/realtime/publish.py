@@ -47,3 +47,11 @@ def user_sessions_end(*, user_id: int) -> None:
         async_to_sync(_group_send)(user_group(user_id), {"type": SESSION_ENDED, "user_id": user_id})
     except Exception:
         log.warning("could not close sockets of user=%s after logout", user_id, exc_info=True)
+
+
+async def room_signal_publish(*, room: str, message: dict[str, object]) -> None:
+    """Send an ephemeral message (typing) to a room's group. Best effort: errors are logged."""
+    try:
+        await _group_send(room_group(room), message)
+    except Exception:
+        log.warning("room signal failed room=%s type=%s", room, message.get("type"), exc_info=True)

@@ -39,3 +39,18 @@ def take(user_id: int) -> float | None:
         bucket.tokens -= 1.0
         return None
     return round((1.0 - bucket.tokens) / rate, 3)
+
+
+_typing: dict[tuple[int, str], float] = {}
+
+
+def typing_allowed(user_id: int, room: str) -> bool:
+    """At most one typing frame per user per room per PARLEY_TYPING_INTERVAL (in this process)."""
+    now = time.monotonic()
+    key = (user_id, room)
+    if now - _typing.get(key, -1e9) < settings.PARLEY_TYPING_INTERVAL:
+        return False
+    if len(_typing) >= _MAX_TRACKED:
+        _typing.clear()
+    _typing[key] = now
+    return True

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 import websockets
@@ -50,6 +51,8 @@ def cluster(request: pytest.FixtureRequest, live_databases: Databases, workdir: 
                 REDIS_URL=redis.url,
                 PARLEY_CHANNEL_LAYER=request.param,
                 PARLEY_REPAIR_INTERVAL_MS="300",
+                PARLEY_PRESENCE_TTL="3",
+                PARLEY_PRESENCE_HEARTBEAT="1",
             )
             stack.callback(live.stop)
             servers.append(live.start())
@@ -182,3 +185,42 @@ def test_several_workers_without_redis_refuse_to_start() -> None:
     )
     assert result.returncode != 0
     assert "REDIS_URL" in result.stderr
+
+
+def test_presence_spans_processes_and_a_killed_process_users_drop_out(cluster: Cluster) -> None:
+    a, b = cluster.servers
+    ann, bob = _users(cluster, "ann", "bob")
+
+    async def presence_until(ws: Any, predicate: Any, timeout: float) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = json.loads(await ws.recv())
+                if frame.get("type") == "presence" and predicate(frame):
+                    return dict(frame)
+
+    def names(users: list[dict[str, Any]]) -> set[str]:
+        return {u.get("username", "") for u in users}
+
+    async def scenario() -> None:
+        async with websockets.connect(
+            a.ws_base + "/ws/", origin=cluster.origin, additional_headers={"Cookie": ann}
+        ) as on_a:
+            await on_a.send(json.dumps({"type": "subscribe", "room": "lobby"}))
+            await presence_until(on_a, lambda f: "online" in f, 5)
+            async with websockets.connect(
+                b.ws_base + "/ws/", origin=cluster.origin, additional_headers={"Cookie": bob}
+            ) as on_b:
+                await on_b.send(json.dumps({"type": "subscribe", "room": "lobby"}))
+                snapshot = await presence_until(on_b, lambda f: "online" in f, 5)
+                assert names(snapshot["online"]) == {"ann", "bob"}  # ann is on the other process
+                await presence_until(on_a, lambda f: "bob" in names(f.get("joined", [])), 5)
+                b.stop(sig=signal.SIGKILL)
+                started = time.monotonic()
+                left = await presence_until(on_a, lambda f: f.get("left"), 30)
+                assert names(left["left"]) == {"bob"} and time.monotonic() - started < 15
+                # and bob is gone from a fresh snapshot
+                await on_a.send(json.dumps({"type": "subscribe", "room": "lobby"}))
+                again = await presence_until(on_a, lambda f: "online" in f, 5)
+                assert names(again["online"]) == {"ann"}
+
+    asyncio.run(scenario())

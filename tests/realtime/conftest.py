@@ -23,14 +23,26 @@ class Client:
     async def send(self, frame: dict[str, Any]) -> None:
         await self.ws.send_to(text_data=json.dumps(frame))
 
-    async def recv(self, timeout: float = 3) -> dict[str, Any]:
-        return dict(json.loads(await self.ws.receive_from(timeout=timeout)))
+    async def recv(self, timeout: float = 3, *, skip: tuple[str, ...] = ("presence",)) -> dict[str, Any]:
+        """The next frame, skipping presence frames unless asked for them."""
+        while True:
+            frame = dict(json.loads(await self.ws.receive_from(timeout=timeout)))
+            if frame.get("type") not in skip:
+                return frame
 
     async def recv_text(self, timeout: float = 3) -> str:
-        return str(await self.ws.receive_from(timeout=timeout))
+        while True:
+            text = str(await self.ws.receive_from(timeout=timeout))
+            if '"type":"presence"' not in text:
+                return text
 
     async def nothing(self, timeout: float = 0.2) -> bool:
-        return bool(await self.ws.receive_nothing(timeout=timeout))
+        """True when no frame other than presence arrives within ``timeout``."""
+        while not await self.ws.receive_nothing(timeout=timeout):
+            frame = json.loads(await self.ws.receive_from())
+            if frame.get("type") != "presence":
+                raise AssertionError(f"unexpected frame {frame}")
+        return True
 
     async def subscribe(self, room: str, since: int | None = None) -> list[dict[str, Any]]:
         frame: dict[str, Any] = {"type": "subscribe", "room": room}

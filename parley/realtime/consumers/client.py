@@ -26,11 +26,14 @@ from django.db import DatabaseError
 from parley.accounts.models import User
 from parley.core import json
 from parley.core.errors import BadRequest, ParleyError, RateLimited
+from parley.messaging.events import user_ref
 from parley.messaging.selectors import room_events_between, room_history, room_resume
 from parley.messaging.services import message_post
 from parley.realtime import closecodes, frames, ratelimit
 from parley.realtime.hub import Hub, get_hub
 from parley.realtime.outbox import Outbox
+from parley.realtime.publish import room_signal_publish
+from parley.rooms.access import room_access_for_user
 from parley.rooms.slugs import slug_validate
 
 log = logging.getLogger("parley.realtime")
@@ -80,6 +83,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
             return
         for slug in list(self.subs):
             await self.hub.leave_room(slug, self)
+            await self.hub.presence.left(slug, self.user.pk)
         self.subs.clear()
         await self.hub.leave_user(self.user.pk, self)
 
@@ -143,11 +147,15 @@ class ClientConsumer(AsyncWebsocketConsumer):
             self.push(text)
         self.push(frames.subscribed(room=slug, last_seq=resume.last_seq, truncated=resume.truncated))
         self._release(slug, sub, resume.last_seq)
+        if not known:
+            await self.hub.presence.joined(slug, dict(user_ref(self.user)))
+        self.outbox.push(await self.hub.presence.snapshot(slug), droppable=True)
 
     async def on_unsubscribe(self, frame: Frame) -> None:
         slug = slug_validate(frame.get("room"))
         if self.subs.pop(slug, None) is not None:
             await self.hub.leave_room(slug, self)
+            await self.hub.presence.left(slug, self.user.pk)
         self.push(frames.unsubscribed(room=slug))
 
     async def on_send(self, frame: Frame) -> None:
@@ -169,6 +177,18 @@ class ClientConsumer(AsyncWebsocketConsumer):
         )
         self.push(frames.history(room=found.room, frames=found.frames))
 
+    async def on_typing(self, frame: Frame) -> None:
+        slug = slug_validate(frame.get("room"))
+        if slug not in self.subs:
+            raise BadRequest("subscribe to the room before sending typing")
+        if not ratelimit.typing_allowed(self.user.pk, slug):
+            return  # throttled: typing is a hint, dropping it is harmless
+        await database_sync_to_async(room_access_for_user)(slug=slug, user=self.user)
+        text = frames.typing(room=slug, user=user_ref(self.user))
+        await room_signal_publish(
+            room=slug, message={"type": "room.typing", "room": slug, "user_id": self.user.pk, "text": text}
+        )
+
     async def on_ping(self, frame: Frame) -> None:
         self.push(frames.pong(frame.get("t")))
 
@@ -177,6 +197,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
         "unsubscribe": on_unsubscribe,
         "send": on_send,
         "history": on_history,
+        "typing": on_typing,
         "ping": on_ping,
     }
 
@@ -201,7 +222,12 @@ class ClientConsumer(AsyncWebsocketConsumer):
         sub.delivered = seq
 
     def room_signal(self, room: str, message: dict[str, Any]) -> None:
-        pass  # typing and presence: see parley.presence
+        """Ephemeral room messages (presence, typing): dropped first when the client lags."""
+        if room not in self.subs or message.get("user_id") == self.user.pk:
+            return  # not subscribed, or our own typing
+        text = message.get("text")
+        if isinstance(text, str):
+            self.outbox.push(text, droppable=True)
 
     def session_ended(self) -> None:
         self.outbox.close(closecodes.UNAUTHENTICATED)
