@@ -20,7 +20,7 @@ def guest_create() -> User:
         with transaction.atomic():
             if User.objects.filter(username=username).exists():
                 continue
-            user = User(username=username, is_guest=True, display_name=f"{word.capitalize()} (guest)")
+            user = User(username=username, is_guest=True, display_name=word.capitalize())
             user.set_unusable_password()
             user.save()
             return user
