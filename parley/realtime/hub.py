@@ -28,6 +28,7 @@ from django.conf import settings
 
 from parley.messaging.selectors import room_events_between, rooms_last_seq
 from parley.presence.tracker import PresenceTracker
+from parley.realtime import drain, metrics
 from parley.realtime.groups import room_group, user_group
 
 log = logging.getLogger("parley.hub")
@@ -42,6 +43,8 @@ class Member(Protocol):
 
     def session_ended(self) -> None: ...
 
+    def restart_close(self) -> None: ...
+
 
 @dataclass(eq=False)
 class _Room:
@@ -55,14 +58,14 @@ class _Room:
 class Hub:
     def __init__(self) -> None:
         self.rooms: dict[str, _Room] = {}
-        self.users: dict[int, set[Member]] = {}
+        self.users: dict[int, set[Member]] = {}  # connections of each user in this process
         self.channel: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._started: asyncio.Future[None] | None = None
         self.regroup_needed = False
         self._presence: PresenceTracker | None = None
-        self.stats = {"dispatched": 0, "gap_fills": 0, "repairs": 0, "layer_errors": 0}
+        self.stats = metrics.hub_stats
 
     @property
     def presence(self) -> PresenceTracker:
@@ -150,7 +153,11 @@ class Hub:
             raise
         self._loop = loop
         self._tasks = [loop.create_task(self._read()), loop.create_task(self._repair_loop())]
+        drain.install(loop, self.connections)
         self._started.set_result(None)
+
+    def connections(self) -> list[Member]:
+        return [member for members in self.users.values() for member in members]
 
     async def _stop_if_idle(self) -> None:
         if self.rooms or self.users or self._started is None:

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     re_path(rf"^rooms/(?P<slug>{SLUG_PATTERN})/$", views.room, name="room"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics_view, name="metrics"),
 ]

@@ -19,6 +19,7 @@ from parley.accounts.models import User
 from parley.accounts.services import guest_create
 from parley.core.errors import ParleyError
 from parley.messaging.events import user_ref
+from parley.realtime import metrics
 from parley.rooms.access import room_access_for_user
 from parley.rooms.selectors import room_list_public
 from parley.rooms.services import room_create, room_get_or_create_public
@@ -121,3 +122,8 @@ async def healthz(request: HttpRequest) -> HttpResponse:
         "channel_layer": "ok" if layer else "down",
     }
     return JsonResponse(body, status=200 if ok else 503)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format, this process's counters. Keep it behind the proxy (docs/deploy.md)."""
+    return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4")

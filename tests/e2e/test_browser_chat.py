@@ -9,119 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import WebSocketRoute, expect
 
-from tests.support.server import ROOT, Databases, running
+from tests.e2e.browser import CONFIRMED, MESSAGES, RECONNECT_WAIT, WAIT
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "correct-horse-battery-9"
-ARTIFACTS = ROOT / "test-artifacts"
-WAIT = 15_000  # ms: generous for a loaded machine, still bounded
-RECONNECT_WAIT = 45_000  # ms: backoff (capped at 20 s) plus a server start
-
-expect.set_options(timeout=WAIT)
-
-MESSAGES = "#messages li.msg"
-CONFIRMED = "#messages li.msg:not(.pending):not(.failed)"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-class Person:
-    """One browser context (its own cookies) with one page, watching for dialogs and JS errors."""
-
-    def __init__(self, browser: Browser, base_url: str, name: str) -> None:
-        self.name = name
-        self.base_url = base_url
-        self.context: BrowserContext = browser.new_context(viewport={"width": 1100, "height": 760})
-        self.context.set_default_timeout(WAIT)
-        self.page: Page = self.context.new_page()
-        self.dialogs: list[str] = []
-        self.js_errors: list[str] = []
-        self.page.on("dialog", self._on_dialog)
-        self.page.on("pageerror", lambda exc: self.js_errors.append(str(exc)))
-
-    def _on_dialog(self, dialog) -> None:  # type: ignore[no-untyped-def]
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def sign_up_into(self, room: str) -> None:
-        page = self.page
-        page.goto(f"{self.base_url}/accounts/signup/?next=/rooms/{room}/")
-        page.get_by_label("Username").fill(self.name)
-        page.locator("#id_password1").fill(PASSWORD)
-        page.locator("#id_password2").fill(PASSWORD)
-        page.get_by_role("button", name="Sign up").click()
-        expect(page).to_have_url(f"{self.base_url}/rooms/{room}/")
-        self.wait_live()
-
-    def wait_live(self, timeout: int = WAIT) -> None:
-        expect(self.page.locator("#status")).to_contain_text("Live", timeout=timeout)
-
-    def say(self, text: str) -> None:
-        box = self.page.get_by_label("Message", exact=True)
-        box.fill(text)
-        box.press("Enter")
-        expect(box).to_have_value("")
-
-    def message(self, text: str, *, state: str = MESSAGES):
-        """The <li> items whose body is exactly ``text``."""
-        return self.page.locator(state).filter(has=self.page.locator(".msg-body").get_by_text(text, exact=True))
-
-    def expect_once(self, text: str, timeout: int = WAIT) -> None:
-        """``text`` is on screen exactly once, confirmed by the server."""
-        expect(self.message(text, state=CONFIRMED)).to_have_count(1, timeout=timeout)
-        expect(self.message(text)).to_have_count(1)
-
-    def bodies(self) -> list[str]:
-        return self.page.locator("#messages li.msg .msg-body").all_text_contents()
-
-    def shot(self, name: str) -> None:
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-    def close(self) -> None:
-        self.context.close()
-
-
-@pytest.fixture
-def people(browser: Browser, live_databases: Databases, workdir: Path) -> Iterator[tuple]:
-    with running(live_databases, workdir) as live:
-        ann = Person(browser, live.base_url, "ann")
-        bob = Person(browser, live.base_url, "bob")
-        try:
-            yield live, ann, bob
-        finally:
-            ann.close()
-            bob.close()
-        for person in (ann, bob):
-            assert person.js_errors == [], f"{person.name}: JavaScript errors {person.js_errors}"
-            assert person.dialogs == [], f"{person.name}: unexpected dialogs {person.dialogs}"
 
 
 def test_two_people_chat_reload_and_page_back(people: tuple) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,14 +105,17 @@ async def send_many(
             ) as ws:
                 while pending:
                     body = pending[0]
-                    await ws.send(json.dumps({"type": "send", "room": room, "cid": body, "body": body}))
+                    cid = body if len(body) <= 64 else hashlib.sha1(body.encode()).hexdigest()
+                    await ws.send(json.dumps({"type": "send", "room": room, "cid": cid, "body": body}))
                     while True:
                         frame = json.loads(await asyncio.wait_for(ws.recv(), 15))
-                        if frame.get("type") == "ack" and frame["cid"] == body:
+                        if frame.get("type") == "ack" and frame["cid"] == cid:
                             acked[body] = frame["seq"]
                             pending.pop(0)
                             break
                         if frame.get("type") == "error":
+                            if frame.get("code") not in {"rate_limited", "server_error"}:
+                                raise AssertionError(f"send refused: {frame}")
                             await asyncio.sleep(float(frame.get("retry_after") or 0.2))
                             break
                     if interval:

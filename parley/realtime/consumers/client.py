@@ -29,7 +29,7 @@ from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import user_ref
 from parley.messaging.selectors import room_events_between, room_history, room_resume
 from parley.messaging.services import message_post
-from parley.realtime import closecodes, frames, ratelimit
+from parley.realtime import closecodes, frames, metrics, ratelimit
 from parley.realtime.hub import Hub, get_hub
 from parley.realtime.outbox import Outbox
 from parley.realtime.publish import room_signal_publish
@@ -75,12 +75,15 @@ class ClientConsumer(AsyncWebsocketConsumer):
         self.subs = {}
         self.hub = get_hub()
         await self.accept()
-        self.outbox = Outbox(self.base_send, limit=settings.PARLEY_OUTBOX_BYTES)
+        self.outbox = Outbox(self.base_send, limit=settings.PARLEY_OUTBOX_BYTES, on_overflow=self._too_slow)
+        metrics.counters["parley_connections_total"] += 1
+        metrics.gauges["parley_connections_open"] += 1
         await self.hub.join_user(user.pk, self)
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "outbox"):
             return
+        metrics.gauges["parley_connections_open"] -= 1
         for slug in list(self.subs):
             await self.hub.leave_room(slug, self)
             await self.hub.presence.left(slug, self.user.pk)
@@ -90,40 +93,49 @@ class ClientConsumer(AsyncWebsocketConsumer):
     def push(self, text: str) -> None:
         self.outbox.push(text)
 
+    def _too_slow(self) -> None:
+        metrics.counters["parley_slow_client_closes_total"] += 1
+        log.warning("slow client closed user=%s rooms=%s", self.user.pk, len(self.subs))
+
+    def error(self, code: str, detail: str, *, ref: Any = None, retry_after: float | None = None) -> None:
+        metrics.counters[f"parley_errors_total|{code}"] += 1
+        self.push(frames.error(code, detail, ref=ref, retry_after=retry_after))
+
     # --- inbound frames ---------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        metrics.counters["parley_frames_in_total"] += 1
         if text_data is None:
-            self.push(frames.error("bad_request", "protocol v1 uses text frames (JSON)"))
+            self.error("bad_request", "protocol v1 uses text frames (JSON)")
             return
         limit = settings.PARLEY_MAX_FRAME_BYTES
         if len(text_data) > limit or (len(text_data) * 4 > limit and len(text_data.encode()) > limit):
-            self.push(frames.error("too_large", f"frame is larger than {limit} bytes"))
+            self.error("too_large", f"frame is larger than {limit} bytes")
             return
         try:
             frame = json.loads(text_data)
         except json.DecodeError:
-            self.push(frames.error("bad_request", "frame is not valid JSON"))
+            self.error("bad_request", "frame is not valid JSON")
             return
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            self.push(frames.error("bad_request", 'frame must be a JSON object with a string "type"'))
+            self.error("bad_request", 'frame must be a JSON object with a string "type"')
             return
         kind = frame["type"]
         handler = self._handlers.get(kind)
         if handler is None:
-            self.push(frames.error("unknown_type", f"unknown frame type {kind[:40]!r}", ref=kind[:40]))
+            self.error("unknown_type", f"unknown frame type {kind[:40]!r}", ref=kind[:40])
             return
         try:
             await handler(self, frame)
         except ParleyError as exc:
             log.info("frame refused type=%s code=%s user=%s", kind, exc.code, self.user.pk)
-            self.push(frames.error(exc.code, exc.detail, ref=_ref(frame), retry_after=exc.retry_after))
+            self.error(exc.code, exc.detail, ref=_ref(frame), retry_after=exc.retry_after)
         except DatabaseError:
             log.exception("database error on frame type=%s user=%s", kind, self.user.pk)
-            self.push(frames.error("server_error", "database unavailable; retry", ref=_ref(frame), retry_after=1.0))
+            self.error("server_error", "database unavailable; retry", ref=_ref(frame), retry_after=1.0)
         except Exception:
             log.exception("error on frame type=%s user=%s", kind, self.user.pk)
-            self.push(frames.error("server_error", "internal error", ref=_ref(frame)))
+            self.error("server_error", "internal error", ref=_ref(frame))
 
     async def on_subscribe(self, frame: Frame) -> None:
         slug = slug_validate(frame.get("room"))
@@ -231,6 +243,9 @@ class ClientConsumer(AsyncWebsocketConsumer):
 
     def session_ended(self) -> None:
         self.outbox.close(closecodes.UNAUTHENTICATED)
+
+    def restart_close(self) -> None:
+        self.outbox.close(closecodes.RESTARTING)
 
     def hub_task(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -1,11 +1,12 @@
 /* Parley protocol v1 client (docs/protocol.md, DESIGN.md section 3).
  *
- * One WebSocket carries every room. The client reconnects by itself (exponential backoff with
- * full jitter), resubscribes each room from the last seq it holds, re-sends unacknowledged
- * messages with the same cid (the server answers a repeated cid with the same ack and no new
- * event), never delivers one event twice, and repairs gaps with `history`.
+ * One WebSocket carries every room. The client reconnects by itself (connection.js), resubscribes
+ * each room from the last seq it holds, re-sends unacknowledged messages with the same cid
+ * (outbox.js), never delivers one event twice, and repairs gaps with `history`. It also keeps
+ * each room's online list and passes typing hints on.
  *
- * No build step, no dependencies: load it with a plain <script> and use `new ParleyClient()`.
+ * No build step, no dependencies: load connection.js, outbox.js and this file with plain
+ * <script> tags, in that order, and use `new ParleyClient()`.
  *
  * Events (client.on(name, fn)):
  *   status     {state: "connecting"|"live"|"reconnecting"|"signed-out"|"forbidden"|"closed",
@@ -16,72 +17,48 @@
  *   ack        {room, cid, seq}
  *   failed     {room, cid, code, detail}              a send gave up (retry with client.retry(cid))
  *   retrying   {room, cid, code, after}               a send will be retried by itself
+ *   presence   {room, online: [user], joined: [user], left: [user], snapshot: bool}
+ *              online: everyone online in the room now (after applying the frame)
+ *   typing     {room, user}                           someone else is typing in the room
  *   error      {code, detail, ref, retry_after}       every error frame (for notices)
  */
 (function (global) {
   "use strict";
 
-  var BACKOFF_BASE_MS = 750;
-  var BACKOFF_CAP_MS = 20000;
-  var HEALTHY_AFTER_MS = 10000; // connected this long: the backoff starts over
-  var PING_EVERY_MS = 25000;
-  var PONG_TIMEOUT_MS = 10000;
   var HISTORY_MAX = 100;
   var GAP_MAX = 500; // a bigger hole resets the room instead of being filled page by page
-  var SEND_RETRY_LIMIT = 6; // automatic re-sends after a server_error without retry_after
-  var ACK_TIMEOUT_MS = 20000; // no answer to a send: treat the socket as dead and resume
-
-  // Errors that mean "this send will never succeed as it is": no automatic retry.
-  var FINAL_SEND_ERRORS = { bad_request: 1, too_large: 1, forbidden: 1, not_member: 1, not_found: 1, unknown_type: 1 };
-
-  function uuid() {
-    if (global.crypto && typeof global.crypto.randomUUID === "function") {
-      return global.crypto.randomUUID();
-    }
-    // Fallback for non-secure contexts (plain http on a LAN address): random enough for a cid.
-    var bytes = new Uint8Array(16);
-    global.crypto.getRandomValues(bytes);
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    var hex = Array.prototype.map.call(bytes, function (b) { return (b + 0x100).toString(16).slice(1); }).join("");
-    return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
-  }
-
-  function wsUrl(path) {
-    if (/^wss?:\/\//.test(path)) return path;
-    var scheme = global.location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + global.location.host + (path || "/ws/");
-  }
+  var TYPING_EVERY_MS = 2200; // the server drops more than one typing frame per 2 s per room
 
   function ParleyClient(options) {
     options = options || {};
-    this.url = wsUrl(options.ws || "/ws/");
-    this.pingEveryMs = options.pingEveryMs || PING_EVERY_MS;
-    this.pongTimeoutMs = options.pongTimeoutMs || PONG_TIMEOUT_MS;
-    this.ws = null;
-    this.state = "idle";
-    this.attempt = 0;
+    var self = this;
     this.rooms = new Map(); // slug -> room state (see _room)
-    // Sends in the order they were written: cid -> {room, cid, body, reply_to, state, tries}.
-    // One is in flight at a time, so they post in order and a rate limit holds the whole queue.
-    this.outbox = new Map();
-    this.inflight = null; // cid awaiting its ack
-    this.holdUntil = 0; // rate_limited / server_error: no send before this time
-    this.timers_send = { hold: null, ack: null };
     this.requests = new Map(); // request id -> {room, resolve, reject, type}
     this.subscribeRefs = new Map(); // subscribe request id -> room
     this.listeners = {};
     this.nextRequest = 1;
-    this.timers = { reconnect: null, ping: null, pong: null, healthy: null };
-    this.stopped = false;
-    this.retryAt = 0;
-    var self = this;
-    this._onOnline = function () { self.reconnectNow(); };
-    this._onVisible = function () {
-      if (global.document.visibilityState === "visible") self._wake();
-    };
-    global.addEventListener("online", this._onOnline);
-    global.document.addEventListener("visibilitychange", this._onVisible);
+    this.state = "idle";
+    this.conn = new global.ParleyConnection(options.ws || "/ws/", options, {
+      opened: function () { self._onOpen(); },
+      frame: function (frame) { self._onFrame(frame); },
+      closed: function () { self._onClose(); },
+      status: function (state, extra) {
+        self.state = state;
+        var info = { state: state };
+        if (extra) for (var k in extra) info[k] = extra[k];
+        self._emit("status", info);
+      }
+    });
+    this.outbox = new global.ParleyOutbox({
+      send: function (frame) { return self.conn.send(frame); },
+      isOpen: function () { return self.conn.isOpen(); },
+      ready: function (room) {
+        var r = self.rooms.get(room);
+        return !r || r.subscribed;
+      },
+      emit: function (name, data) { self._emit(name, data); },
+      stuck: function () { self.conn.drop("no ack"); }
+    });
   }
 
   ParleyClient.prototype = {
@@ -93,16 +70,14 @@
     },
 
     connect: function () {
-      this.stopped = false;
-      if (this.ws) return;
-      this._open();
+      this.conn.connect();
     },
 
     /** Follow a room. Resolves with {lastSeq} once the server confirmed the subscription. */
     subscribe: function (room) {
       var r = this._room(room);
       r.wanted = true;
-      if (this._isOpen() && !r.subscribing && !r.subscribed) this._subscribe(r);
+      if (this.conn.isOpen() && !r.subscribing && !r.subscribed) this._subscribe(r);
       return new Promise(function (resolve) { r.waiters.push(resolve); });
     },
 
@@ -111,36 +86,43 @@
       if (!r) return;
       r.wanted = false;
       this.rooms.delete(room);
-      if (this._isOpen()) this._send({ type: "unsubscribe", room: room });
+      this.conn.send({ type: "unsubscribe", room: room });
     },
 
     /** Post a message. Returns its cid at once; progress comes as pending/ack/failed events. */
     send: function (room, body, replyTo) {
-      var item = { room: room, cid: uuid(), body: body, reply_to: replyTo == null ? null : replyTo, state: "queued", tries: 0 };
-      this.outbox.set(item.cid, item);
-      this._emit("pending", { room: room, cid: item.cid, body: body, reply_to: item.reply_to });
-      this._pump();
-      return item.cid;
+      return this.outbox.add(room, body, replyTo);
     },
 
     /** Try a failed (or still pending) send again, with the same cid. */
     retry: function (cid) {
-      var item = this.outbox.get(cid);
-      if (!item) return false;
-      if (item.state === "failed") {
-        item.state = "queued";
-        item.tries = 0;
-      }
-      this._emit("pending", { room: item.room, cid: item.cid, body: item.body, reply_to: item.reply_to, retry: true });
-      this._pump();
-      if (!this._isOpen()) this.reconnectNow();
+      if (!this.outbox.retry(cid)) return false;
+      if (!this.conn.isOpen()) this.reconnectNow();
       return true;
     },
 
     /** Give up a failed send (the UI removed it). */
     discard: function (cid) {
-      var item = this.outbox.get(cid);
-      if (item && item.state === "failed") this.outbox.delete(cid);
+      this.outbox.discard(cid);
+    },
+
+    /**
+     * Tell the room that we are typing. Call it on every keystroke: it sends at most one frame
+     * per TYPING_EVERY_MS, and only while the room is subscribed. True if a frame went out.
+     */
+    typing: function (room) {
+      var r = this.rooms.get(room);
+      var now = Date.now();
+      if (!r || !r.subscribed || now - r.typingSent < TYPING_EVERY_MS) return false;
+      if (!this.conn.send({ type: "typing", room: room })) return false;
+      r.typingSent = now;
+      return true;
+    },
+
+    /** The people online in a room, as last told by the server ([] before the first list). */
+    online: function (room) {
+      var r = this.rooms.get(room);
+      return r ? Array.from(r.online.values()) : [];
     },
 
     /**
@@ -157,154 +139,37 @@
 
     /** Skip the backoff wait and reconnect now (the "retry now" button, the browser going online). */
     reconnectNow: function () {
-      if (this.stopped || this.state === "signed-out" || this.state === "forbidden") return;
-      if (this.ws) return;
-      clearTimeout(this.timers.reconnect);
-      this._open();
+      this.conn.reconnectNow();
     },
 
     close: function () {
-      this.stopped = true;
-      this._clearTimers();
-      if (this.ws) {
-        var ws = this.ws;
-        this._detach();
-        try { ws.close(1000, "bye"); } catch (e) { /* already closed */ }
-      }
-      this._setState("closed");
+      this.conn.close();
     },
 
     // --- connection -----------------------------------------------------------------------
 
-    _isOpen: function () {
-      return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
-    },
-
-    _open: function () {
-      this._setState(this.attempt === 0 && this.state === "idle" ? "connecting" : "reconnecting", { retryAt: 0 });
-      var ws;
-      try {
-        ws = new WebSocket(this.url);
-      } catch (e) {
-        this._scheduleReconnect();
-        return;
-      }
-      var self = this;
-      this.ws = ws;
-      ws.onopen = function () { self._onOpen(); };
-      ws.onmessage = function (msg) { self._onMessage(msg.data); };
-      ws.onclose = function (ev) { self._onClose(ev.code, ev.reason); };
-      ws.onerror = function () { /* a close event follows */ };
-    },
-
     _onOpen: function () {
       var self = this;
-      this._setState("live");
-      clearTimeout(this.timers.healthy);
-      this.timers.healthy = setTimeout(function () { self.attempt = 0; }, HEALTHY_AFTER_MS);
-      this._schedulePing();
       this.rooms.forEach(function (r) {
         r.subscribed = false;
         r.subscribing = false;
         if (r.wanted) self._subscribe(r);
       });
-      this._pump(); // sends for rooms we do not follow go now, the others after `subscribed`
+      this.outbox.pump(); // sends for rooms we do not follow go now, the others after `subscribed`
     },
 
-    _onClose: function (code, reason) {
-      this._detach();
-      this._clearTimers();
+    _onClose: function () {
       this._failRequests("connection closed");
       this.subscribeRefs.clear();
-      this._resetInflight();
+      this.outbox.reset();
       this.rooms.forEach(function (r) {
         r.subscribed = false;
         r.subscribing = false;
+        r.typingSent = 0;
       });
-      if (this.stopped) return;
-      if (code === 4401) {
-        this._setState("signed-out", { code: code, reason: reason });
-        return;
-      }
-      if (code === 4403) {
-        this._setState("forbidden", { code: code, reason: reason });
-        return;
-      }
-      this._scheduleReconnect(code);
-    },
-
-    /** Forget the socket without waiting for a close handshake (a half-open socket never ends). */
-    _drop: function () {
-      var ws = this.ws;
-      if (!ws) return;
-      try { ws.close(4000, "heartbeat timeout"); } catch (e) { /* ignore */ }
-      this._onClose(1006, "heartbeat timeout");
-    },
-
-    _detach: function () {
-      if (!this.ws) return;
-      this.ws.onopen = this.ws.onmessage = this.ws.onclose = this.ws.onerror = null;
-      this.ws = null;
-    },
-
-    _scheduleReconnect: function (code) {
-      var self = this;
-      var ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * Math.pow(2, this.attempt));
-      var delay = Math.max(200, Math.floor(Math.random() * ceiling)); // full jitter
-      this.attempt += 1;
-      this.retryAt = Date.now() + delay;
-      this._setState("reconnecting", { retryAt: this.retryAt, attempt: this.attempt, code: code });
-      clearTimeout(this.timers.reconnect);
-      this.timers.reconnect = setTimeout(function () { self._open(); }, delay);
-    },
-
-    _wake: function () {
-      if (this.ws === null) this.reconnectNow();
-      else if (this._isOpen()) this._ping();
-    },
-
-    _schedulePing: function () {
-      var self = this;
-      clearTimeout(this.timers.ping);
-      this.timers.ping = setTimeout(function () { self._ping(); }, this.pingEveryMs);
-    },
-
-    _ping: function () {
-      var self = this;
-      if (!this._isOpen()) return;
-      clearTimeout(this.timers.ping);
-      if (!this.timers.pong) {
-        this.timers.pong = setTimeout(function () {
-          self.timers.pong = null;
-          self._drop();
-        }, this.pongTimeoutMs);
-      }
-      this._send({ type: "ping", t: Date.now() });
-    },
-
-    _clearTimers: function () {
-      var t = this.timers;
-      clearTimeout(t.reconnect);
-      clearTimeout(t.ping);
-      clearTimeout(t.pong);
-      clearTimeout(t.healthy);
-      t.reconnect = t.ping = t.pong = t.healthy = null;
-    },
-
-    _setState: function (state, extra) {
-      this.state = state;
-      var info = { state: state };
-      if (extra) for (var k in extra) info[k] = extra[k];
-      this._emit("status", info);
     },
 
     // --- frames out -----------------------------------------------------------------------
-
-    _send: function (frame) {
-      if (!this._isOpen()) return false;
-      this.ws.send(JSON.stringify(frame));
-      return true;
-    },
 
     _subscribe: function (r) {
       var frame = { type: "subscribe", room: r.slug };
@@ -314,55 +179,21 @@
       r.resumeFrom = frame.since === undefined ? null : frame.since;
       frame.cid = "s" + this.nextRequest++; // an error frame's ref names this subscribe
       this.subscribeRefs.set(frame.cid, r.slug);
-      this._send(frame);
-    },
-
-    /** Send the oldest queued message, if nothing is in flight and no hold is on. */
-    _pump: function () {
-      var self = this;
-      if (this.inflight !== null || !this._isOpen()) return;
-      var wait = this.holdUntil - Date.now();
-      if (wait > 0) {
-        clearTimeout(this.timers_send.hold);
-        this.timers_send.hold = setTimeout(function () { self._pump(); }, wait);
-        return;
-      }
-      var next = null;
-      this.outbox.forEach(function (item) {
-        if (next === null && item.state === "queued") next = item;
-      });
-      if (next === null) return;
-      var r = this.rooms.get(next.room);
-      if (r && !r.subscribed) return; // after that room's `subscribed` (which pumps again)
-      if (this._send({ type: "send", room: next.room, cid: next.cid, body: next.body, reply_to: next.reply_to })) {
-        next.state = "sent";
-        this.inflight = next.cid;
-        clearTimeout(this.timers_send.ack);
-        this.timers_send.ack = setTimeout(function () { self._drop(); }, ACK_TIMEOUT_MS);
-      }
-    },
-
-    _resetInflight: function () {
-      clearTimeout(this.timers_send.ack);
-      clearTimeout(this.timers_send.hold);
-      this.inflight = null;
-      this.outbox.forEach(function (item) {
-        if (item.state === "sent") item.state = "queued";
-      });
+      this.conn.send(frame);
     },
 
     _request: function (room, type, fields) {
       var self = this;
       var id = "r" + this.nextRequest++;
       return new Promise(function (resolve, reject) {
-        if (!self._isOpen()) {
+        if (!self.conn.isOpen()) {
           reject(new Error("not connected"));
           return;
         }
         var frame = { type: type, room: room, cid: id }; // the cid makes an error frame's ref point here
         for (var k in fields) if (fields[k] !== undefined && fields[k] !== null) frame[k] = fields[k];
         self.requests.set(id, { room: room, type: type, resolve: resolve, reject: reject });
-        self._send(frame);
+        self.conn.send(frame);
       });
     },
 
@@ -373,27 +204,17 @@
 
     // --- frames in ------------------------------------------------------------------------
 
-    _onMessage: function (text) {
-      var frame;
-      try {
-        frame = JSON.parse(text);
-      } catch (e) {
-        return;
-      }
-      if (!frame || typeof frame.type !== "string") return;
+    _onFrame: function (frame) {
       switch (frame.type) {
         case "event": return this._onEvent(frame);
         case "subscribed": return this._onSubscribed(frame);
-        case "ack": return this._onAck(frame);
+        case "ack": return this.outbox.acked(frame);
         case "history": return this._onHistory(frame);
-        case "pong":
-          clearTimeout(this.timers.pong);
-          this.timers.pong = null;
-          this._schedulePing();
-          return;
+        case "presence": return this._onPresence(frame);
+        case "typing": return this._onTyping(frame);
         case "error": return this._onError(frame);
         case "unsubscribed": return;
-        default: this._emit(frame.type, frame); // presence, typing, read... for a richer UI
+        default: this._emit(frame.type, frame); // read receipts... for a richer UI
       }
     },
 
@@ -454,7 +275,7 @@
       var info = { room: r.slug, lastSeq: frame.last_seq, first: first, reset: reset };
       this._emit("subscribed", info);
       waiters.forEach(function (resolve) { resolve(info); });
-      this._pump();
+      this.outbox.pump();
     },
 
     /** Fetch events with from <= seq < upto (a hole in the live stream), newest page first. */
@@ -481,16 +302,6 @@
       fetchPage(upto);
     },
 
-    _onAck: function (frame) {
-      this.outbox.delete(frame.cid);
-      if (this.inflight === frame.cid) {
-        clearTimeout(this.timers_send.ack);
-        this.inflight = null;
-      }
-      this._emit("ack", { room: frame.room, cid: frame.cid, seq: frame.seq });
-      this._pump();
-    },
-
     _onHistory: function (frame) {
       // Replies come in request order; take the oldest open history request of that room.
       var found = null;
@@ -501,6 +312,39 @@
       var req = this.requests.get(found);
       this.requests.delete(found);
       req.resolve(Array.isArray(frame.events) ? frame.events : []);
+    },
+
+    /**
+     * `online` replaces the room's list (it comes after every `subscribed`); `joined` / `left`
+     * change it, idempotently, keyed by user id. A `left` entry may carry only the id.
+     */
+    _onPresence: function (frame) {
+      var r = this.rooms.get(frame.room);
+      if (!r) return;
+      var known = r.online;
+      var isUser = function (u) { return u && typeof u === "object" && u.id != null; };
+      var snapshot = Array.isArray(frame.online);
+      if (snapshot) {
+        r.online = new Map();
+        frame.online.filter(isUser).forEach(function (u) { r.online.set(u.id, u); });
+      }
+      var joined = (Array.isArray(frame.joined) ? frame.joined : []).filter(isUser);
+      var left = (Array.isArray(frame.left) ? frame.left : []).filter(isUser).map(function (u) {
+        var before = known.get(u.id);
+        return before ? Object.assign({}, before, u, { name: u.name || before.name, username: u.username || before.username }) : u;
+      });
+      joined.forEach(function (u) { r.online.set(u.id, Object.assign({}, r.online.get(u.id), u)); });
+      left.forEach(function (u) { r.online.delete(u.id); });
+      this._emit("presence", { room: r.slug, online: Array.from(r.online.values()), joined: joined, left: left, snapshot: snapshot });
+    },
+
+    _onTyping: function (frame) {
+      var user = frame.user;
+      if (!this.rooms.has(frame.room) || !user || user.id == null) return;
+      var r = this.rooms.get(frame.room);
+      var known = r.online.get(user.id);
+      if (known && !user.name) user = Object.assign({}, known, user);
+      this._emit("typing", { room: frame.room, user: user });
     },
 
     _onError: function (frame) {
@@ -519,8 +363,7 @@
         this._subscribeFailed(room, frame);
         return;
       }
-      var item = this.outbox.get(ref);
-      if (item) this._sendFailed(item, frame);
+      this.outbox.error(frame);
     },
 
     _subscribeFailed: function (room, frame) {
@@ -531,33 +374,12 @@
       r.buffer = [];
       this._emit("subscribe-failed", { room: room, code: frame.code, detail: frame.detail });
       if (frame.retry_after != null || frame.code === "server_error") {
-        var after = Math.min(BACKOFF_CAP_MS, (frame.retry_after || 2) * 1000 + Math.random() * 1000);
+        var cap = global.ParleyConnection.BACKOFF_CAP_MS;
+        var after = Math.min(cap, (frame.retry_after || 2) * 1000 + Math.random() * 1000);
         setTimeout(function () {
-          if (r.wanted && self._isOpen() && !r.subscribing && !r.subscribed) self._subscribe(r);
+          if (r.wanted && self.conn.isOpen() && !r.subscribing && !r.subscribed) self._subscribe(r);
         }, after);
       }
-    },
-
-    _sendFailed: function (item, frame) {
-      if (this.inflight === item.cid) {
-        clearTimeout(this.timers_send.ack);
-        this.inflight = null;
-      }
-      var limited = frame.code === "rate_limited" || (frame.code === "server_error" && frame.retry_after != null);
-      var retryable = limited || (frame.code === "server_error" && !FINAL_SEND_ERRORS[frame.code]);
-      item.tries += 1;
-      if (retryable && (limited || item.tries <= SEND_RETRY_LIMIT)) {
-        // Rate limited or the database is away: wait as told (the same cid makes it safe).
-        var base = frame.retry_after != null ? frame.retry_after * 1000 : 500 * Math.pow(2, item.tries);
-        var after = Math.min(BACKOFF_CAP_MS, base + Math.random() * Math.min(250, base));
-        item.state = "queued";
-        this.holdUntil = Date.now() + after;
-        this._emit("retrying", { room: item.room, cid: item.cid, code: frame.code, after: after });
-      } else {
-        item.state = "failed";
-        this._emit("failed", { room: item.room, cid: item.cid, code: frame.code, detail: frame.detail });
-      }
-      this._pump();
     },
 
     // --- bookkeeping ----------------------------------------------------------------------
@@ -576,7 +398,9 @@
           subscribed: false,
           buffer: [],
           resumeFrom: null,
-          waiters: []
+          waiters: [],
+          online: new Map(), // user id -> user, from `presence` frames
+          typingSent: 0 // when our last `typing` frame went out
         };
         this.rooms.set(slug, r);
       }

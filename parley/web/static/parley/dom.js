@@ -1,0 +1,57 @@
+/* Parley room page: small DOM and user helpers shared by messages.js, people.js and ui.js.
+ *
+ * Chat text (names, bodies) only ever goes into the page through textContent or text nodes.
+ */
+(function (global) {
+  "use strict";
+
+  var ui = (global.ParleyUI = global.ParleyUI || {});
+
+  /** A new element with a class and text (textContent: never parsed as HTML). */
+  function el(tag, className, text) {
+    var node = global.document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  /** One of eight colour classes, stable per user. */
+  function hue(user) {
+    var key = String(user && (user.id != null ? user.id : user.username) || "?");
+    var h = 0;
+    for (var i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
+    return "hue-" + (h % 8);
+  }
+
+  function displayName(user) {
+    return (user && (user.name || user.username)) || "someone";
+  }
+
+  function initials(user) {
+    var name = displayName(user).trim();
+    var parts = name.split(/[\s._-]+/).filter(Boolean);
+    var letters = parts.length > 1 ? parts[0][0] + parts[1][0] : name.slice(0, 2);
+    return Array.from(letters).slice(0, 2).join("").toUpperCase();
+  }
+
+  /** A round avatar with the user's initials (decorative: the name is always next to it). */
+  function avatar(user, extraClass) {
+    var node = el("div", "avatar " + hue(user) + (extraClass ? " " + extraClass : ""), initials(user));
+    node.setAttribute("aria-hidden", "true");
+    return node;
+  }
+
+  /** Guest names may already say so ("Guest 1234", "ann (guest)"): no second tag then. */
+  function needsGuestTag(user) {
+    return !!(user && user.guest && !/guest/i.test(displayName(user)));
+  }
+
+  ui.dom = {
+    el: el,
+    hue: hue,
+    displayName: displayName,
+    initials: initials,
+    avatar: avatar,
+    needsGuestTag: needsGuestTag
+  };
+})(window);

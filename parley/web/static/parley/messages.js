@@ -1,0 +1,397 @@
+/* Parley room page: the message list (history, live events, our own sends and their states).
+ *
+ *   ParleyUI.messages({client, room, me, page, notice}) -> {isLoaded()}
+ *
+ * Every piece of chat text goes into the page with textContent or text nodes, never innerHTML.
+ */
+(function (global) {
+  "use strict";
+
+  var ui = (global.ParleyUI = global.ParleyUI || {});
+  var document = global.document;
+  var GROUP_GAP_MS = 5 * 60 * 1000;
+
+  var timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+  var fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
+  var dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
+  var dayYearFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "long", day: "numeric" });
+
+  function dayKey(date) {
+    return date.getFullYear() + "-" + date.getMonth() + "-" + date.getDate();
+  }
+
+  function dayLabel(date) {
+    var today = new Date();
+    var yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (dayKey(date) === dayKey(today)) return "Today";
+    if (dayKey(date) === dayKey(yesterday)) return "Yesterday";
+    return date.getFullYear() === today.getFullYear() ? dayFmt.format(date) : dayYearFmt.format(date);
+  }
+
+  ui.messages = function (opts) {
+    var dom = ui.dom;
+    var el = dom.el;
+    var client = opts.client;
+    var room = opts.room;
+    var me = opts.me || {};
+    var PAGE = opts.page;
+    var notice = opts.notice;
+
+    var $ = function (id) { return document.getElementById(id); };
+    var list = $("messages");
+    var scroller = $("scroller") || list;
+    var loadEarlier = $("load-earlier");
+    var roomStart = $("room-start");
+    var pill = $("new-pill");
+    var input = $("message-input");
+
+    var bySeq = new Map(); // seq -> <li>
+    var byCid = new Map(); // cid -> <li> of our own sends
+    var oldestSeq = Infinity;
+    var loaded = false; // the newest page arrived
+    var loadingEarlier = false;
+    var unseenBelow = 0;
+    var unseenHidden = 0;
+    var baseTitle = document.title;
+
+    function isMine(user) {
+      return user && me && user.id === me.id;
+    }
+
+    /** Text with http(s) links made clickable; everything through text nodes. */
+    function fillBody(node, text) {
+      node.textContent = "";
+      var re = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+      var last = 0;
+      var m;
+      while ((m = re.exec(text)) !== null) {
+        if (m.index > last) node.appendChild(document.createTextNode(text.slice(last, m.index)));
+        var a = el("a", null, m[0]);
+        a.href = m[0];
+        a.rel = "noopener noreferrer nofollow";
+        a.target = "_blank";
+        node.appendChild(a);
+        last = m.index + m[0].length;
+      }
+      if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
+    }
+
+    // --- scrolling ----------------------------------------------------------------------
+
+    function atBottom() {
+      return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+    }
+
+    function scrollToBottom() {
+      scroller.scrollTop = scroller.scrollHeight;
+      unseenBelow = 0;
+      pill.hidden = true;
+    }
+
+    function noteUnseen() {
+      unseenBelow += 1;
+      pill.textContent = unseenBelow === 1 ? "1 new message ↓" : unseenBelow + " new messages ↓";
+      pill.hidden = false;
+    }
+
+    scroller.addEventListener("scroll", function () {
+      if (!pill.hidden && atBottom()) {
+        unseenBelow = 0;
+        pill.hidden = true;
+      }
+    }, { passive: true });
+
+    pill.addEventListener("click", function () {
+      scrollToBottom();
+      input.focus();
+    });
+
+    // --- one message --------------------------------------------------------------------
+
+    function buildItem(data) {
+      var mine = isMine(data.user);
+      var li = el("li", "msg" + (mine ? " own" : ""));
+      li.dataset.user = String(data.user && data.user.id);
+      var divider = el("div", "day-divider");
+      divider.appendChild(el("span", "day-label"));
+      li.appendChild(divider);
+
+      var row = el("div", "msg-row");
+      row.appendChild(dom.avatar(data.user));
+
+      var main = el("div", "msg-main");
+      var meta = el("div", "msg-meta");
+      var author = el("span", "author " + dom.hue(data.user), mine ? "You" : dom.displayName(data.user));
+      if (!mine && dom.needsGuestTag(data.user)) author.appendChild(el("span", "guest-tag", "guest"));
+      meta.appendChild(author);
+      meta.appendChild(el("time", "msg-time"));
+      main.appendChild(meta);
+
+      var bubble = el("div", "bubble");
+      if (data.reply_to) bubble.appendChild(buildReplyRef(data.reply_to));
+      var body = el("div", "msg-body");
+      fillBody(body, String(data.body == null ? "" : data.body));
+      bubble.appendChild(body);
+      main.appendChild(bubble);
+      main.appendChild(el("div", "msg-state"));
+      row.appendChild(main);
+      li.appendChild(row);
+      setTime(li, data.ts ? new Date(data.ts) : new Date());
+      return li;
+    }
+
+    function buildReplyRef(seq) {
+      var ref = el("div", "reply-ref");
+      var target = bySeq.get(seq);
+      if (target) {
+        var who = target.querySelector(".author");
+        var text = target.querySelector(".msg-body");
+        ref.textContent = "↪ " + (who ? who.firstChild.textContent : "") + ": " + (text ? text.textContent.slice(0, 80) : "");
+      } else {
+        ref.textContent = "↪ in reply to an earlier message";
+      }
+      return ref;
+    }
+
+    function setTime(li, date) {
+      if (isNaN(date.getTime())) date = new Date();
+      li.dataset.ts = String(date.getTime());
+      li.dataset.day = dayKey(date);
+      var time = li.querySelector(".msg-time");
+      time.textContent = timeFmt.format(date);
+      time.dateTime = date.toISOString();
+      time.title = fullFmt.format(date);
+      li.querySelector(".day-label").textContent = dayLabel(date);
+    }
+
+    function setState(li, state, text) {
+      li.classList.toggle("pending", state === "pending");
+      li.classList.toggle("failed", state === "failed");
+      var box = li.querySelector(".msg-state");
+      box.textContent = "";
+      if (state === "pending") {
+        box.appendChild(el("span", "spinner"));
+        box.appendChild(document.createTextNode(text || "sending…"));
+      } else if (state === "failed") {
+        box.appendChild(document.createTextNode(text || "Not sent."));
+        var retry = el("button", "link retry", "Retry");
+        retry.type = "button";
+        retry.dataset.action = "retry";
+        var drop = el("button", "link discard", "Discard");
+        drop.type = "button";
+        drop.dataset.action = "discard";
+        box.appendChild(retry);
+        box.appendChild(drop);
+      }
+    }
+
+    /** Group a message with the one above it (same author, within minutes, same day). */
+    function decorate(li) {
+      if (!li || !li.classList.contains("msg")) return;
+      var prev = li.previousElementSibling;
+      var newDay = !prev || prev.dataset.day !== li.dataset.day;
+      var continued = !newDay && prev.dataset.user === li.dataset.user &&
+        Number(li.dataset.ts) - Number(prev.dataset.ts) < GROUP_GAP_MS &&
+        !prev.classList.contains("failed");
+      li.classList.toggle("new-day", newDay);
+      li.classList.toggle("continued", continued);
+    }
+
+    function decorateAround(li) {
+      decorate(li);
+      decorate(li.nextElementSibling);
+    }
+
+    // --- the list -----------------------------------------------------------------------
+
+    /** Put a confirmed message at its place in seq order (pending ones stay below all of them). */
+    function place(li, seq) {
+      li.dataset.seq = String(seq);
+      bySeq.set(seq, li);
+      var formerNext = li.parentNode ? li.nextElementSibling : null;
+      var node = list.lastElementChild;
+      while (node && (node === li || node.dataset.seq === undefined || Number(node.dataset.seq) > seq)) {
+        node = node.previousElementSibling;
+      }
+      var before = node ? node.nextElementSibling : list.firstElementChild;
+      if (before !== li) list.insertBefore(li, before);
+      decorateAround(li);
+      if (formerNext && formerNext !== li.nextElementSibling) decorate(formerNext);
+      if (seq < oldestSeq) oldestSeq = seq;
+      roomStart.hidden = true;
+      roomStart.classList.remove("empty-room");
+    }
+
+    function addEvent(ev, live) {
+      if (ev.kind && ev.kind !== "message.posted") return; // edits, reactions...: not rendered yet
+      if (bySeq.has(ev.seq)) return;
+      var wasAtBottom = atBottom();
+      var li = ev.cid ? byCid.get(ev.cid) : null;
+      if (li && isMine(ev.user)) {
+        setState(li, "sent");
+        setTime(li, new Date(ev.ts));
+        place(li, ev.seq);
+        return;
+      }
+      li = buildItem(ev);
+      place(li, ev.seq);
+      if (!live) return;
+      if (document.hidden && !isMine(ev.user)) {
+        unseenHidden += 1;
+        document.title = "(" + unseenHidden + ") " + baseTitle;
+      }
+      var last = Number(li.dataset.seq) >= Number(lastConfirmed());
+      if (wasAtBottom) scrollToBottom();
+      else if (last && !isMine(ev.user)) noteUnseen();
+    }
+
+    function lastConfirmed() {
+      var node = list.lastElementChild;
+      while (node && node.dataset.seq === undefined) node = node.previousElementSibling;
+      return node ? node.dataset.seq : 0;
+    }
+
+    function clearConfirmed() {
+      bySeq.forEach(function (li) { li.remove(); }); // pending sends are not in bySeq: they stay
+      bySeq.clear();
+      oldestSeq = Infinity;
+    }
+
+    list.addEventListener("click", function (e) {
+      var button = e.target.closest("button[data-action]");
+      if (!button) return;
+      var li = button.closest("li.msg");
+      var cid = li && li.dataset.cid;
+      if (!cid) return;
+      if (button.dataset.action === "retry") {
+        client.retry(cid);
+      } else if (button.dataset.action === "discard") {
+        client.discard(cid);
+        byCid.delete(cid);
+        var next = li.nextElementSibling;
+        li.remove();
+        decorate(next);
+      }
+    });
+
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) {
+        unseenHidden = 0;
+        document.title = baseTitle;
+      }
+    });
+
+    // --- loading history ----------------------------------------------------------------
+
+    function updateEdge(reachedStart) {
+      var atStart = reachedStart || oldestSeq <= 1 || bySeq.size === 0;
+      loadEarlier.hidden = atStart;
+      roomStart.hidden = !atStart;
+      if (atStart) {
+        var empty = bySeq.size === 0;
+        roomStart.classList.toggle("empty-room", empty);
+        roomStart.textContent = empty
+          ? "No messages in #" + room + " yet. Say hello!"
+          : "This is the beginning of #" + room + ".";
+      }
+    }
+
+    function loadLatest(lastSeq) {
+      loaded = false;
+      if (lastSeq === 0) {
+        loaded = true;
+        updateEdge(true);
+        return;
+      }
+      client.history(room, lastSeq + 1, PAGE).then(function (events) {
+        events.forEach(function (ev) { addEvent(ev, false); });
+        loaded = true;
+        updateEdge(events.length === 0);
+        scrollToBottom();
+      }, function (err) {
+        notice("Could not load messages: " + err.message, "error");
+      });
+    }
+
+    loadEarlier.addEventListener("click", function () {
+      if (loadingEarlier || !isFinite(oldestSeq)) return;
+      loadingEarlier = true;
+      loadEarlier.disabled = true;
+      loadEarlier.textContent = "Loading…";
+      var before = oldestSeq;
+      client.history(room, before, PAGE).then(function (events) {
+        var height = scroller.scrollHeight;
+        var top = scroller.scrollTop;
+        events.forEach(function (ev) { addEvent(ev, false); });
+        scroller.scrollTop = top + (scroller.scrollHeight - height);
+        updateEdge(events.length === 0 || oldestSeq <= 1);
+      }, function (err) {
+        notice("Could not load earlier messages: " + err.message, "error");
+      }).then(function () {
+        loadingEarlier = false;
+        loadEarlier.disabled = false;
+        loadEarlier.textContent = "Load earlier messages";
+      });
+    });
+
+    // --- client events ------------------------------------------------------------------
+
+    client.on("subscribed", function (info) {
+      if (info.room !== room) return;
+      if (info.reset) {
+        clearConfirmed();
+        notice("Lots happened while you were away: showing the latest messages.", "info");
+      }
+      if (info.first || info.reset) loadLatest(info.lastSeq);
+    });
+
+    client.on("event", function (ev) {
+      if (ev.room === room) addEvent(ev, true);
+    });
+
+    client.on("pending", function (item) {
+      if (item.room !== room) return;
+      var li = byCid.get(item.cid);
+      if (!li) {
+        li = buildItem({ user: me, body: item.body, reply_to: item.reply_to, ts: new Date().toISOString() });
+        li.dataset.cid = item.cid;
+        byCid.set(item.cid, li);
+        list.appendChild(li);
+        decorate(li);
+      }
+      setState(li, "pending");
+      roomStart.classList.remove("empty-room");
+      if (roomStart.textContent.indexOf("No messages") === 0) roomStart.hidden = true;
+      scrollToBottom();
+    });
+
+    client.on("ack", function (ack) {
+      if (ack.room !== room) return;
+      var li = byCid.get(ack.cid);
+      if (!li) return;
+      if (li.dataset.seq === undefined) {
+        var wasAtBottom = atBottom();
+        setState(li, "sent");
+        place(li, ack.seq);
+        if (wasAtBottom) scrollToBottom();
+      }
+      byCid.delete(ack.cid);
+    });
+
+    client.on("retrying", function (info) {
+      var li = byCid.get(info.cid);
+      if (li) setState(li, "pending", info.code === "rate_limited" ? "slowing down…" : "retrying…");
+    });
+
+    client.on("failed", function (info) {
+      var li = byCid.get(info.cid);
+      if (li) setState(li, "failed", "Not sent: " + (info.detail || info.code) + ".");
+    });
+
+    return {
+      isLoaded: function () { return loaded; },
+      atBottom: atBottom,
+      scrollToBottom: scrollToBottom
+    };
+  };
+})(window);
