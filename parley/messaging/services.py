@@ -1,23 +1,31 @@
-"""Writes to a room's log. Each one is a transaction that appends an event with the room's next
-seq and publishes it on commit (parley.realtime.publish); nothing else publishes events."""
+"""Writes to a room's log. Each write is a transaction that appends events with the rooms' next
+seqs and publishes them on commit (parley.realtime.publish); nothing else publishes events.
+
+Posting is batched (group commit): ``messages_post`` stores many posts, to many rooms, in one
+transaction of five statements whatever the batch size: find the known cids, lock the rooms
+(in id order, so concurrent batches cannot deadlock), take the seqs, insert the events, commit.
+``message_post`` is the batch of one.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, replace
 from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from parley.accounts.models import User
 from parley.core import json
-from parley.core.errors import BadRequest, NotFound, TooLarge
+from parley.core.errors import BadRequest, NotFound, ParleyError, TooLarge
 from parley.messaging import events
 from parley.messaging.models import Event
-from parley.realtime.publish import room_event_publish
-from parley.rooms.access import room_access_check
-from parley.rooms.models import Room
+from parley.realtime.publish import PublishedEvent, room_events_publish
+from parley.rooms.access import room_access_rule
+from parley.rooms.models import Membership, Room
 from parley.rooms.slugs import slug_validate
 
 CID_MAX = 64
@@ -32,6 +40,25 @@ class Posted:
     seq: int
     cid: str
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PostRequest:
+    user: User
+    room: object
+    cid: object
+    body: object
+    reply_to: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Valid:
+    index: int
+    user: User
+    room: str
+    cid: str
+    body: str
+    reply_to: int | None
 
 
 def cid_validate(cid: object) -> str:
@@ -52,72 +79,189 @@ def body_validate(body: object) -> str:
     return body
 
 
-def _existing(*, user: User, cid: str) -> Posted | None:
-    row = Event.objects.filter(author=user, cid=cid).values_list("room_id", "room__slug", "seq").first()
-    if row is None:
-        return None
-    return Posted(room_id=row[0], room=row[1], seq=row[2], cid=cid, created=False)
+def _validate(index: int, request: PostRequest) -> _Valid:
+    reply_to = request.reply_to
+    if reply_to is not None and (not isinstance(reply_to, int) or isinstance(reply_to, bool) or reply_to < 1):
+        raise BadRequest("reply_to must be a positive integer (the seq of a message)")
+    return _Valid(
+        index=index,
+        user=request.user,
+        room=slug_validate(request.room),
+        cid=cid_validate(request.cid),
+        body=body_validate(request.body),
+        reply_to=reply_to,
+    )
 
 
-def message_post(*, user: User, room: str, cid: object, body: object, reply_to: object = None) -> Posted:
+def message_post(*, user: User, room: object, cid: object, body: object, reply_to: object = None) -> Posted:
     """Append ``message.posted`` to the room's log, or return the first result for a known cid.
 
     Returns only after the transaction committed, so an ``ack`` built from the result is true.
-    The happy path is three statements: take the seq (UPDATE ... RETURNING, which also finds
-    the room and locks its row until commit), insert the event, commit. A known cid fails the
-    insert on UNIQUE(author, cid), which rolls the seq back, and is answered from the database.
     """
-    cid = cid_validate(cid)
-    text = body_validate(body)
-    slug = slug_validate(room)
-    if reply_to is not None and (not isinstance(reply_to, int) or isinstance(reply_to, bool) or reply_to < 1):
-        raise BadRequest("reply_to must be a positive integer (the seq of a message)")
-    try:
-        with transaction.atomic():
-            taken = _take_seq(slug)
-            if taken is None:
-                raise NotFound(f"no room {slug!r}")
-            room_id, seq, is_public = taken
-            room_access_check(user=user, room_id=room_id, slug=slug, is_public=is_public)
-            if reply_to is not None and reply_to >= seq:
-                raise BadRequest(f"reply_to {reply_to} is not an earlier message of {slug!r}")
-            moment = timezone.now()
-            frame = json.dumps(
-                events.message_posted(room=slug, seq=seq, user=user, ts=moment, cid=cid, body=text, reply_to=reply_to)
+    [result] = messages_post([PostRequest(user=user, room=room, cid=cid, body=body, reply_to=reply_to)])
+    if isinstance(result, ParleyError):
+        raise result
+    return result
+
+
+def messages_post(requests: list[PostRequest]) -> list[Posted | ParleyError]:
+    """Store many posts in one transaction; one result per request, in order. A request's own
+    problem (bad input, no access, unknown room) is its result and does not affect the others."""
+    results: list[Posted | ParleyError | None] = [None] * len(requests)
+    valid: list[_Valid] = []
+    for index, request in enumerate(requests):
+        try:
+            valid.append(_validate(index, request))
+        except ParleyError as exc:
+            results[index] = exc
+    if valid:
+        try:
+            with transaction.atomic():
+                _store(valid, results)
+        except IntegrityError:
+            # A cid committed by another transaction after our lookup. Alone, answer from the
+            # database; in a batch, take the posts one at a time so the others still land.
+            if len(valid) > 1:
+                for item in valid:
+                    results[item.index] = messages_post([requests[item.index]])[0]
+            else:
+                item = valid[0]
+                known = _known({(item.user.pk, item.cid)})
+                if (item.user.pk, item.cid) not in known:
+                    raise
+                results[item.index] = known[(item.user.pk, item.cid)]
+    assert all(result is not None for result in results)
+    return [result for result in results if result is not None]
+
+
+def _store(valid: list[_Valid], results: list[Posted | ParleyError | None]) -> None:
+    """The transaction: must run inside ``transaction.atomic``."""
+    known = _known({(item.user.pk, item.cid) for item in valid})
+    rooms = _lock_rooms(sorted({item.room for item in valid}))
+    private = set(_private_pairs(valid, rooms))
+    fresh: list[_Valid] = []
+    seen: dict[tuple[int, str], int] = {}
+    for item in valid:
+        room = rooms.get(item.room)
+        try:
+            if room is None:
+                raise NotFound(f"no room {item.room!r}")
+            room_id, last_seq, is_public = room
+            room_access_rule(
+                user=item.user, slug=item.room, is_public=is_public, is_member=(room_id, item.user.pk) in private
             )
-            Event.objects.create(
+        except ParleyError as exc:
+            results[item.index] = exc
+            continue
+        key = (item.user.pk, item.cid)
+        if key in known:
+            results[item.index] = known[key]
+        elif key in seen:
+            fresh.append(item)  # same cid twice in one batch: answered with the first below
+        elif item.reply_to is not None and item.reply_to > last_seq:
+            results[item.index] = BadRequest(f"reply_to {item.reply_to} is not an earlier message of {item.room!r}")
+        else:
+            seen[key] = item.index
+            fresh.append(item)
+    firsts = [item for item in fresh if seen[(item.user.pk, item.cid)] == item.index]
+    if not firsts:
+        return
+    counts: dict[str, int] = defaultdict(int)
+    for item in firsts:
+        counts[item.room] += 1
+    next_seq = {slug: last - counts[slug] + 1 for slug, last in _take_seqs(counts).items()}
+    moment = timezone.now()
+    rows: list[Event] = []
+    published: list[PublishedEvent] = []
+    by_key: dict[tuple[int, str], Posted] = {}
+    for item in firsts:
+        room_id = rooms[item.room][0]
+        seq = next_seq[item.room]
+        next_seq[item.room] = seq + 1
+        frame = json.dumps(
+            events.message_posted(
+                room=item.room, seq=seq, user=item.user, ts=moment, cid=item.cid, body=item.body, reply_to=item.reply_to
+            )
+        )
+        rows.append(
+            Event(
                 room_id=room_id,
                 seq=seq,
                 kind=Event.Kind.MESSAGE_POSTED,
-                author=user,
-                cid=cid,
-                body=text,
-                reply_to=reply_to,
+                author=item.user,
+                cid=item.cid,
+                body=item.body,
+                reply_to=item.reply_to,
                 created_at=moment,
                 frame=frame,
             )
-            tutorial = json.dumps(events.tutorial_message(body=text))
-            transaction.on_commit(
-                partial(room_event_publish, room=slug, room_id=room_id, seq=seq, frame=frame, tutorial=tutorial)
-            )
-    except IntegrityError:
-        known = _existing(user=user, cid=cid)
-        if known is None:
-            raise
-        return known
-    return Posted(room_id=room_id, room=slug, seq=seq, cid=cid, created=True)
-
-
-def _take_seq(slug: str) -> tuple[int, int, bool] | None:
-    """Give the room its next seq and return (room id, seq, is_public), or None if no such room.
-    Must run inside the transaction that stores the event: the UPDATE holds the room's row
-    (PostgreSQL) or the database (SQLite, IMMEDIATE) until commit, so seqs are dense and
-    commit in order."""
-    table = connection.ops.quote_name(Room._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_seq = last_seq + 1 WHERE slug = %s RETURNING id, last_seq, is_public",
-            [slug],
         )
-        row = cursor.fetchone()
-    return None if row is None else (int(row[0]), int(row[1]), bool(row[2]))
+        published.append(
+            PublishedEvent(
+                room=item.room,
+                room_id=room_id,
+                seq=seq,
+                frame=frame,
+                tutorial=json.dumps(events.tutorial_message(body=item.body)),
+            )
+        )
+        by_key[(item.user.pk, item.cid)] = Posted(room_id=room_id, room=item.room, seq=seq, cid=item.cid, created=True)
+    Event.objects.bulk_create(rows)
+    transaction.on_commit(partial(room_events_publish, published))
+    for item in fresh:
+        posted = by_key[(item.user.pk, item.cid)]
+        first = seen[(item.user.pk, item.cid)] == item.index
+        results[item.index] = posted if first else replace(posted, created=False)
+
+
+def _known(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Posted]:
+    """The stored results of (author id, cid) pairs that were posted before."""
+    by_author: dict[int, list[str]] = defaultdict(list)
+    for author_id, cid in keys:
+        by_author[author_id].append(cid)
+    query = Q()
+    for author_id, cids in by_author.items():
+        query |= Q(author_id=author_id, cid__in=cids)
+    rows = Event.objects.filter(query).values_list("author_id", "cid", "room_id", "room__slug", "seq")
+    return {
+        (author_id, str(cid)): Posted(room_id=room_id, room=slug, seq=seq, cid=str(cid), created=False)
+        for author_id, cid, room_id, slug, seq in rows
+    }
+
+
+def _lock_rooms(slugs: list[str]) -> dict[str, tuple[int, int, bool]]:
+    """slug -> (id, last_seq, is_public) for the rooms that exist, each row locked until commit.
+    Rows are locked in id order, the same order in every transaction, so batches that share
+    rooms wait for each other instead of deadlocking (SQLite locks the whole database anyway)."""
+    query = Room.objects.filter(slug__in=slugs).order_by("id")
+    if connection.features.has_select_for_update:
+        query = query.select_for_update()
+    return {
+        slug: (room_id, last, public)
+        for room_id, slug, last, public in query.values_list("id", "slug", "last_seq", "is_public")
+    }
+
+
+def _private_pairs(valid: list[_Valid], rooms: dict[str, tuple[int, int, bool]]) -> list[tuple[int, int]]:
+    wanted = {(rooms[i.room][0], i.user.pk) for i in valid if i.room in rooms and not rooms[i.room][2]}
+    if not wanted:
+        return []
+    query = Q()
+    for room_id, user_id in wanted:
+        query |= Q(room_id=room_id, user_id=user_id)
+    return list(Membership.objects.filter(query).values_list("room_id", "user_id"))
+
+
+def _take_seqs(counts: dict[str, int]) -> dict[str, int]:
+    """Add each room's count to its last_seq; return the new last_seq per slug. One statement."""
+    table = connection.ops.quote_name(Room._meta.db_table)
+    values = ", ".join(["(CAST(%s AS TEXT), CAST(%s AS BIGINT))"] * len(counts))
+    params: list[str | int] = [item for pair in counts.items() for item in pair]
+    sql = (
+        f"WITH batch(slug, n) AS (VALUES {values}) "
+        f"UPDATE {table} SET last_seq = last_seq + (SELECT n FROM batch WHERE batch.slug = {table}.slug) "
+        f"WHERE slug IN (SELECT slug FROM batch) RETURNING slug, last_seq"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {slug: int(last) for slug, last in cursor.fetchall()}

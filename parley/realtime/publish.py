@@ -1,4 +1,4 @@
-"""The one publish path: services call ``room_event_publish`` from ``transaction.on_commit``.
+"""The one publish path: services call ``room_events_publish`` from ``transaction.on_commit``.
 
 The event arrives here already encoded; the group message carries that text and every consumer
 forwards it unchanged. Publishing is a fast path only: the database holds the truth, and a
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -29,16 +30,36 @@ async def _group_send(group: str, message: dict[str, object]) -> None:
     await asyncio.wait_for(layer.group_send(group, message), timeout=settings.PARLEY_PUBLISH_TIMEOUT)
 
 
-def room_event_publish(*, room: str, room_id: int, seq: int, frame: str, tutorial: str) -> None:
-    """Send one committed event to the room's group. Never raises: the event is stored, and a
-    failed publish is repaired by resume, so the caller's ``ack`` stays true."""
-    message = {"type": ROOM_EVENT, "room": room, "room_id": room_id, "seq": seq, "frame": frame, "tutorial": tutorial}
+@dataclass(frozen=True, slots=True)
+class PublishedEvent:
+    room: str
+    room_id: int
+    seq: int
+    frame: str  # the event as clients receive it, encoded once
+    tutorial: str  # the same message for the tutorial routes: {"message": ...}
+
+
+def room_events_publish(batch: list[PublishedEvent]) -> None:
+    """Send committed events to their rooms' groups, in order, with one crossing into the event
+    loop. Never raises: the events are stored, and a failed publish is repaired from the
+    database (the hub's repair poll, or resume), so the callers' acks stay true."""
     try:
-        async_to_sync(_group_send)(room_group(room), message)
+        async_to_sync(_publish_all)(batch)
     except Exception:
-        log.warning(
-            "publish failed room=%s seq=%s; subscribers will resume from the database", room, seq, exc_info=True
-        )
+        log.warning("publish failed for %s events; subscribers get them from the database", len(batch), exc_info=True)
+
+
+async def _publish_all(batch: list[PublishedEvent]) -> None:
+    for event in batch:
+        message = {
+            "type": ROOM_EVENT,
+            "room": event.room,
+            "room_id": event.room_id,
+            "seq": event.seq,
+            "frame": event.frame,
+            "tutorial": event.tutorial,
+        }
+        await _group_send(room_group(event.room), message)
 
 
 def user_sessions_end(*, user_id: int) -> None:

@@ -25,8 +25,14 @@ def room_access_for_user(*, slug: str, user: User) -> Room:
 
 
 def room_access_check(*, user: User, room_id: int, slug: str, is_public: bool) -> None:
-    """The rule itself, for callers that already hold the room's row."""
+    """For callers that already hold the room's row: asks the database about membership."""
+    is_member = is_public or Membership.objects.filter(room_id=room_id, user=user).exists()
+    room_access_rule(user=user, slug=slug, is_public=is_public, is_member=is_member)
+
+
+def room_access_rule(*, user: User, slug: str, is_public: bool, is_member: bool) -> None:
+    """The rule itself, with every fact given (batch callers look memberships up at once)."""
     if user.is_guest and not settings.PARLEY_GUESTS:
         raise Forbidden("guest access is turned off")
-    if not is_public and not Membership.objects.filter(room_id=room_id, user=user).exists():
+    if not is_public and not is_member:
         raise NotMember(f"you are not a member of {slug!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.storage, pytest.mark.django_db]
 @pytest.fixture
 def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr("parley.messaging.services.room_event_publish", lambda **kw: calls.append(kw))
+    monkeypatch.setattr("parley.messaging.services.room_events_publish", lambda batch: calls.extend(map(asdict, batch)))
     return calls
 
 
@@ -122,3 +123,45 @@ def test_unknown_and_private_rooms(published: list[dict[str, Any]]) -> None:
     with pytest.raises(NotMember):
         message_post(user=bob, room="secret", cid="c", body="x")
     assert message_post(user=ann, room="secret", cid="c", body="x").seq == 1
+
+
+def test_a_batch_stores_many_rooms_in_one_transaction_and_answers_each_request(
+    django_capture_on_commit_callbacks: Any, django_assert_max_num_queries: Any, published: list[dict[str, Any]]
+) -> None:
+    from parley.core.errors import ParleyError
+    from parley.messaging.services import PostRequest, messages_post
+
+    ann, bob = factories.user("ann"), factories.user("bob")
+    factories.room("lobby")
+    factories.room("random")
+    factories.room("secret", creator=ann, public=False)
+    message_post(user=ann, room="lobby", cid="old", body="posted before")
+    published.clear()
+    requests = [
+        PostRequest(user=ann, room="lobby", cid="a1", body="one"),
+        PostRequest(user=bob, room="random", cid="b1", body="two"),
+        PostRequest(user=ann, room="lobby", cid="a2", body="three"),
+        PostRequest(user=ann, room="lobby", cid="a1", body="one again"),  # same cid in the batch
+        PostRequest(user=ann, room="lobby", cid="old", body="retransmission"),
+        PostRequest(user=bob, room="nowhere", cid="b2", body="x"),
+        PostRequest(user=bob, room="secret", cid="b3", body="x"),
+        PostRequest(user=ann, room="secret", cid="a3", body="members only"),
+        PostRequest(user=bob, room="random", cid="b4", body="   "),
+    ]
+    with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(8):
+        results = messages_post(requests)
+    summary = [r.code if isinstance(r, ParleyError) else (r.room, r.seq, r.created) for r in results]
+    assert summary == [
+        ("lobby", 2, True),
+        ("random", 1, True),
+        ("lobby", 3, True),
+        ("lobby", 2, False),
+        ("lobby", 1, False),
+        "not_found",
+        "not_member",
+        ("secret", 1, True),
+        "bad_request",
+    ]
+    assert [(c["room"], c["seq"]) for c in published] == [("lobby", 2), ("random", 1), ("lobby", 3), ("secret", 1)]
+    assert Room.objects.get(slug="lobby").last_seq == 3  # dense: refused posts took no seq
+    assert list(Event.objects.filter(room__slug="lobby").order_by("seq").values_list("seq", flat=True)) == [1, 2, 3]

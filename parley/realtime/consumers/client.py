@@ -28,10 +28,11 @@ from parley.core import json
 from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import user_ref
 from parley.messaging.selectors import room_events_between, room_history, room_resume
-from parley.messaging.services import message_post
+from parley.messaging.services import PostRequest
 from parley.realtime import closecodes, frames, metrics, ratelimit
 from parley.realtime.hub import Hub, get_hub
 from parley.realtime.outbox import Outbox
+from parley.realtime.posting import get_post_queue
 from parley.realtime.publish import room_signal_publish
 from parley.rooms.access import room_access_for_user
 from parley.rooms.slugs import slug_validate
@@ -174,12 +175,14 @@ class ClientConsumer(AsyncWebsocketConsumer):
         wait = ratelimit.take(self.user.pk)
         if wait is not None:
             raise RateLimited("too many messages; slow down", retry_after=wait)
-        posted = await database_sync_to_async(message_post)(
-            user=self.user,
-            room=frame.get("room"),
-            cid=frame.get("cid"),
-            body=frame.get("body"),
-            reply_to=frame.get("reply_to"),
+        posted = await get_post_queue().post(
+            PostRequest(
+                user=self.user,
+                room=frame.get("room"),
+                cid=frame.get("cid"),
+                body=frame.get("body"),
+                reply_to=frame.get("reply_to"),
+            )
         )
         self.push(frames.ack(room=posted.room, cid=posted.cid, seq=posted.seq))
 

@@ -3,10 +3,10 @@
  * One WebSocket carries every room. The client reconnects by itself (connection.js), resubscribes
  * each room from the last seq it holds, re-sends unacknowledged messages with the same cid
  * (outbox.js), never delivers one event twice, and repairs gaps with `history`. It also keeps
- * each room's online list and passes typing hints on.
+ * each room's online list and passes typing hints on (presence.js).
  *
- * No build step, no dependencies: load connection.js, outbox.js and this file with plain
- * <script> tags, in that order, and use `new ParleyClient()`.
+ * No build step, no dependencies: load connection.js, outbox.js, presence.js and this file with
+ * plain <script> tags, in that order, and use `new ParleyClient()`.
  *
  * Events (client.on(name, fn)):
  *   status     {state: "connecting"|"live"|"reconnecting"|"signed-out"|"forbidden"|"closed",
@@ -27,7 +27,6 @@
 
   var HISTORY_MAX = 100;
   var GAP_MAX = 500; // a bigger hole resets the room instead of being filled page by page
-  var TYPING_EVERY_MS = 2200; // the server drops more than one typing frame per 2 s per room
 
   function ParleyClient(options) {
     options = options || {};
@@ -59,6 +58,10 @@
       emit: function (name, data) { self._emit(name, data); },
       stuck: function () { self.conn.drop("no ack"); }
     });
+    this.presence = new global.ParleyPresence({
+      send: function (frame) { return self.conn.send(frame); },
+      emit: function (name, data) { self._emit(name, data); }
+    });
   }
 
   ParleyClient.prototype = {
@@ -86,6 +89,7 @@
       if (!r) return;
       r.wanted = false;
       this.rooms.delete(room);
+      this.presence.forget(room);
       this.conn.send({ type: "unsubscribe", room: room });
     },
 
@@ -112,17 +116,12 @@
      */
     typing: function (room) {
       var r = this.rooms.get(room);
-      var now = Date.now();
-      if (!r || !r.subscribed || now - r.typingSent < TYPING_EVERY_MS) return false;
-      if (!this.conn.send({ type: "typing", room: room })) return false;
-      r.typingSent = now;
-      return true;
+      return !!r && r.subscribed && this.presence.typing(room);
     },
 
     /** The people online in a room, as last told by the server ([] before the first list). */
     online: function (room) {
-      var r = this.rooms.get(room);
-      return r ? Array.from(r.online.values()) : [];
+      return this.presence.online(room);
     },
 
     /**
@@ -162,10 +161,10 @@
       this._failRequests("connection closed");
       this.subscribeRefs.clear();
       this.outbox.reset();
+      this.presence.reset();
       this.rooms.forEach(function (r) {
         r.subscribed = false;
         r.subscribing = false;
-        r.typingSent = 0;
       });
     },
 
@@ -210,8 +209,12 @@
         case "subscribed": return this._onSubscribed(frame);
         case "ack": return this.outbox.acked(frame);
         case "history": return this._onHistory(frame);
-        case "presence": return this._onPresence(frame);
-        case "typing": return this._onTyping(frame);
+        case "presence":
+          if (this.rooms.has(frame.room)) this.presence.presenceFrame(frame);
+          return;
+        case "typing":
+          if (this.rooms.has(frame.room)) this.presence.typingFrame(frame);
+          return;
         case "error": return this._onError(frame);
         case "unsubscribed": return;
         default: this._emit(frame.type, frame); // read receipts... for a richer UI
@@ -314,39 +317,6 @@
       req.resolve(Array.isArray(frame.events) ? frame.events : []);
     },
 
-    /**
-     * `online` replaces the room's list (it comes after every `subscribed`); `joined` / `left`
-     * change it, idempotently, keyed by user id. A `left` entry may carry only the id.
-     */
-    _onPresence: function (frame) {
-      var r = this.rooms.get(frame.room);
-      if (!r) return;
-      var known = r.online;
-      var isUser = function (u) { return u && typeof u === "object" && u.id != null; };
-      var snapshot = Array.isArray(frame.online);
-      if (snapshot) {
-        r.online = new Map();
-        frame.online.filter(isUser).forEach(function (u) { r.online.set(u.id, u); });
-      }
-      var joined = (Array.isArray(frame.joined) ? frame.joined : []).filter(isUser);
-      var left = (Array.isArray(frame.left) ? frame.left : []).filter(isUser).map(function (u) {
-        var before = known.get(u.id);
-        return before ? Object.assign({}, before, u, { name: u.name || before.name, username: u.username || before.username }) : u;
-      });
-      joined.forEach(function (u) { r.online.set(u.id, Object.assign({}, r.online.get(u.id), u)); });
-      left.forEach(function (u) { r.online.delete(u.id); });
-      this._emit("presence", { room: r.slug, online: Array.from(r.online.values()), joined: joined, left: left, snapshot: snapshot });
-    },
-
-    _onTyping: function (frame) {
-      var user = frame.user;
-      if (!this.rooms.has(frame.room) || !user || user.id == null) return;
-      var r = this.rooms.get(frame.room);
-      var known = r.online.get(user.id);
-      if (known && !user.name) user = Object.assign({}, known, user);
-      this._emit("typing", { room: frame.room, user: user });
-    },
-
     _onError: function (frame) {
       this._emit("error", frame);
       var ref = frame.ref;
@@ -398,9 +368,7 @@
           subscribed: false,
           buffer: [],
           resumeFrom: null,
-          waiters: [],
-          online: new Map(), // user id -> user, from `presence` frames
-          typingSent: 0 // when our last `typing` frame went out
+          waiters: []
         };
         this.rooms.set(slug, r);
       }

@@ -2,8 +2,8 @@
  *
  * This file wires the pieces together and owns the room header's status, the notices, the
  * composer and the banners; the message list is messages.js, the online list and typing line
- * people.js, shared helpers dom.js. Load order (room.html): connection, outbox, client, dom,
- * messages, people, ui.
+ * people.js, shared helpers dom.js. Load order (room.html): connection, outbox, presence,
+ * client, dom, messages, people, ui.
  *
  * Every piece of chat text goes into the page with textContent or text nodes, never innerHTML.
  */
