@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -58,6 +59,16 @@ class ClientConsumer(AsyncWebsocketConsumer):
     hub: Hub
     outbox: Outbox
     subs: dict[str, _Sub]
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' dispatch first hops to the database thread to close old connections, for
+        # every frame. Our database calls do that themselves (database_sync_to_async, in the
+        # thread, before and after), so frames that never touch the database (ping, typing
+        # when throttled, bad input) skip the hop, and the others do not wait for it twice.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
 
     # --- connection lifecycle -------------------------------------------------------------
 
