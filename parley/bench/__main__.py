@@ -63,7 +63,7 @@ def say(text: str) -> None:
 async def bench_server(name: str, p: Profile, workloads: set[str], server: Server, ids: Ids) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     protocol_v1 = server.spec.protocol == "parley"
-    main = name != "parley-2p"  # the 2-process configuration answers one question: W1 scaling
+    main = not name.startswith("parley-2p")  # 2-process configurations answer one question: W1 scaling
     plan: list[tuple[str, Any]] = []
     if "W3" in workloads and main:  # first, on a fresh server: RSS above the idle server
         plan.append(("W3", lambda: w3(server, p, say)))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 Run = dict[str, Any]
-COLUMNS = ["parley", "parley-2p", "tutorial", "floor"]
+COLUMNS = ["parley", "parley-2p", "parley-2p-core", "tutorial", "floor"]
 
 
 def _w1(run: Run, server: str, n: int) -> dict[str, Any] | None:

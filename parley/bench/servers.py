@@ -37,13 +37,17 @@ class Spec:
     label: str
     protocol: str  # "parley" (protocol v1 on /ws/) or "tutorial" ({"message"} on /ws/chats/<room>/)
     workers: int = 1
+    layer: str = "memory"  # Parley's PARLEY_CHANNEL_LAYER
 
 
 SPECS = {
     "floor": Spec("floor", "raw-ASGI floor (G)", "tutorial"),
     "tutorial": Spec("tutorial", "tutorial consumer (B)", "tutorial"),
     "parley": Spec("parley", "Parley, 1 process", "parley"),
-    "parley-2p": Spec("parley-2p", "Parley, 2 processes + Redis pub/sub", "parley", workers=2),
+    "parley-2p": Spec("parley-2p", "Parley, 2 processes + Redis pub/sub", "parley", workers=2, layer="pubsub"),
+    "parley-2p-core": Spec(
+        "parley-2p-core", "Parley, 2 processes + Redis core layer", "parley", workers=2, layer="redis"
+    ),
 }
 
 
@@ -240,8 +244,8 @@ def launch(spec: Spec, workdir: Path, dbs: Databases, slugs: list[str]) -> tuple
             import redis
 
             redis.Redis.from_url(REDIS_URL).flushdb()
-            env.update(WORKERS=str(spec.workers), REDIS_URL=REDIS_URL, PARLEY_CHANNEL_LAYER="pubsub")
-            info["channel_layer"] = "redis pub/sub"
+            env.update(WORKERS=str(spec.workers), REDIS_URL=REDIS_URL, PARLEY_CHANNEL_LAYER=spec.layer)
+            info["channel_layer"] = {"pubsub": "redis pub/sub", "redis": "redis core"}[spec.layer]
         argv = [sys.executable, "bin/serve"]
     server.start(argv, env)
     return server, info
