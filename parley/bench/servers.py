@@ -27,7 +27,16 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PG_ADMIN = os.environ.get("PARLEY_BENCH_PG_ADMIN", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("PARLEY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
-UVICORN_FLAGS = ["--ws-max-size", "1048576", "--ws-per-message-deflate", "false", "--lifespan", "off"]
+UVICORN_FLAGS = [
+    "--ws",
+    "websockets-sansio",
+    "--ws-max-size",
+    "1048576",
+    "--ws-per-message-deflate",
+    "false",
+    "--lifespan",
+    "off",
+]
 SERVER_CPU, CLIENT_CPU = 0, 1
 
 

@@ -45,6 +45,9 @@ async def _drain(connections: Callable[[], list[Any]], previous: Callable[..., A
     _installed.discard(loop)
     signal.signal(signal.SIGTERM, previous)  # a second SIGTERM goes straight to the server
     open_now = connections()
+    if not open_now:
+        previous(signal.SIGTERM, None)
+        return
     seconds = settings.PARLEY_DRAIN_SECONDS
     batches = max(1, min(20, len(open_now)))
     size = math.ceil(len(open_now) / batches)

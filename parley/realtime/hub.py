@@ -28,7 +28,7 @@ from django.conf import settings
 
 from parley.messaging.selectors import room_events_between, rooms_last_seq
 from parley.presence.tracker import PresenceTracker
-from parley.realtime import drain, metrics
+from parley.realtime import drain, metrics, publish
 from parley.realtime.groups import room_group, user_group
 
 log = logging.getLogger("parley.hub")
@@ -37,7 +37,7 @@ REGROUP_EVERY = 600.0  # seconds; channels_redis group_expiry is 3600 in base se
 
 
 class Member(Protocol):
-    def room_event(self, room: str, seq: int, text: str) -> None: ...
+    def room_event(self, room: str, seq: int, text: str, message: dict[str, Any] | None = None) -> None: ...
 
     def room_signal(self, room: str, message: dict[str, Any]) -> None: ...
 
@@ -154,6 +154,7 @@ class Hub:
         self._loop = loop
         self._tasks = [loop.create_task(self._read()), loop.create_task(self._repair_loop())]
         drain.install(loop, self.connections)
+        publish.bind_loop(loop)
         self._started.set_result(None)
 
     def connections(self) -> list[Member]:
@@ -259,8 +260,9 @@ class Hub:
     def _fan_out(self, room: _Room, seq: int, text: str) -> None:
         room.last = seq
         self.stats["dispatched"] += 1
+        message = {"type": "websocket.send", "text": text}  # one ASGI message for every member
         for member in list(room.members):
-            member.room_event(room.slug, seq, text)
+            member.room_event(room.slug, seq, text, message)
 
     # --- repair ----------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """A connection's outgoing frames: in order, without a task per frame, and bounded.
 
-Fan-out must not wait on any one socket. Each frame starts as an eager task: when the server's
-``send`` completes without suspending (the socket keeps up: the usual case) nothing is
-scheduled at all. When it suspends (the client is not reading and the server applies flow
-control), later frames wait in a queue; once that queue holds more than the limit, the
-connection is closed with 4408 and the client resumes from its last seq when it reconnects.
+Fan-out must not wait on any one socket. Each frame's ``send`` coroutine is stepped right away:
+when it completes without suspending (the socket keeps up: the usual case) nothing is scheduled
+at all, not even a task. When it suspends (the client is not reading and the server applies
+flow control), a task carries it on and later frames wait in a queue; once that queue holds more
+than the limit, the connection is closed with 4408 and the client resumes from its last seq when
+it reconnects.
 """
 
 from __future__ import annotations
@@ -52,18 +53,19 @@ class Outbox:
     def queued_bytes(self) -> int:
         return self._queued_bytes
 
-    def push(self, text: str, *, droppable: bool = False) -> None:
+    def push(self, text: str, *, droppable: bool = False, message: dict[str, Any] | None = None) -> None:
         """Queue one text frame. ``droppable`` frames (typing, presence) are dropped rather than
-        queued once the client falls behind."""
+        queued once the client falls behind. ``message``, if given, is the ready ASGI message for
+        ``text`` (a fan-out builds it once for every member)."""
         if self._closing:
             return
         if self._writing is None:
-            self._start({"type": "websocket.send", "text": text})
-            return
-        if droppable:
-            self.dropped += 1
+            self._start(message or {"type": "websocket.send", "text": text})
             return
         size = len(text)
+        if droppable and self._queued_bytes + size > self._limit // 4:
+            self.dropped += 1  # typing and presence give way first, well before the 4408 limit
+            return
         if self._queued_bytes + size > self._limit:
             log.warning("slow client closed code=%s queued_bytes=%s", closecodes.TOO_SLOW, self._queued_bytes)
             if self.on_overflow is not None:
@@ -93,26 +95,33 @@ class Outbox:
         self._start({"type": "websocket.close", "code": code})
 
     def _start(self, message: dict[str, Any]) -> None:
-        task: asyncio.Task[None] = asyncio.eager_task_factory(self._loop, self._send(message))  # type: ignore[arg-type]
-        if task.done():
-            self._finished(task, chain=False)
-        else:
-            self._writing = task
-            task.add_done_callback(self._finished)
+        coro = self._send(message)
+        try:
+            blocked_on = coro.send(None)  # type: ignore[attr-defined]
+        except StopIteration:
+            return  # sent without suspending
+        except Exception:
+            self._gone()
+            return
+        task = self._loop.create_task(_carry_on(coro, blocked_on))
+        self._writing = task
+        task.add_done_callback(self._finished)
 
-    def _finished(self, task: asyncio.Task[None], chain: bool = True) -> None:
+    def _gone(self) -> None:
+        """The socket is gone; the consumer learns it from websocket.disconnect."""
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._closing = True
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
         if task is self._writing:
             self._writing = None
         if task.cancelled():
             return
         if task.exception() is not None:
-            # The socket is gone; the consumer learns it from websocket.disconnect.
-            self._queue.clear()
-            self._queued_bytes = 0
-            self._closing = True
+            self._gone()
             return
-        if chain:
-            self._drain()
+        self._drain()
 
     def _drain(self) -> None:
         while self._queue and self._writing is None:
@@ -122,3 +131,26 @@ class Outbox:
                 return
             self._queued_bytes -= len(item)
             self._start({"type": "websocket.send", "text": item})
+
+
+async def _carry_on(coro: Any, blocked_on: Any) -> None:
+    """Run a coroutine that was stepped once by hand and suspended on ``blocked_on`` (what a
+    coroutine yields to asyncio: a future, or None for a bare yield) to its end."""
+    while True:
+        try:
+            if blocked_on is None:
+                await asyncio.sleep(0)
+                value = None
+            else:
+                blocked_on._asyncio_future_blocking = False
+                value = await blocked_on
+        except BaseException as exc:  # cancelled (4408 abort) or the future failed: tell the coroutine
+            try:
+                blocked_on = coro.throw(exc)
+            except StopIteration:
+                return
+            continue
+        try:
+            blocked_on = coro.send(value)
+        except StopIteration:
+            return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
@@ -40,13 +41,64 @@ class PublishedEvent:
 
 
 def room_events_publish(batch: list[PublishedEvent]) -> None:
-    """Send committed events to their rooms' groups, in order, with one crossing into the event
-    loop. Never raises: the events are stored, and a failed publish is repaired from the
-    database (the hub's repair poll, or resume), so the callers' acks stay true."""
+    """Send committed events to their rooms' groups, in order. Never raises: the events are
+    stored, and a failed publish is repaired from the database (the hub's repair poll, or
+    resume), so the callers' acks stay true.
+
+    Called on commit in a database thread. When the process's event loop is known (the hub binds
+    it), the batch is handed to it and the thread returns at once: it does not wait for the
+    fan-out, and the next transaction can start. Batches keep their order through one queue."""
+    loop = _bound_loop
+    if loop is not None and loop.is_running() and not _on_loop(loop):
+        loop.call_soon_threadsafe(_enqueue, batch)
+        return
     try:
         async_to_sync(_publish_all)(batch)
     except Exception:
         log.warning("publish failed for %s events; subscribers get them from the database", len(batch), exc_info=True)
+
+
+_bound_loop: asyncio.AbstractEventLoop | None = None
+_queue: deque[list[PublishedEvent]] = deque()
+_draining: set[asyncio.Task[None]] = set()
+MAX_QUEUED_BATCHES = 10_000  # beyond this the layer is not keeping up; repair delivers the rest
+
+
+def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
+    global _bound_loop
+    if loop is not _bound_loop:
+        _queue.clear()  # batches of a loop that is gone (tests run one loop each)
+    _bound_loop = loop
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _enqueue(batch: list[PublishedEvent]) -> None:
+    if len(_queue) >= MAX_QUEUED_BATCHES:
+        dropped = _queue.popleft()
+        log.warning("publish queue full; %s events left to the repair poll", len(dropped))
+    _queue.append(batch)
+    loop = asyncio.get_running_loop()
+    if not any(task.get_loop() is loop and not task.done() for task in _draining):
+        task = loop.create_task(_drain())
+        _draining.add(task)
+        task.add_done_callback(_draining.discard)
+
+
+async def _drain() -> None:
+    while _queue:
+        batch = _queue.popleft()
+        try:
+            await _publish_all(batch)
+        except Exception:
+            log.warning(
+                "publish failed for %s events; subscribers get them from the database", len(batch), exc_info=True
+            )
 
 
 async def _publish_all(batch: list[PublishedEvent]) -> None:

@@ -31,14 +31,15 @@ async def test_fast_socket_gets_every_frame_in_order_without_tasks() -> None:
 async def test_slow_socket_queues_in_order_then_drains() -> None:
     sock = FakeSocket()
     sock.gate = asyncio.Event()
-    box = Outbox(sock.send, limit=1000)
+    box = Outbox(sock.send, limit=80)
     for i in range(5):
         box.push(f"f{i}")
-    box.push("typing", droppable=True)
-    assert sock.sent == [] and box.queued_bytes == 8 and box.dropped == 1
+    box.push("typing", droppable=True)  # queued: the backlog is small
+    box.push("t" * 10, droppable=True)  # dropped: it would pass a quarter of the limit
+    assert sock.sent == [] and box.queued_bytes == 14 and box.dropped == 1
     sock.gate.set()
     await asyncio.sleep(0.01)
-    assert [m["text"] for m in sock.sent] == ["f0", "f1", "f2", "f3", "f4"]
+    assert [m["text"] for m in sock.sent] == ["f0", "f1", "f2", "f3", "f4", "typing"]
     assert box.queued_bytes == 0
 
 

@@ -35,6 +35,7 @@ from parley.realtime.hub import Hub, get_hub
 from parley.realtime.outbox import Outbox
 from parley.realtime.posting import get_post_queue
 from parley.realtime.publish import room_signal_publish
+from parley.realtime.security import RAW_SEND
 from parley.rooms.access import room_access_for_user
 from parley.rooms.slugs import slug_validate
 
@@ -87,7 +88,8 @@ class ClientConsumer(AsyncWebsocketConsumer):
         self.subs = {}
         self.hub = get_hub()
         await self.accept()
-        self.outbox = Outbox(self.base_send, limit=settings.PARLEY_OUTBOX_BYTES, on_overflow=self._too_slow)
+        send = self.scope.get(RAW_SEND, self.base_send)
+        self.outbox = Outbox(send, limit=settings.PARLEY_OUTBOX_BYTES, on_overflow=self._too_slow)
         metrics.counters["parley_connections_total"] += 1
         metrics.gauges["parley_connections_open"] += 1
         await self.hub.join_user(user.pk, self)
@@ -229,7 +231,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
 
     # --- from the hub (synchronous: they only queue frames) -----------------------------------
 
-    def room_event(self, room: str, seq: int, text: str) -> None:
+    def room_event(self, room: str, seq: int, text: str, message: dict[str, Any] | None = None) -> None:
         sub = self.subs.get(room)
         if sub is None:
             return
@@ -244,7 +246,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
             after, sub.delivered = sub.delivered, None
             self.hub_task(self._fill(room, sub, after=after, upto=seq - 1))
             return
-        self.push(text)
+        self.outbox.push(text, message=message)
         sub.delivered = seq
 
     def room_signal(self, room: str, message: dict[str, Any]) -> None:
