@@ -88,7 +88,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # Channel layer: in-memory for one process; Redis when REDIS_URL is set (many processes).
 REDIS_URL = env_str("REDIS_URL", "")
-PARLEY_CHANNEL_LAYER = env_str("PARLEY_CHANNEL_LAYER", "redis" if REDIS_URL else "memory")
+PARLEY_CHANNEL_LAYER = env_str("PARLEY_CHANNEL_LAYER", "pubsub" if REDIS_URL else "memory")
 
 
 def _channel_layers(kind: str, redis_url: str) -> dict[str, dict[str, object]]:

@@ -27,14 +27,19 @@ class PostQueue:
         self._busy = False
         self._task: asyncio.Task[None] | None = None  # a strong reference while it runs
 
-    async def post(self, request: PostRequest) -> Posted:
-        """Store one post (in some batch) and return its result; raises its ParleyError."""
-        future: asyncio.Future[Posted] = asyncio.get_running_loop().create_future()
+    def submit(self, request: PostRequest) -> asyncio.Future[Posted]:
+        """Queue one post; the future resolves to its result or raises its ParleyError.
+        Posts are stored in the order they were submitted."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Posted] = loop.create_future()
         self._waiting.append((request, future))
         if not self._busy:
             self._busy = True
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        return await future
+            self._task = loop.create_task(self._run())
+        return future
+
+    async def post(self, request: PostRequest) -> Posted:
+        return await self.submit(request)
 
     async def _run(self) -> None:
         try:

@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -29,7 +30,7 @@ from parley.core import json
 from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import user_ref
 from parley.messaging.selectors import room_events_between, room_history, room_resume
-from parley.messaging.services import PostRequest
+from parley.messaging.services import Posted, PostRequest
 from parley.realtime import closecodes, frames, metrics, ratelimit
 from parley.realtime.hub import Hub, get_hub
 from parley.realtime.outbox import Outbox
@@ -141,14 +142,20 @@ class ClientConsumer(AsyncWebsocketConsumer):
             return
         try:
             await handler(self, frame)
-        except ParleyError as exc:
+        except Exception as exc:
+            self._refused(frame, exc)
+
+    def _refused(self, frame: Frame, exc: BaseException) -> None:
+        """Answer a frame that failed with an error frame; the connection stays open."""
+        kind = frame.get("type")
+        if isinstance(exc, ParleyError):
             log.info("frame refused type=%s code=%s user=%s", kind, exc.code, self.user.pk)
             self.error(exc.code, exc.detail, ref=_ref(frame), retry_after=exc.retry_after)
-        except DatabaseError:
-            log.exception("database error on frame type=%s user=%s", kind, self.user.pk)
+        elif isinstance(exc, DatabaseError):
+            log.error("database error on frame type=%s user=%s", kind, self.user.pk, exc_info=exc)
             self.error("server_error", "database unavailable; retry", ref=_ref(frame), retry_after=1.0)
-        except Exception:
-            log.exception("error on frame type=%s user=%s", kind, self.user.pk)
+        else:
+            log.error("error on frame type=%s user=%s", kind, self.user.pk, exc_info=exc)
             self.error("server_error", "internal error", ref=_ref(frame))
 
     async def on_subscribe(self, frame: Frame) -> None:
@@ -188,7 +195,9 @@ class ClientConsumer(AsyncWebsocketConsumer):
         wait = ratelimit.take(self.user.pk)
         if wait is not None:
             raise RateLimited("too many messages; slow down", retry_after=wait)
-        posted = await get_post_queue().post(
+        # Queued in arrival order (so one client's messages keep their order) but not awaited:
+        # the next frame is read while this one commits, and the ack goes out when it has.
+        result = get_post_queue().submit(
             PostRequest(
                 user=self.user,
                 room=frame.get("room"),
@@ -197,6 +206,16 @@ class ClientConsumer(AsyncWebsocketConsumer):
                 reply_to=frame.get("reply_to"),
             )
         )
+        result.add_done_callback(partial(self._acked, frame))
+
+    def _acked(self, frame: Frame, result: asyncio.Future[Posted]) -> None:
+        if result.cancelled():
+            return
+        exc = result.exception()
+        if exc is not None:
+            self._refused(frame, exc)
+            return
+        posted = result.result()
         self.push(frames.ack(room=posted.room, cid=posted.cid, seq=posted.seq))
 
     async def on_history(self, frame: Frame) -> None:
