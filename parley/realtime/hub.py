@@ -30,6 +30,7 @@ from parley.messaging.selectors import room_events_between, rooms_last_seq
 from parley.presence.tracker import PresenceTracker
 from parley.realtime import drain, metrics, publish
 from parley.realtime.groups import room_group, user_group
+from parley.realtime.perloop import PerLoop
 
 log = logging.getLogger("parley.hub")
 
@@ -300,15 +301,9 @@ class Hub:
             room.suspect = last_seq if last_seq > (room.last or 0) else 0
 
 
-_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+_hubs = PerLoop(Hub)
 
 
 def get_hub() -> Hub:
     """The hub of the running event loop (one per process under uvicorn or Daphne)."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        for old in [old for old in _hubs if old.is_closed()]:
-            del _hubs[old]
-        hub = _hubs[loop] = Hub()
-    return hub
+    return _hubs.get()

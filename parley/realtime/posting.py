@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 
 from parley.core.errors import ParleyError
 from parley.messaging.services import Posted, PostRequest, messages_post
+from parley.realtime.perloop import PerLoop
 
 log = logging.getLogger("parley.realtime")
 
@@ -63,14 +64,8 @@ class PostQueue:
             self._busy = False
 
 
-_queues: dict[asyncio.AbstractEventLoop, PostQueue] = {}
+_queues = PerLoop(PostQueue)
 
 
 def get_post_queue() -> PostQueue:
-    loop = asyncio.get_running_loop()
-    queue = _queues.get(loop)
-    if queue is None:
-        for old in [old for old in _queues if old.is_closed()]:
-            del _queues[old]
-        queue = _queues[loop] = PostQueue()
-    return queue
+    return _queues.get()
