@@ -8,15 +8,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 # Build Django's app (which sets Django up) before importing anything that touches models.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from parley.realtime.routing import websocket_urlpatterns  # noqa: E402
-from parley.realtime.security import SiteOriginValidator, TokenAuthMiddleware  # noqa: E402
+from parley.realtime.security import SiteOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SiteOriginValidator(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
+        "websocket": SiteOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -93,7 +93,13 @@ PARLEY_CHANNEL_LAYER = env_str("PARLEY_CHANNEL_LAYER", "pubsub" if REDIS_URL els
 
 def _channel_layers(kind: str, redis_url: str) -> dict[str, dict[str, object]]:
     if kind == "memory":
-        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+        # The hub's one channel receives every room's events: give it room for bursts of commits.
+        return {
+            "default": {
+                "BACKEND": "parley.realtime.memlayer.LocalChannelLayer",
+                "CONFIG": {"channel_capacity": {"hub.*": 100_000}},
+            }
+        }
     if not redis_url:
         raise RuntimeError(f"PARLEY_CHANNEL_LAYER={kind} needs REDIS_URL")
     backends = {

@@ -206,7 +206,7 @@ def _store(valid: list[_Valid], results: list[Posted | ParleyError | None]) -> N
             )
         )
         by_key[(item.user.pk, item.cid)] = Posted(room_id=room_id, room=item.room, seq=seq, cid=item.cid, created=True)
-    Event.objects.bulk_create(rows)
+    _insert_events(rows)
     transaction.on_commit(partial(room_events_publish, published))
     for item in fresh:
         posted = by_key[(item.user.pk, item.cid)]
@@ -214,15 +214,49 @@ def _store(valid: list[_Valid], results: list[Posted | ParleyError | None]) -> N
         results[item.index] = posted if first else replace(posted, created=False)
 
 
+def _insert_events(rows: list[Event]) -> None:
+    """One INSERT for the batch. On PostgreSQL: nine array parameters and ``unnest`` instead of
+    ``bulk_create``'s 9 x N literals (compiled and quoted by Django and psycopg per value)."""
+    if connection.vendor != "postgresql":
+        Event.objects.bulk_create(rows)
+        return
+    columns = ("room_id", "seq", "kind", "author_id", "cid", "body", "reply_to", "created_at", "frame")
+    types = ("bigint", "bigint", "text", "bigint", "text", "text", "bigint", "timestamptz", "text")
+    sql = (
+        f"INSERT INTO {Event._meta.db_table} ({', '.join(columns)})"
+        f" SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in types)})"
+    )
+    params = [[getattr(row, column) for row in rows] for column in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def _known(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Posted]:
     """The stored results of (author id, cid) pairs that were posted before."""
-    by_author: dict[int, list[str]] = defaultdict(list)
-    for author_id, cid in keys:
-        by_author[author_id].append(cid)
-    query = Q()
-    for author_id, cids in by_author.items():
-        query |= Q(author_id=author_id, cid__in=cids)
-    rows = Event.objects.filter(query).values_list("author_id", "cid", "room_id", "room__slug", "seq")
+    if not keys:
+        return {}
+    if connection.vendor == "postgresql":
+        # One index probe of event_author_cid_unique per key, whatever the planner's statistics
+        # say: ``author_id = X AND cid IN (...)`` on a fresh table (or for a prolific author, such
+        # as a bot) is planned on the author_id index and reads every event of the author.
+        authors, cids = zip(*keys, strict=True)
+        sql = (
+            f"SELECT e.author_id, e.cid, e.room_id, r.slug, e.seq"
+            f" FROM unnest(%s::bigint[], %s::text[]) AS k(author_id, cid)"
+            f" JOIN {Event._meta.db_table} e ON e.author_id = k.author_id AND e.cid = k.cid AND e.cid IS NOT NULL"
+            f" JOIN {Room._meta.db_table} r ON r.id = e.room_id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(authors), list(cids)])
+            rows = cursor.fetchall()
+    else:
+        by_author: dict[int, list[str]] = defaultdict(list)
+        for author_id, cid in keys:
+            by_author[author_id].append(cid)
+        query = Q()
+        for author_id, cids_ in by_author.items():
+            query |= Q(author_id=author_id, cid__in=cids_)
+        rows = list(Event.objects.filter(query).values_list("author_id", "cid", "room_id", "room__slug", "seq"))
     return {
         (author_id, str(cid)): Posted(room_id=room_id, room=slug, seq=seq, cid=str(cid), created=False)
         for author_id, cid, room_id, slug, seq in rows
