@@ -20,8 +20,7 @@ def parley_deploy_checks(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 id="parley.W001",
             )
         )
-    backend = str(settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", ""))
-    if backend.endswith("InMemoryChannelLayer"):
+    if settings.PARLEY_CHANNEL_LAYER == "memory":
         found.append(
             Warning(
                 "The in-memory channel layer serves one process only.",
