@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from parley.accounts.models import User
-from parley.core.errors import BadRequest
+from parley.core.errors import BadRequest, NotFound, ParleyError
 from parley.messaging.models import Event
-from parley.rooms.access import room_access_for_user
+from parley.rooms.access import room_access_for_user, room_access_rule
 from parley.rooms.models import Room
+from parley.rooms.selectors import memberships_among
+from parley.rooms.slugs import slug_validate
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,24 +36,86 @@ def _non_negative_int(value: object, name: str) -> int:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class ResumeRequest:
+    user: User
+    room: object
+    since: object = None
+
+
 def room_resume(*, user: User, room: str, since: object = None) -> Resume:
     """What a subscriber needs: the room's last seq and, with ``since``, every event after it
     (the newest PARLEY_RESUME_LIMIT of them, with ``truncated`` when there are more)."""
-    target = room_access_for_user(slug=room, user=user)
-    last_seq = target.last_seq
-    if since is None:
-        return Resume(room_id=target.pk, room=target.slug, last_seq=last_seq, frames=[], truncated=False)
-    after = _non_negative_int(since, "since")
+    [result] = rooms_resume([ResumeRequest(user=user, room=room, since=since)])
+    if isinstance(result, ParleyError):
+        raise result
+    return result
+
+
+def rooms_resume(requests: list[ResumeRequest]) -> list[Resume | ParleyError]:
+    """Many subscribers' resumes at once (a reconnect storm): one read of the rooms, one of the
+    memberships, and one of each room's newest events, however many clients resume it."""
     limit = settings.PARLEY_RESUME_LIMIT
-    newest = list(
-        Event.objects.filter(room_id=target.pk, seq__gt=after, seq__lte=last_seq)
-        .order_by("-seq")
-        .values_list("frame", flat=True)[: limit + 1]
+    checked: list[tuple[ResumeRequest, str, int | None] | ParleyError] = []
+    for request in requests:
+        try:
+            since = None if request.since is None else _non_negative_int(request.since, "since")
+            checked.append((request, slug_validate(request.room), since))
+        except ParleyError as exc:
+            checked.append(exc)
+    slugs = {item[1] for item in checked if not isinstance(item, ParleyError)}
+    rooms = {
+        row[1]: row for row in Room.objects.filter(slug__in=slugs).values_list("id", "slug", "last_seq", "is_public")
+    }
+    members = memberships_among(
+        {(rooms[s][0], r.user.pk) for r, s, _ in _ok(checked) if s in rooms and not rooms[s][3]}
     )
-    truncated = len(newest) > limit
-    frames = newest[:limit]
-    frames.reverse()
-    return Resume(room_id=target.pk, room=target.slug, last_seq=last_seq, frames=frames, truncated=truncated)
+    # Per room, the newest events after the oldest ``since`` asked: every request's answer is a
+    # tail of them (seqs are dense, so a request needs at most ``limit`` past its own since).
+    oldest: dict[str, int] = {}
+    for _, slug, since in _ok(checked):
+        if since is not None and slug in rooms:
+            oldest[slug] = min(oldest.get(slug, since), since)
+    tails: dict[str, list[tuple[int, str]]] = {}
+    for slug, since in oldest.items():
+        room_id, _, last_seq, _ = rooms[slug]
+        rows = list(
+            Event.objects.filter(room_id=room_id, seq__gt=since, seq__lte=last_seq)
+            .order_by("-seq")
+            .values_list("seq", "frame")[:limit]
+        )
+        rows.reverse()
+        tails[slug] = rows
+    results: list[Resume | ParleyError] = []
+    for item in checked:
+        if isinstance(item, ParleyError):
+            results.append(item)
+            continue
+        request, slug, since = item
+        try:
+            if slug not in rooms:
+                raise NotFound(f"no room {slug!r}")
+            room_id, _, last_seq, is_public = rooms[slug]
+            room_access_rule(
+                user=request.user, slug=slug, is_public=is_public, is_member=(room_id, request.user.pk) in members
+            )
+        except ParleyError as exc:
+            results.append(exc)
+            continue
+        if since is None:
+            results.append(Resume(room_id=room_id, room=slug, last_seq=last_seq, frames=[], truncated=False))
+            continue
+        frames = [frame for seq, frame in tails.get(slug, []) if seq > since]
+        results.append(
+            Resume(room_id=room_id, room=slug, last_seq=last_seq, frames=frames, truncated=last_seq - since > limit)
+        )
+    return results
+
+
+def _ok(
+    checked: list[tuple[ResumeRequest, str, int | None] | ParleyError],
+) -> list[tuple[ResumeRequest, str, int | None]]:
+    return [item for item in checked if not isinstance(item, ParleyError)]
 
 
 def room_history(*, user: User, room: str, before: object = None, limit: object = None) -> History:

@@ -25,7 +25,8 @@ from parley.messaging import events
 from parley.messaging.models import Event
 from parley.realtime.publish import PublishedEvent, room_events_publish
 from parley.rooms.access import room_access_rule
-from parley.rooms.models import Membership, Room
+from parley.rooms.models import Room
+from parley.rooms.selectors import memberships_among
 from parley.rooms.slugs import slug_validate
 
 CID_MAX = 64
@@ -138,7 +139,9 @@ def _store(valid: list[_Valid], results: list[Posted | ParleyError | None]) -> N
     """The transaction: must run inside ``transaction.atomic``."""
     known = _known({(item.user.pk, item.cid) for item in valid})
     rooms = _lock_rooms(sorted({item.room for item in valid}))
-    private = set(_private_pairs(valid, rooms))
+    private = memberships_among(
+        {(rooms[i.room][0], i.user.pk) for i in valid if i.room in rooms and not rooms[i.room][2]}
+    )
     fresh: list[_Valid] = []
     seen: dict[tuple[int, str], int] = {}
     for item in valid:
@@ -274,16 +277,6 @@ def _lock_rooms(slugs: list[str]) -> dict[str, tuple[int, int, bool]]:
         slug: (room_id, last, public)
         for room_id, slug, last, public in query.values_list("id", "slug", "last_seq", "is_public")
     }
-
-
-def _private_pairs(valid: list[_Valid], rooms: dict[str, tuple[int, int, bool]]) -> list[tuple[int, int]]:
-    wanted = {(rooms[i.room][0], i.user.pk) for i in valid if i.room in rooms and not rooms[i.room][2]}
-    if not wanted:
-        return []
-    query = Q()
-    for room_id, user_id in wanted:
-        query |= Q(room_id=room_id, user_id=user_id)
-    return list(Membership.objects.filter(query).values_list("room_id", "user_id"))
 
 
 def _take_seqs(counts: dict[str, int]) -> dict[str, int]:

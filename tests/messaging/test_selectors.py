@@ -60,3 +60,35 @@ def test_gap_fill_and_private_rooms(lobby: None) -> None:
         room_resume(user=dan, room="secret", since=0)
     with pytest.raises(NotMember):
         room_history(user=dan, room="secret")
+
+
+@override_settings(PARLEY_RESUME_LIMIT=5)
+def test_many_resumes_are_read_together_and_each_gets_its_own_tail(
+    lobby: None, django_assert_max_num_queries: object
+) -> None:
+    from parley.core.errors import ParleyError
+    from parley.messaging.selectors import ResumeRequest, rooms_resume
+
+    carol = factories.user("carol")
+    factories.room("secret", creator=factories.user("erin"), public=False)
+    requests = [
+        ResumeRequest(user=carol, room="lobby", since=9),
+        ResumeRequest(user=carol, room="lobby", since=2),  # 10 missed: newest 5, truncated
+        ResumeRequest(user=carol, room="lobby"),
+        ResumeRequest(user=carol, room="lobby", since=12),
+        ResumeRequest(user=carol, room="secret", since=0),
+        ResumeRequest(user=carol, room="nowhere", since=0),
+        ResumeRequest(user=carol, room="lobby", since="9"),
+    ]
+    with django_assert_max_num_queries(4):  # type: ignore[operator]
+        results = rooms_resume(requests)
+    summary = [r.code if isinstance(r, ParleyError) else (_seqs(r.frames), r.last_seq, r.truncated) for r in results]
+    assert summary == [
+        ([10, 11, 12], 12, False),
+        ([8, 9, 10, 11, 12], 12, True),
+        ([], 12, False),
+        ([], 12, False),
+        "not_member",
+        "not_found",
+        "bad_request",
+    ]

@@ -29,12 +29,12 @@ from parley.accounts.models import User
 from parley.core import json
 from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import user_ref
-from parley.messaging.selectors import room_events_between, room_history, room_resume
+from parley.messaging.selectors import ResumeRequest, room_events_between, room_history
 from parley.messaging.services import Posted, PostRequest
 from parley.realtime import closecodes, frames, metrics, ratelimit
+from parley.realtime.batching import post_queue, resume_queue
 from parley.realtime.hub import Hub, get_hub
 from parley.realtime.outbox import Outbox
-from parley.realtime.posting import get_post_queue
 from parley.realtime.publish import room_signal_publish
 from parley.realtime.security import RAW_SEND
 from parley.rooms.access import room_access_for_user
@@ -169,7 +169,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
         if not known:
             await self.hub.join_room(slug, self)
         try:
-            resume = await database_sync_to_async(room_resume)(user=self.user, room=slug, since=frame.get("since"))
+            resume = await resume_queue().submit(ResumeRequest(user=self.user, room=slug, since=frame.get("since")))
         except BaseException:
             if self.subs.get(slug) is sub:
                 del self.subs[slug]
@@ -197,7 +197,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
             raise RateLimited("too many messages; slow down", retry_after=wait)
         # Queued in arrival order (so one client's messages keep their order) but not awaited:
         # the next frame is read while this one commits, and the ack goes out when it has.
-        result = get_post_queue().submit(
+        result = post_queue().submit(
             PostRequest(
                 user=self.user,
                 room=frame.get("room"),
