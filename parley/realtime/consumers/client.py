@@ -21,6 +21,7 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -55,12 +56,25 @@ class _Sub:
 
 class ClientConsumer(AsyncWebsocketConsumer):
     # No channel-layer channel per connection: the hub holds one per process.
-    channel_layer_alias = "parley.hub-only"
+    channel_layer_alias = "parley.hub-only"  # no layer channel per connection (see __call__)
 
     user: User
     hub: Hub
     outbox: Outbox
     subs: dict[str, _Sub]
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # Channels' AsyncConsumer.__call__ multiplexes the socket with a layer channel through
+        # await_many_dispatch, which creates a task and runs asyncio.wait for every frame. This
+        # consumer has no layer channel (the hub has), so a plain loop reads the socket.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch first hops to the database thread to close old connections, for
