@@ -5,6 +5,10 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+
+from parley.core.gc import tune_gc
+
+tune_gc()
 # Build Django's app (which sets Django up) before importing anything that touches models.
 django_asgi_app = get_asgi_application()
 
