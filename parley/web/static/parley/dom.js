@@ -15,6 +15,11 @@
     return node;
   }
 
+  /** The element with this id (the room page's hooks are ids). */
+  function byId(id) {
+    return global.document.getElementById(id);
+  }
+
   /** One of eight colour classes, stable per user. */
   function hue(user) {
     var key = String(user && (user.id != null ? user.id : user.username) || "?");
@@ -48,6 +53,7 @@
 
   ui.dom = {
     el: el,
+    byId: byId,
     hue: hue,
     displayName: displayName,
     initials: initials,

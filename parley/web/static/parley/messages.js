@@ -37,7 +37,7 @@
     var PAGE = opts.page;
     var notice = opts.notice;
 
-    var $ = function (id) { return document.getElementById(id); };
+    var $ = dom.byId;
     var list = $("messages");
     var scroller = $("scroller") || list;
     var loadEarlier = $("load-earlier");

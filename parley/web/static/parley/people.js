@@ -21,7 +21,7 @@
     var room = opts.room;
     var me = opts.me || {};
 
-    var $ = function (id) { return document.getElementById(id); };
+    var $ = dom.byId;
     var section = document.querySelector(".room");
     var head = document.querySelector(".room-head");
     var toggle = $("people-toggle");

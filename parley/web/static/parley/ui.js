@@ -21,7 +21,7 @@
   var dom = ParleyUI.dom;
   var el = dom.el;
 
-  var $ = function (id) { return document.getElementById(id); };
+  var $ = dom.byId;
   var statusNode = $("status");
   var statusText = $("status-text") || statusNode;
   var reconnectBtn = $("reconnect-now");
