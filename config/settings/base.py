@@ -136,6 +136,8 @@ PARLEY_PRESENCE_HEARTBEAT = float(env_int("PARLEY_PRESENCE_HEARTBEAT", 10))
 PARLEY_TYPING_INTERVAL = 2.0  # at most one typing frame per user per room per interval
 PARLEY_DRAIN_SECONDS = float(env_int("PARLEY_DRAIN_MS", 2000)) / 1000  # SIGTERM: 1012 in batches
 PARLEY_OUTBOX_BYTES = env_int("PARLEY_OUTBOX_BYTES", 1024 * 1024)  # then close 4408
+# Write ready frames to the socket where the server offers it (parley.server.uvicorn_ws); 0: ASGI only
+PARLEY_WIRE_WRITES = env_bool("PARLEY_WIRE_WRITES", True)
 
 SECURE_CSP = {
     "default-src": ["'self'"],

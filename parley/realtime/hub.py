@@ -31,6 +31,7 @@ from parley.presence.tracker import PresenceTracker
 from parley.realtime import drain, metrics, publish
 from parley.realtime.groups import room_group, user_group
 from parley.realtime.perloop import PerLoop
+from parley.realtime.wire import Prepared
 
 log = logging.getLogger("parley.hub")
 
@@ -38,7 +39,7 @@ REGROUP_EVERY = 600.0  # seconds; channels_redis group_expiry is 3600 in base se
 
 
 class Member(Protocol):
-    def room_event(self, room: str, seq: int, text: str, message: dict[str, Any] | None = None) -> None: ...
+    def room_event(self, room: str, seq: int, text: str, prepared: Prepared | None = None) -> None: ...
 
     def room_signal(self, room: str, message: dict[str, Any]) -> None: ...
 
@@ -261,9 +262,9 @@ class Hub:
     def _fan_out(self, room: _Room, seq: int, text: str) -> None:
         room.last = seq
         self.stats["dispatched"] += 1
-        message = {"type": "websocket.send", "text": text}  # one ASGI message for every member
+        prepared = Prepared(text)  # one ASGI message and one frame for every member
         for member in list(room.members):
-            member.room_event(room.slug, seq, text, message)
+            member.room_event(room.slug, seq, text, prepared)
 
     # --- repair ----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ hub_stats: Counter[str] = Counter()
 HELP = {
     "parley_connections_total": "WebSocket connections accepted on /ws/",
     "parley_connections_open": "WebSocket connections open on /ws/ now",
+    "parley_wire_connections_total": "connections on /ws/ whose frames are written as ready bytes (parley.wire)",
     "parley_slow_client_closes_total": "connections closed with 4408 because the client stopped reading",
     "parley_frames_in_total": "protocol frames received",
     "parley_errors_total": "error frames sent, by code",

@@ -1,6 +1,8 @@
 """A connection's outgoing frames: in order, without a task per frame, and bounded.
 
-Fan-out must not wait on any one socket. Each frame's ``send`` coroutine is stepped right away:
+Fan-out must not wait on any one socket. Where the server offers ``parley.wire`` (bin/serve's
+uvicorn), a frame is written to the socket as ready bytes while the socket keeps up. Otherwise
+each frame's ``send`` coroutine is stepped right away:
 when it completes without suspending (the socket keeps up: the usual case) nothing is scheduled
 at all, not even a task. When it suspends (the client is not reading and the server applies
 flow control), a task carries it on and later frames wait in a queue; once that queue holds more
@@ -17,10 +19,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from parley.realtime import closecodes
+from parley.realtime.wire import Prepared, text_frame
 
 log = logging.getLogger("parley.realtime")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+Write = Callable[[bytes], bool]  # the server's ``parley.wire`` extension: True if written
 
 _CLOSE = object()  # queue marker: close after the frames before it
 
@@ -33,13 +37,17 @@ class Outbox:
         "_queue",
         "_queued_bytes",
         "_send",
+        "_write",
         "_writing",
         "dropped",
         "on_overflow",
     )
 
-    def __init__(self, send: Send, *, limit: int, on_overflow: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, send: Send, *, limit: int, write: Write | None = None, on_overflow: Callable[[], None] | None = None
+    ) -> None:
         self._send = send
+        self._write = write
         self._limit = limit
         self._loop = asyncio.get_running_loop()
         # Created on the first frame that has to wait: an empty deque costs ~760 bytes, and most
@@ -55,14 +63,16 @@ class Outbox:
     def queued_bytes(self) -> int:
         return self._queued_bytes
 
-    def push(self, text: str, *, droppable: bool = False, message: dict[str, Any] | None = None) -> None:
+    def push(self, text: str, *, droppable: bool = False, prepared: Prepared | None = None) -> None:
         """Queue one text frame. ``droppable`` frames (typing, presence) are dropped rather than
-        queued once the client falls behind. ``message``, if given, is the ready ASGI message for
-        ``text`` (a fan-out builds it once for every member)."""
+        queued once the client falls behind. ``prepared``, if given, is ``text`` ready to go out
+        (a fan-out prepares it once for every member)."""
         if self._closing:
             return
         if self._writing is None:
-            self._start(message or {"type": "websocket.send", "text": text})
+            if self._write is not None and self._write(prepared.frame if prepared is not None else text_frame(text)):
+                return  # written to the socket: the usual case
+            self._start(prepared.message if prepared is not None else {"type": "websocket.send", "text": text})
             return
         size = len(text)
         if droppable and self._queued_bytes + size > self._limit // 4:
@@ -137,7 +147,8 @@ class Outbox:
                 self._start({"type": "websocket.close", "code": item[1]})
                 return
             self._queued_bytes -= len(item)
-            self._start({"type": "websocket.send", "text": item})
+            if self._write is None or not self._write(text_frame(item)):
+                self._start({"type": "websocket.send", "text": item})
 
 
 async def _carry_on(coro: Any, blocked_on: Any) -> None:

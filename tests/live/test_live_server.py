@@ -28,6 +28,14 @@ async def _until(ws: Any, kind: str, timeout: float = 5) -> dict[str, Any]:
             return frame
 
 
+def _metric(live: LiveServer, name: str) -> int:
+    with urllib.request.urlopen(live.base_url + "/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[1])
+    return 0
+
+
 def _client(live: LiveServer, path: str, cookie: str | None = None) -> Any:
     headers = {"Cookie": cookie} if cookie else None
     return websockets.connect(live.ws_base + path, origin=live.base_url, additional_headers=headers, max_size=None)
@@ -90,6 +98,22 @@ async def _exercise(live: LiveServer) -> None:
         await b2.send(json.dumps({"type": "subscribe", "room": "lobby", "since": 3}))
         frames = [await _recv(b2) for _ in range(3)]
         assert [f.get("seq") for f in frames[:2]] == [4, 5] and frames[2]["type"] == "subscribed"
+
+        # frames of every length form (7-bit, 16-bit, 64-bit) arrive whole and in order
+        long_body = "é" * 4000  # 8,000 bytes of UTF-8
+        async with _client(live, "/ws/", ann.cookie_header()) as a2:
+            for i in range(20):
+                await a2.send(json.dumps({"type": "send", "room": "lobby", "cid": f"long-{i}", "body": long_body}))
+            for i in range(20):
+                event = await _until(b2, "event")
+                assert (event["seq"], event["body"]) == (6 + i, long_body)
+        await b2.send(json.dumps({"type": "history", "room": "lobby", "limit": 20}))
+        history = await _until(b2, "history")  # ~170 KB in one frame
+        assert [e["seq"] for e in history["events"]] == list(range(6, 26))
+
+    # uvicorn (bin/serve) offers parley.wire and Parley writes through it; Daphne goes through ASGI
+    wired = _metric(live, "parley_wire_connections_total")
+    assert wired > 0 if live.server == "uvicorn" else wired == 0
 
     with urllib.request.urlopen(live.base_url + "/healthz", timeout=5) as response:
         assert json.loads(response.read()) == {"status": "ok", "database": "ok", "channel_layer": "ok"}

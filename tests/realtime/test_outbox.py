@@ -7,6 +7,7 @@ from typing import Any
 
 from parley.realtime import closecodes
 from parley.realtime.outbox import Outbox
+from parley.realtime.wire import Prepared, text_frame
 
 
 class FakeSocket:
@@ -56,3 +57,44 @@ async def test_client_that_stops_reading_is_closed_4408_and_memory_stays_bounded
     assert sock.sent == [{"type": "websocket.close", "code": closecodes.TOO_SLOW}]
     box.push("after close")
     assert len(sock.sent) == 1
+
+
+class WireSocket(FakeSocket):
+    """A server that offers ``parley.wire``: frames written directly while it keeps up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wire: list[bytes] = []
+        self.paused = False
+
+    def write(self, frame: bytes) -> bool:
+        if self.paused:
+            return False
+        self.wire.append(frame)
+        return True
+
+
+async def test_frames_go_to_the_wire_when_the_server_offers_it() -> None:
+    sock = WireSocket()
+    box = Outbox(sock.send, limit=1000, write=sock.write)
+    prepared = Prepared("shared")
+    box.push("a")
+    box.push("shared", prepared=prepared)
+    assert sock.wire == [text_frame("a"), prepared.frame] and sock.sent == []
+
+
+async def test_back_pressure_falls_back_to_asgi_and_keeps_the_order() -> None:
+    sock = WireSocket()
+    sock.gate = asyncio.Event()
+    box = Outbox(sock.send, limit=1000, write=sock.write)
+    box.push("f0")
+    sock.paused = True  # the transport's buffer is full: the server waits in websocket.send
+    box.push("f1")
+    sock.paused = False  # later frames must still wait behind f1
+    box.push("f2")
+    box.push("f3")
+    assert sock.wire == [text_frame("f0")] and sock.sent == [] and box.queued_bytes == 4
+    sock.gate.set()
+    await asyncio.sleep(0.01)
+    assert [m["text"] for m in sock.sent] == ["f1"]
+    assert sock.wire == [text_frame(t) for t in ("f0", "f2", "f3")]

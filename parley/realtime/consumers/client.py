@@ -38,6 +38,7 @@ from parley.realtime.hub import Hub, get_hub
 from parley.realtime.outbox import Outbox
 from parley.realtime.publish import room_signal_publish
 from parley.realtime.security import RAW_SEND
+from parley.realtime.wire import WIRE, Prepared
 from parley.rooms.access import room_access_for_user
 from parley.rooms.slugs import slug_validate
 
@@ -104,8 +105,16 @@ class ClientConsumer(AsyncWebsocketConsumer):
         self.hub = get_hub()
         await self.accept()
         send = self.scope.get(RAW_SEND, self.base_send)
-        self.outbox = Outbox(send, limit=settings.PARLEY_OUTBOX_BYTES, on_overflow=self._too_slow)
+        wire = self.scope.get("extensions", {}).get(WIRE) if settings.PARLEY_WIRE_WRITES else None
+        self.outbox = Outbox(
+            send,
+            limit=settings.PARLEY_OUTBOX_BYTES,
+            write=wire["write"] if wire else None,
+            on_overflow=self._too_slow,
+        )
         metrics.counters["parley_connections_total"] += 1
+        if wire:
+            metrics.counters["parley_wire_connections_total"] += 1
         metrics.gauges["parley_connections_open"] += 1
         await self.hub.join_user(user.pk, self)
 
@@ -264,7 +273,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
 
     # --- from the hub (synchronous: they only queue frames) -----------------------------------
 
-    def room_event(self, room: str, seq: int, text: str, message: dict[str, Any] | None = None) -> None:
+    def room_event(self, room: str, seq: int, text: str, prepared: Prepared | None = None) -> None:
         sub = self.subs.get(room)
         if sub is None:
             return
@@ -279,7 +288,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
             after, sub.delivered = sub.delivered, None
             self.hub_task(self._fill(room, sub, after=after, upto=seq - 1))
             return
-        self.outbox.push(text, message=message)
+        self.outbox.push(text, prepared=prepared)
         sub.delivered = seq
 
     def room_signal(self, room: str, message: dict[str, Any]) -> None:
