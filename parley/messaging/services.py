@@ -9,8 +9,8 @@ transaction of five statements whatever the batch size: find the known cids, loc
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, replace
+from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
@@ -26,7 +26,7 @@ from parley.messaging import events
 from parley.messaging.models import Event
 from parley.realtime.publish import PublishedEvent, room_events_publish
 from parley.rooms.access import room_access_rule
-from parley.rooms.models import Room
+from parley.rooms.models import Membership, Room
 from parley.rooms.selectors import memberships_among
 from parley.rooms.slugs import slug_validate
 
@@ -136,50 +136,76 @@ def messages_post(requests: list[PostRequest]) -> list[Posted | ParleyError]:
     return [result for result in results if result is not None]
 
 
+@dataclass(frozen=True, slots=True)
+class _Locked:
+    """What the transaction read: the known cids' results, and the rooms (locked until commit)."""
+
+    known: dict[tuple[int, str], Posted]
+    rooms: dict[str, tuple[int, int, bool]]  # slug -> (id, last_seq, is_public)
+    members: set[tuple[int, int]]  # (room id, user id), looked up for the batch's private rooms
+
+
 def _store(valid: list[_Valid], results: list[Posted | ParleyError | None]) -> None:
     """The transaction: must run inside ``transaction.atomic``."""
-    known = _known({(item.user.pk, item.cid) for item in valid})
-    rooms = _lock_rooms(sorted({item.room for item in valid}))
-    private = memberships_among(
-        {(rooms[i.room][0], i.user.pk) for i in valid if i.room in rooms and not rooms[i.room][2]}
-    )
+    locked = _read_and_lock(valid)
+    fresh, firsts = _sort_out(valid, locked, results)
+    if not firsts:
+        return
+    moment = timezone.now()
+    rows, published = _events(firsts, locked.rooms, moment)
+    _append(rows, locked.rooms, created_at=moment)
+    transaction.on_commit(partial(room_events_publish, published))
+    stored = {(item.user.pk, item.cid): (item.index, event) for item, event in zip(firsts, published, strict=True)}
+    for item in fresh:
+        first, event = stored[(item.user.pk, item.cid)]
+        results[item.index] = Posted(
+            room_id=event.room_id, room=event.room, seq=event.seq, cid=item.cid, created=item.index == first
+        )
+
+
+def _sort_out(
+    valid: list[_Valid], locked: _Locked, results: list[Posted | ParleyError | None]
+) -> tuple[list[_Valid], list[_Valid]]:
+    """Answer the refused posts and the known cids; return the posts to answer from this batch
+    (``fresh``) and those among them that take a seq (``firsts``: one per new cid)."""
     fresh: list[_Valid] = []
-    seen: dict[tuple[int, str], int] = {}
+    seen: set[tuple[int, str]] = set()
+    firsts: list[_Valid] = []
     for item in valid:
-        room = rooms.get(item.room)
+        room = locked.rooms.get(item.room)
         try:
             if room is None:
                 raise NotFound(f"no room {item.room!r}")
             room_id, last_seq, is_public = room
-            room_access_rule(
-                user=item.user, slug=item.room, is_public=is_public, is_member=(room_id, item.user.pk) in private
-            )
+            is_member = (room_id, item.user.pk) in locked.members
+            room_access_rule(user=item.user, slug=item.room, is_public=is_public, is_member=is_member)
         except ParleyError as exc:
             results[item.index] = exc
             continue
         key = (item.user.pk, item.cid)
-        if key in known:
-            results[item.index] = known[key]
+        if key in locked.known:
+            results[item.index] = locked.known[key]
         elif key in seen:
-            fresh.append(item)  # same cid twice in one batch: answered with the first below
+            fresh.append(item)  # same cid twice in one batch: answered with the first
         elif item.reply_to is not None and item.reply_to > last_seq:
             results[item.index] = BadRequest(f"reply_to {item.reply_to} is not an earlier message of {item.room!r}")
         else:
-            seen[key] = item.index
+            seen.add(key)
             fresh.append(item)
-    firsts = [item for item in fresh if seen[(item.user.pk, item.cid)] == item.index]
-    if not firsts:
-        return
-    counts: dict[str, int] = defaultdict(int)
-    for item in firsts:
-        counts[item.room] += 1
-    next_seq = {slug: last - counts[slug] + 1 for slug, last in _take_seqs(counts).items()}
-    moment = timezone.now()
+            firsts.append(item)
+    return fresh, firsts
+
+
+def _events(
+    firsts: list[_Valid], rooms: dict[str, tuple[int, int, bool]], moment: datetime
+) -> tuple[list[_Row], list[PublishedEvent]]:
+    """The rows to insert and the events to publish, with the seqs that follow each room's
+    last_seq (read under the room's lock), in batch order."""
+    next_seq = {slug: last + 1 for slug, (_, last, _) in rooms.items()}
     ts = events.ts_text(moment)
     refs = {item.user.pk: events.user_ref(item.user) for item in firsts}
     rows: list[_Row] = []
     published: list[PublishedEvent] = []
-    by_key: dict[tuple[int, str], Posted] = {}
     for item in firsts:
         room_id = rooms[item.room][0]
         seq = next_seq[item.room]
@@ -197,33 +223,74 @@ def _store(valid: list[_Valid], results: list[Posted | ParleyError | None]) -> N
             )
         )
         rows.append((room_id, seq, author_id, item.cid, item.body, item.reply_to, frame))
-        published.append(
-            PublishedEvent(
-                room=item.room,
-                room_id=room_id,
-                seq=seq,
-                frame=frame,
-                tutorial=json.dumps(events.tutorial_message(body=item.body)),
-            )
-        )
-        by_key[(author_id, item.cid)] = Posted(room_id=room_id, room=item.room, seq=seq, cid=item.cid, created=True)
-    _insert_events(rows, created_at=moment)
-    transaction.on_commit(partial(room_events_publish, published))
-    for item in fresh:
-        posted = by_key[(item.user.pk, item.cid)]
-        first = seen[(item.user.pk, item.cid)] == item.index
-        results[item.index] = posted if first else replace(posted, created=False)
+        tutorial = json.dumps(events.tutorial_message(body=item.body))
+        published.append(PublishedEvent(room=item.room, room_id=room_id, seq=seq, frame=frame, tutorial=tutorial))
+    return rows, published
+
+
+def _read_and_lock(valid: list[_Valid]) -> _Locked:
+    """Lock the batch's rooms in id order, the same order in every transaction, so batches that
+    share rooms wait for each other instead of deadlocking (SQLite locks the whole database)."""
+    slugs = sorted({item.room for item in valid})
+    keys = {(item.user.pk, item.cid) for item in valid}
+    if connection.vendor != "postgresql":
+        known = _known(keys)
+        rooms = _lock_rooms(slugs)
+        private = {(rooms[i.room][0], i.user.pk) for i in valid if i.room in rooms and not rooms[i.room][2]}
+        return _Locked(known=known, rooms=rooms, members=memberships_among(private))
+    # One statement on PostgreSQL: the rooms, locked, with the batch's members of the private
+    # ones, then the known cids (one index probe of event_author_cid_unique per key, whatever
+    # the statistics say: on a fresh table, or for a prolific author such as a bot, a plain
+    # ``author_id = X AND cid IN (...)`` is planned on the author_id index and reads every event
+    # of the author). The rows tell the two apart by author_id, NULL for rooms.
+    # The slugs and user ids go as arrays, whose length the planner sees (index probes for a
+    # few rooms); the keys as one JSON parameter (psycopg quotes text arrays per element).
+    room, event, membership = Room._meta.db_table, Event._meta.db_table, Membership._meta.db_table
+    sql = (
+        f"WITH locked AS (SELECT id, slug, last_seq, is_public FROM {room}"
+        f"  WHERE slug = ANY(%s::text[]) ORDER BY id FOR UPDATE)"
+        f" SELECT NULL::bigint, NULL::text, l.id, l.slug, l.last_seq, l.is_public,"
+        f"  CASE WHEN NOT l.is_public THEN ARRAY(SELECT m.user_id FROM {membership} m"
+        f"   WHERE m.room_id = l.id AND m.user_id = ANY(%s::bigint[])) END"
+        f" FROM locked l"
+        f" UNION ALL"
+        f" SELECT e.author_id, e.cid, e.room_id, (SELECT slug FROM {room} WHERE id = e.room_id), e.seq, NULL, NULL"
+        f" FROM jsonb_array_elements(%s::jsonb) k"
+        f" JOIN {event} e ON e.author_id = (k->>0)::bigint AND e.cid = k->>1 AND e.cid IS NOT NULL"
+    )
+    users = sorted({item.user.pk for item in valid})
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [slugs, users, json.dumps(sorted(keys))])
+        found = cursor.fetchall()
+    locked = _Locked(known={}, rooms={}, members=set())
+    for author_id, cid, room_id, slug, seq, is_public, members in found:
+        if author_id is None:
+            locked.rooms[slug] = (room_id, seq, is_public)
+            locked.members.update((room_id, user_id) for user_id in members or ())
+        else:
+            locked.known[(author_id, cid)] = Posted(room_id=room_id, room=slug, seq=seq, cid=cid, created=False)
+    return locked
 
 
 # room_id, seq, author_id, cid, body, reply_to, frame: one message.posted event to insert
 type _Row = tuple[int, int, int, str, str, int | None, str]
 
 
-def _insert_events(rows: list[_Row], *, created_at: datetime) -> None:
-    """One INSERT for the batch. On PostgreSQL the rows travel as one JSON parameter: psycopg
-    quotes it in one call, where array or ``bulk_create`` parameters cost Python work per value."""
+def _append(rows: list[_Row], rooms: dict[str, tuple[int, int, bool]], *, created_at: datetime) -> None:
+    """Advance the rooms' last_seq past the rows and insert them. Must run under the rooms' locks
+    (``_read_and_lock``): the rows' seqs were computed from the last_seq read there, and a room
+    whose last_seq moved since is an error that rolls the transaction back.
+
+    On PostgreSQL, one statement, and the rows travel as one JSON parameter: psycopg quotes it
+    in one call, where array or ``bulk_create`` parameters cost Python work per value."""
     kind = Event.Kind.MESSAGE_POSTED.value
+    counts = Counter(row[0] for row in rows)
+    last = {room_id: last_seq for room_id, last_seq, _ in rooms.values()}
+    expected = {room_id: last[room_id] + n for room_id, n in counts.items()}
     if connection.vendor != "postgresql":
+        taken = _take_seqs(counts)
+        if taken != expected:
+            raise RuntimeError(f"last_seq moved under the lock: {taken} != {expected}")
         Event.objects.bulk_create(
             Event(
                 room_id=room_id,
@@ -239,14 +306,23 @@ def _insert_events(rows: list[_Row], *, created_at: datetime) -> None:
             for room_id, seq, author_id, cid, body, reply_to, frame in rows
         )
         return
+    room, event = Room._meta.db_table, Event._meta.db_table
     sql = (
-        f"INSERT INTO {Event._meta.db_table}"
-        f" (room_id, seq, kind, author_id, cid, body, reply_to, created_at, frame)"
-        f" SELECT (x->>0)::bigint, (x->>1)::bigint, %s, (x->>2)::bigint, x->>3, x->>4, (x->>5)::bigint, %s, x->>6"
-        f" FROM jsonb_array_elements(%s::jsonb) AS x"
+        f"WITH taken AS (UPDATE {room} r SET last_seq = r.last_seq + c.n"
+        f"  FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, n)"
+        f"  WHERE r.id = c.id AND r.id = ANY(%s::bigint[])"  # index probes, not a scan and a hash join
+        f"  RETURNING r.id, r.last_seq),"
+        f" stored AS (INSERT INTO {event} (room_id, seq, kind, author_id, cid, body, reply_to, created_at, frame)"
+        f"  SELECT (x->>0)::bigint, (x->>1)::bigint, %s, (x->>2)::bigint, x->>3, x->>4, (x->>5)::bigint, %s, x->>6"
+        f"  FROM jsonb_array_elements(%s::jsonb) x)"
+        f" SELECT id, last_seq FROM taken"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [kind, created_at, json.dumps(rows)])
+        ids = list(counts)
+        cursor.execute(sql, [ids, list(counts.values()), ids, kind, created_at, json.dumps(rows)])
+        taken = dict(cursor.fetchall())
+    if taken != expected:
+        raise RuntimeError(f"last_seq moved under the lock: {taken} != {expected}")
 
 
 def _known(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Posted]:
@@ -282,9 +358,8 @@ def _known(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Posted]:
 
 
 def _lock_rooms(slugs: list[str]) -> dict[str, tuple[int, int, bool]]:
-    """slug -> (id, last_seq, is_public) for the rooms that exist, each row locked until commit.
-    Rows are locked in id order, the same order in every transaction, so batches that share
-    rooms wait for each other instead of deadlocking (SQLite locks the whole database anyway)."""
+    """slug -> (id, last_seq, is_public) for the rooms that exist, each row locked until commit,
+    in id order (see ``_read_and_lock``, which does this in its own statement on PostgreSQL)."""
     query = Room.objects.filter(slug__in=slugs).order_by("id")
     if connection.features.has_select_for_update:
         query = query.select_for_update()
@@ -294,16 +369,16 @@ def _lock_rooms(slugs: list[str]) -> dict[str, tuple[int, int, bool]]:
     }
 
 
-def _take_seqs(counts: dict[str, int]) -> dict[str, int]:
-    """Add each room's count to its last_seq; return the new last_seq per slug. One statement."""
+def _take_seqs(counts: dict[int, int]) -> dict[int, int]:
+    """Add each room's count to its last_seq; return the new last_seq per room id. One statement."""
     table = connection.ops.quote_name(Room._meta.db_table)
-    values = ", ".join(["(CAST(%s AS TEXT), CAST(%s AS BIGINT))"] * len(counts))
-    params: list[str | int] = [item for pair in counts.items() for item in pair]
+    values = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(counts))
+    params = [item for pair in counts.items() for item in pair]
     sql = (
-        f"WITH batch(slug, n) AS (VALUES {values}) "
-        f"UPDATE {table} SET last_seq = last_seq + (SELECT n FROM batch WHERE batch.slug = {table}.slug) "
-        f"WHERE slug IN (SELECT slug FROM batch) RETURNING slug, last_seq"
+        f"WITH batch(id, n) AS (VALUES {values}) "
+        f"UPDATE {table} SET last_seq = last_seq + (SELECT n FROM batch WHERE batch.id = {table}.id) "
+        f"WHERE id IN (SELECT id FROM batch) RETURNING id, last_seq"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return {slug: int(last) for slug, last in cursor.fetchall()}
+        return {int(room_id): int(last) for room_id, last in cursor.fetchall()}
