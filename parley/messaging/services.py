@@ -2,9 +2,10 @@
 seqs and publishes them on commit (parley.realtime.publish); nothing else publishes events.
 
 Posting is batched (group commit): ``messages_post`` stores many posts, to many rooms, in one
-transaction of five statements whatever the batch size: find the known cids, lock the rooms
-(in id order, so concurrent batches cannot deadlock), take the seqs, insert the events, commit.
-``message_post`` is the batch of one.
+transaction whatever the batch size. On PostgreSQL it is two statements between BEGIN and
+COMMIT: lock the rooms (in id order, so concurrent batches cannot deadlock) and read the known
+cids and the members of private rooms; then take the seqs and insert the events. On SQLite
+each of these is its own statement. ``message_post`` is the batch of one.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class PostRequest:
 class _Valid:
     index: int
     user: User
+    key: tuple[int, str]  # (author id, cid): ``user.pk`` costs a model attribute lookup each time
     room: str
     cid: str
     body: str
@@ -85,11 +87,13 @@ def _validate(index: int, request: PostRequest) -> _Valid:
     reply_to = request.reply_to
     if reply_to is not None and (not isinstance(reply_to, int) or isinstance(reply_to, bool) or reply_to < 1):
         raise BadRequest("reply_to must be a positive integer (the seq of a message)")
+    cid = cid_validate(request.cid)
     return _Valid(
         index=index,
         user=request.user,
+        key=(request.user.pk, cid),
         room=slug_validate(request.room),
-        cid=cid_validate(request.cid),
+        cid=cid,
         body=body_validate(request.body),
         reply_to=reply_to,
     )
@@ -128,10 +132,10 @@ def messages_post(requests: list[PostRequest]) -> list[Posted | ParleyError]:
                     results[item.index] = messages_post([requests[item.index]])[0]
             else:
                 item = valid[0]
-                known = _known({(item.user.pk, item.cid)})
-                if (item.user.pk, item.cid) not in known:
+                known = _known({item.key})
+                if item.key not in known:
                     raise
-                results[item.index] = known[(item.user.pk, item.cid)]
+                results[item.index] = known[item.key]
     assert all(result is not None for result in results)
     return [result for result in results if result is not None]
 
@@ -155,9 +159,9 @@ def _store(valid: list[_Valid], results: list[Posted | ParleyError | None]) -> N
     rows, published = _events(firsts, locked.rooms, moment)
     _append(rows, locked.rooms, created_at=moment)
     transaction.on_commit(partial(room_events_publish, published))
-    stored = {(item.user.pk, item.cid): (item.index, event) for item, event in zip(firsts, published, strict=True)}
+    stored = {item.key: (item.index, event) for item, event in zip(firsts, published, strict=True)}
     for item in fresh:
-        first, event = stored[(item.user.pk, item.cid)]
+        first, event = stored[item.key]
         results[item.index] = Posted(
             room_id=event.room_id, room=event.room, seq=event.seq, cid=item.cid, created=item.index == first
         )
@@ -177,12 +181,12 @@ def _sort_out(
             if room is None:
                 raise NotFound(f"no room {item.room!r}")
             room_id, last_seq, is_public = room
-            is_member = (room_id, item.user.pk) in locked.members
+            is_member = (room_id, item.key[0]) in locked.members
             room_access_rule(user=item.user, slug=item.room, is_public=is_public, is_member=is_member)
         except ParleyError as exc:
             results[item.index] = exc
             continue
-        key = (item.user.pk, item.cid)
+        key = item.key
         if key in locked.known:
             results[item.index] = locked.known[key]
         elif key in seen:
@@ -203,14 +207,15 @@ def _events(
     last_seq (read under the room's lock), in batch order."""
     next_seq = {slug: last + 1 for slug, (_, last, _) in rooms.items()}
     ts = events.ts_text(moment)
-    refs = {item.user.pk: events.user_ref(item.user) for item in firsts}
+    authors = {item.key[0]: item.user for item in firsts}
+    refs = {author_id: events.user_ref(user) for author_id, user in authors.items()}
     rows: list[_Row] = []
     published: list[PublishedEvent] = []
     for item in firsts:
         room_id = rooms[item.room][0]
         seq = next_seq[item.room]
         next_seq[item.room] = seq + 1
-        author_id = item.user.pk
+        author_id = item.key[0]
         frame = json.dumps(
             events.message_posted(
                 room=item.room,
@@ -232,11 +237,11 @@ def _read_and_lock(valid: list[_Valid]) -> _Locked:
     """Lock the batch's rooms in id order, the same order in every transaction, so batches that
     share rooms wait for each other instead of deadlocking (SQLite locks the whole database)."""
     slugs = sorted({item.room for item in valid})
-    keys = {(item.user.pk, item.cid) for item in valid}
+    keys = {item.key for item in valid}
     if connection.vendor != "postgresql":
         known = _known(keys)
         rooms = _lock_rooms(slugs)
-        private = {(rooms[i.room][0], i.user.pk) for i in valid if i.room in rooms and not rooms[i.room][2]}
+        private = {(rooms[i.room][0], i.key[0]) for i in valid if i.room in rooms and not rooms[i.room][2]}
         return _Locked(known=known, rooms=rooms, members=memberships_among(private))
     # One statement on PostgreSQL: the rooms, locked, with the batch's members of the private
     # ones, then the known cids (one index probe of event_author_cid_unique per key, whatever
@@ -258,7 +263,7 @@ def _read_and_lock(valid: list[_Valid]) -> _Locked:
         f" FROM jsonb_array_elements(%s::jsonb) k"
         f" JOIN {event} e ON e.author_id = (k->>0)::bigint AND e.cid = k->>1 AND e.cid IS NOT NULL"
     )
-    users = sorted({item.user.pk for item in valid})
+    users = sorted({item.key[0] for item in valid})
     with connection.cursor() as cursor:
         cursor.execute(sql, [slugs, users, json.dumps(sorted(keys))])
         found = cursor.fetchall()
