@@ -151,12 +151,12 @@ def main() -> None:
 
     if args.profile:
         profiler = cProfile.Profile(time.thread_time)  # CPU, not waits
-        work = batches(20, 200)
+        work = batches(5, 400)
         profiler.enable()
         variants[0].run(work)
         profiler.disable()
         profiler.dump_stats(args.profile)
-        print(f"profile of 200 batches of 20 (current) in {args.profile}")
+        print(f"profile of 400 batches of 5 (current) in {args.profile}")
 
 
 if __name__ == "__main__":
