@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 Run = dict[str, Any]
-COLUMNS = ["parley", "parley-2p", "parley-2p-core", "tutorial", "floor"]
+COLUMNS = ["parley", "parley-asgi", "parley-2p", "parley-2p-core", "tutorial", "floor"]
 
 
 def _w1(run: Run, server: str, n: int) -> dict[str, Any] | None:
@@ -54,6 +54,7 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         ratios[f"W1 N={n} parley/floor"] = _ratio(parley, floor)
         ratios[f"W1 N={n} parley-2p/parley"] = _ratio(two, parley)
         ratios[f"W1 N={n} tutorial/floor"] = _ratio(w1_figure(_w1(run, "tutorial", n)), floor)
+        ratios[f"W1 N={n} parley-asgi/floor"] = _ratio(w1_figure(_w1(run, "parley-asgi", n)), floor)
         if n >= 1000:
             value = ratios[f"W1 N={n} parley/floor"]
             targets.append({"target": f"W1 N={n} >= 0.8 x floor", "value": value, "met": bool(value and value >= 0.8)})

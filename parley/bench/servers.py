@@ -47,12 +47,19 @@ class Spec:
     protocol: str  # "parley" (protocol v1 on /ws/) or "tutorial" ({"message"} on /ws/chats/<room>/)
     workers: int = 1
     layer: str = "memory"  # Parley's PARLEY_CHANNEL_LAYER
+    env: tuple[tuple[str, str], ...] = ()  # extra settings for this configuration
 
 
 SPECS = {
     "floor": Spec("floor", "raw-ASGI floor (G)", "tutorial"),
     "tutorial": Spec("tutorial", "tutorial consumer (B)", "tutorial"),
     "parley": Spec("parley", "Parley, 1 process", "parley"),
+    "parley-asgi": Spec(
+        "parley-asgi",
+        "Parley, 1 process, every frame through ASGI websocket.send",
+        "parley",
+        env=(("PARLEY_WIRE_WRITES", "0"),),
+    ),
     "parley-2p": Spec("parley-2p", "Parley, 2 processes + Redis pub/sub", "parley", workers=2, layer="pubsub"),
     "parley-2p-core": Spec(
         "parley-2p-core", "Parley, 2 processes + Redis core layer", "parley", workers=2, layer="redis"
@@ -249,6 +256,7 @@ def launch(spec: Spec, workdir: Path, dbs: Databases, slugs: list[str]) -> tuple
             PARLEY_RATE_BURST="1000000",
             PARLEY_LOG_LEVEL="WARNING",
         )
+        env.update(spec.env)
         if spec.workers > 1:
             import redis
 

@@ -26,7 +26,7 @@ class Profile:
     step_s: float  # sending time of one search step
     drain_s: float  # how long after a step's last send a delivery may still arrive
     max_steps: int
-    refine: bool  # one more step between the last pass and the first failure
+    refine: int  # steps that bisect (geometrically) between the last pass and the first failure
     w1_budget_s: float  # per server and N
     w2_rooms: int
     w2_hold_s: float  # 0: no hold step at the best rate
@@ -37,9 +37,9 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile("full", (100, 1000, 5000), 3.0, 2.0, 12, True, 120.0, 1000, 10.0, 10000, 1000, 100),
-    "quick": Profile("quick", (100, 1000), 1.0, 1.0, 6, False, 12.0, 100, 0.0, 1000, 200, 100),
-    "tiny": Profile("tiny", (20,), 0.5, 0.5, 3, False, 6.0, 5, 0.0, 100, 20, 10, 50),
+    "full": Profile("full", (100, 1000, 5000), 3.0, 2.0, 12, 2, 150.0, 1000, 10.0, 10000, 1000, 100),
+    "quick": Profile("quick", (100, 1000), 1.0, 1.0, 6, 0, 12.0, 100, 0.0, 1000, 200, 100),
+    "tiny": Profile("tiny", (20,), 0.5, 0.5, 3, 0, 6.0, 5, 0.0, 100, 20, 10, 50),
 }
 
 
@@ -185,7 +185,7 @@ def _line(tag: str, r: Result) -> str:
 async def search(
     step: Callable[[float], Awaitable[Result]], start: float, p: Profile, tag: str, say: Progress
 ) -> Result:
-    """Step-up search: double the rate until a step fails, optionally refine once."""
+    """Step-up search: double the rate until a step fails, then bisect ``p.refine`` times."""
     steps: list[Result] = []
     best: Result | None = None
     failed_at: float | None = None
@@ -201,12 +201,18 @@ async def search(
             failed_at = rate
             break
         best, rate = r, rate * 2
-    if p.refine and best is not None and failed_at is not None and time.monotonic() < t_end:
-        r = await step(math.sqrt(best["rate"] * failed_at))
+    for _ in range(p.refine):
+        if best is None or failed_at is None or time.monotonic() > t_end:
+            break
+        rate = math.sqrt(best["rate"] * failed_at)
+        r = await step(rate)
         steps.append(r)
         say(_line(tag, r))
+        await settle()
         if r["ok"]:
             best = r
+        else:
+            failed_at = rate
     first_failure = next((s for s in steps if not s["ok"]), None)
     # capped: the step or time limit ended the search before any step failed (the figure is a floor)
     return {"best": best, "first_failure": first_failure, "capped": first_failure is None, "steps": steps}
