@@ -68,6 +68,8 @@ class _Valid:
 def cid_validate(cid: object) -> str:
     if not isinstance(cid, str) or not cid or len(cid) > CID_MAX:
         raise BadRequest(f"cid must be a string of 1-{CID_MAX} characters")
+    if "\x00" in cid:
+        raise BadRequest("cid must not contain NUL characters")
     return cid
 
 
@@ -80,6 +82,8 @@ def body_validate(body: object) -> str:
     limit = settings.PARLEY_MAX_BODY_CHARS
     if len(body) > limit:
         raise TooLarge(f"body is {len(body)} characters; the limit is {limit}")
+    if "\x00" in body:  # PostgreSQL text cannot hold NUL: refuse this post, not the whole batch
+        raise BadRequest("body must not contain NUL characters")
     return body
 
 

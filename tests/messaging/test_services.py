@@ -96,6 +96,8 @@ def test_rolled_back_post_publishes_nothing_and_frees_the_seq(
         ({"cid": "c", "body": "   "}, BadRequest),
         ({"cid": "c", "body": 5}, BadRequest),
         ({"cid": "c", "body": "x" * 4001}, TooLarge),
+        ({"cid": "c", "body": "nul\x00inside"}, BadRequest),
+        ({"cid": "c\x00", "body": "x"}, BadRequest),
         ({"cid": "c", "body": "x", "reply_to": "1"}, BadRequest),
         ({"cid": "c", "body": "x", "reply_to": 7}, BadRequest),
     ],
@@ -147,6 +149,7 @@ def test_a_batch_stores_many_rooms_in_one_transaction_and_answers_each_request(
         PostRequest(user=bob, room="secret", cid="b3", body="x"),
         PostRequest(user=ann, room="secret", cid="a3", body="members only"),
         PostRequest(user=bob, room="random", cid="b4", body="   "),
+        PostRequest(user=bob, room="random", cid="b5", body="a NUL \x00 must not sink the batch"),
     ]
     with django_capture_on_commit_callbacks(execute=True), django_assert_max_num_queries(8):
         results = messages_post(requests)
@@ -160,6 +163,7 @@ def test_a_batch_stores_many_rooms_in_one_transaction_and_answers_each_request(
         "not_found",
         "not_member",
         ("secret", 1, True),
+        "bad_request",
         "bad_request",
     ]
     assert [(c["room"], c["seq"]) for c in published] == [("lobby", 2), ("random", 1), ("lobby", 3), ("secret", 1)]
