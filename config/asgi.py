@@ -7,8 +7,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 
 from parley.core.gc import tune_gc
+from parley.core.gil import tune_switch_interval
 
 tune_gc()
+tune_switch_interval()
 # Build Django's app (which sets Django up) before importing anything that touches models.
 django_asgi_app = get_asgi_application()
 

@@ -1,9 +1,11 @@
 import gc
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 from parley.core.gc import DEFAULT, tune_gc
+from parley.core.gil import DEFAULT_US, tune_switch_interval
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +29,19 @@ def test_override_and_opt_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PARLEY_GC_THRESHOLD", "1,2")
     with pytest.raises(ValueError, match="three integers"):
         tune_gc()
+
+
+def test_switch_interval_is_short_by_default_and_can_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = sys.getswitchinterval()
+    try:
+        monkeypatch.delenv("PARLEY_SWITCH_INTERVAL_US", raising=False)
+        assert tune_switch_interval() == pytest.approx(DEFAULT_US / 1e6) == pytest.approx(sys.getswitchinterval())
+        monkeypatch.setenv("PARLEY_SWITCH_INTERVAL_US", "2000")
+        assert tune_switch_interval() == pytest.approx(0.002)
+        monkeypatch.setenv("PARLEY_SWITCH_INTERVAL_US", "default")
+        assert tune_switch_interval() == pytest.approx(0.002)
+        monkeypatch.setenv("PARLEY_SWITCH_INTERVAL_US", "0")
+        with pytest.raises(ValueError, match="positive"):
+            tune_switch_interval()
+    finally:
+        sys.setswitchinterval(before)

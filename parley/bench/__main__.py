@@ -25,7 +25,7 @@ from typing import Any
 import uvloop
 
 from parley.bench import report
-from parley.bench.servers import ROOT, SPECS, Databases, Server, launch, pin_client, two_cores
+from parley.bench.servers import ROOT, SPECS, Databases, Server, launch, pin_client, spec_with_env, two_cores
 from parley.bench.workloads import PROFILES, Ids, Profile, slugs_for, w1, w2, w3, w4
 
 BUDGET_S = {"full": 1500.0, "quick": 150.0, "tiny": 50.0}
@@ -88,9 +88,10 @@ async def bench_server(name: str, p: Profile, workloads: set[str], server: Serve
 async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workdir: Path) -> None:
     workloads = {w.strip().upper() for w in args.workloads.split(",") if w.strip()}
     names = [s.strip() for s in args.servers.split(",") if s.strip()]
-    unknown = [n for n in names if n not in SPECS]
+    unknown = [n for n in names if n.split("+")[0] not in SPECS]
     if unknown:
         raise SystemExit(f"unknown server(s) {unknown}; choose from {sorted(SPECS)}")
+    specs = {name: spec_with_env(name) for name in names}
     dbs = Databases(workdir, engine=args.db)
     ids = Ids()
     deadline = time.monotonic() + BUDGET_S[p.name]
@@ -99,10 +100,10 @@ async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workd
             if time.monotonic() > deadline:
                 say(f"[{name}] skipped: the run's time budget is spent")
                 continue
-            say(f"[{name}] starting {SPECS[name].label}")
+            say(f"[{name}] starting {specs[name].label}")
             server: Server | None = None
             try:
-                started, info = await asyncio.to_thread(launch, SPECS[name], workdir, dbs, slugs_for(p))
+                started, info = await asyncio.to_thread(launch, specs[name], workdir, dbs, slugs_for(p))
                 server = started
                 run["servers"][name] = info
                 gc.collect()

@@ -8,6 +8,7 @@ to CPU 1; a two-process server gets both cores (the client then shares CPU 1 wit
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -65,6 +66,17 @@ SPECS = {
         "parley-2p-core", "Parley, 2 processes + Redis core layer", "parley", workers=2, layer="redis"
     ),
 }
+
+
+def spec_with_env(name: str) -> Spec:
+    """``parley+PARLEY_X=1+PARLEY_Y=2``: a configuration with settings changed, to measure one
+    lever against the unchanged configuration in the same run."""
+    base, *pairs = name.split("+")
+    spec = SPECS[base]
+    if not pairs:
+        return spec
+    extra = tuple((key, value) for key, _, value in (pair.partition("=") for pair in pairs))
+    return dataclasses.replace(spec, name=name, label=f"{spec.label}, {' '.join(pairs)}", env=spec.env + extra)
 
 
 def two_cores() -> bool:

@@ -15,6 +15,9 @@ from parley.bench.client import Conn, Meter, body, open_conn, percentile
 from parley.bench.servers import Server
 
 P99_LIMIT_MS = 200.0
+W2_ACK_P99_MS = 100.0  # W2's target: acked with p99 under 100 ms, held for w2_hold_s
+W2_HOLD_TRIES = 3
+W2_HOLD_STEP_DOWN = 2**-0.25
 Progress = Callable[[str], None]
 Result = dict[str, Any]
 
@@ -253,9 +256,21 @@ async def w2(server: Server, p: Profile, ids: Ids, say: Progress) -> Result:
 
         out = await search(step, max(50.0, 3 / p.step_s), p, "W2", say)
         if p.w2_hold_s and out["best"] is not None:
-            held = await run_step(server, senders, 5, out["best"]["rate"], p.w2_hold_s, p.drain_s, ids)
-            say(_line(f"W2 hold {p.w2_hold_s:.0f}s", held))
-            out["hold"] = held
+            # Hold the best rate for longer; if the hold misses (deliveries, or an ack p99 of
+            # W2_ACK_P99_MS or more), step down and hold again: the figure is a held rate.
+            rate = out["best"]["rate"]
+            holds: list[Result] = []
+            for _ in range(W2_HOLD_TRIES):
+                held = await run_step(server, senders, 5, rate, p.w2_hold_s, p.drain_s, ids)
+                held["ok"] = held["ok"] and (held["ack_p99_ms"] is None or held["ack_p99_ms"] < W2_ACK_P99_MS)
+                holds.append(held)
+                say(_line(f"W2 hold {p.w2_hold_s:.0f}s", held))
+                await settle()
+                if held["ok"]:
+                    break
+                rate *= W2_HOLD_STEP_DOWN
+            out["hold"] = holds[-1]
+            out["holds"] = holds
     finally:
         close_all(conns)
         await settle(0.5)
