@@ -28,7 +28,7 @@ from parley.bench import report
 from parley.bench.servers import ROOT, SPECS, Databases, Server, launch, pin_client, spec_with_env, two_cores
 from parley.bench.workloads import PROFILES, Ids, Profile, slugs_for, w1, w2, w3, w4
 
-BUDGET_S = {"full": 1500.0, "quick": 150.0, "tiny": 50.0}
+BUDGET_S = {"full": 2400.0, "quick": 150.0, "tiny": 50.0}
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:

@@ -58,6 +58,14 @@ def _fmt_w2(r: dict[str, Any] | None) -> str:
     return f"{h['rate']:,} held (p99 {h['p99_ms']:.0f}ms{ack}; search {r['best']['rate']:,})"
 
 
+def _cpu_per_delivery(r: dict[str, Any] | None) -> str:
+    """Server CPU (all its processes) per delivered frame at the best step of a search."""
+    best = r.get("best") if r else None
+    if not best or best.get("server_cpu_us_per_delivery") is None:
+        return "-"
+    return f"{best['server_cpu_us_per_delivery']:.1f}"
+
+
 def w2_figure(r: dict[str, Any] | None) -> float | None:
     """msg/s: the held rate if the run held one, else the search's best."""
     if r is None:
@@ -119,6 +127,8 @@ def table(run: Run) -> str:
     rows: list[list[str]] = []
     for n in run["profile"]["w1_sizes"]:
         rows.append([f"W1 N={n:,} deliveries/s", *(_fmt_search(_w1(run, c, n)) for c in cols)])
+    for n in run["profile"]["w1_sizes"]:
+        rows.append([f"W1 N={n:,} server CPU us/delivery", *(_cpu_per_delivery(_w1(run, c, n)) for c in cols)])
     rows.append(["W2 msg/s (5 members)", *(_fmt_w2(_get(run, c, "W2")) for c in cols)])
     w3 = [_get(run, c, "W3") for c in cols]
     rows.append(
