@@ -59,11 +59,12 @@ def _fmt_w2(r: dict[str, Any] | None) -> str:
 
 
 def _cpu_per_delivery(r: dict[str, Any] | None) -> str:
-    """Server CPU (all its processes) per delivered frame at the best step of a search."""
+    """Server CPU (all its processes) and load-client CPU per delivered frame, at the best step."""
     best = r.get("best") if r else None
     if not best or best.get("server_cpu_us_per_delivery") is None:
         return "-"
-    return f"{best['server_cpu_us_per_delivery']:.1f}"
+    client = best.get("client_cpu_us_per_delivery")
+    return f"{best['server_cpu_us_per_delivery']:.1f}, {client:.1f}" if client is not None else "-"
 
 
 def w2_figure(r: dict[str, Any] | None) -> float | None:
@@ -128,7 +129,7 @@ def table(run: Run) -> str:
     for n in run["profile"]["w1_sizes"]:
         rows.append([f"W1 N={n:,} deliveries/s", *(_fmt_search(_w1(run, c, n)) for c in cols)])
     for n in run["profile"]["w1_sizes"]:
-        rows.append([f"W1 N={n:,} server CPU us/delivery", *(_cpu_per_delivery(_w1(run, c, n)) for c in cols)])
+        rows.append([f"W1 N={n:,} CPU us/delivery server, client", *(_cpu_per_delivery(_w1(run, c, n)) for c in cols)])
     rows.append(["W2 msg/s (5 members)", *(_fmt_w2(_get(run, c, "W2")) for c in cols)])
     w3 = [_get(run, c, "W3") for c in cols]
     rows.append(

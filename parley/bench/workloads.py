@@ -152,6 +152,7 @@ async def run_step(
     )
     wall = time.monotonic() - t0
     server_cpu = server.cpu_seconds() - scpu0
+    client_cpu = time.process_time() - cpu0
     lost = expected - meter.delivered
     p99 = percentile(meter.latency_ns, 99)
     ok = lost <= 0 and meter.errors == 0 and p99 < P99_LIMIT_MS and (not parley or meter.acked == count)
@@ -170,11 +171,12 @@ async def run_step(
         "ack_p99_ms": round(percentile(meter.ack_ns, 99), 2) if parley else None,
         "errors": meter.errors,
         "last_error": meter.last_error if meter.errors else "",
-        "client_cpu_pct": round(100 * (time.process_time() - cpu0) / wall, 1),
+        "client_cpu_pct": round(100 * client_cpu / wall, 1),
         "server_cpu_pct": round(100 * server_cpu / wall, 1),
         # server CPU (all its processes) per delivered frame: what a delivery costs, whatever the
         # cores; with the client on the same cores, it is how 2 processes would scale elsewhere
         "server_cpu_us_per_delivery": round(1e6 * server_cpu / max(1, meter.delivered), 2),
+        "client_cpu_us_per_delivery": round(1e6 * client_cpu / max(1, meter.delivered), 2),
         "ok": ok,
     }
 
