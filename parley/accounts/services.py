@@ -9,18 +9,32 @@ from django.db import transaction
 
 from parley.accounts.models import ApiToken, User
 
-_GUEST_WORDS = ("otter", "heron", "lynx", "maple", "comet", "fjord", "quartz", "willow", "ember", "tide")
+# 24 x 24 display names: two guests in a room rarely share one (with 10 single words, one pair in
+# ten did, and a room of five guests usually had two of the same name).
+_GUEST_ADJECTIVES = (
+    "amber", "bold", "brave", "bright", "calm", "clever", "cosy", "eager", "gentle", "happy", "jolly", "keen",
+    "kind", "lively", "lucky", "merry", "mellow", "nimble", "quiet", "rapid", "sunny", "swift", "witty", "zesty",
+)  # fmt: skip
+_GUEST_NOUNS = (
+    "badger", "comet", "cedar", "ember", "falcon", "fern", "fjord", "heron", "lark", "lynx", "maple", "meadow",
+    "moth", "otter", "panda", "pebble", "quartz", "raven", "river", "sparrow", "tide", "walrus", "willow", "wren",
+)  # fmt: skip
+
+
+def guest_name() -> tuple[str, str]:
+    """A readable display name and a unique-looking username for a new guest."""
+    adjective, noun = secrets.choice(_GUEST_ADJECTIVES), secrets.choice(_GUEST_NOUNS)
+    return f"{adjective.capitalize()} {noun.capitalize()}", f"guest-{adjective}-{noun}-{secrets.randbelow(10_000):04d}"
 
 
 def guest_create() -> User:
     """Create a guest user with a generated, readable, unique name and no usable password."""
     for _ in range(20):
-        word = secrets.choice(_GUEST_WORDS)
-        username = f"guest-{word}-{secrets.randbelow(10_000):04d}"
+        display_name, username = guest_name()
         with transaction.atomic():
             if User.objects.filter(username=username).exists():
                 continue
-            user = User(username=username, is_guest=True, display_name=word.capitalize())
+            user = User(username=username, is_guest=True, display_name=display_name)
             user.set_unusable_password()
             user.save()
             return user
