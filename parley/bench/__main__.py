@@ -25,8 +25,19 @@ from typing import Any
 import uvloop
 
 from parley.bench import report
-from parley.bench.servers import ROOT, SPECS, Databases, Server, launch, pin_client, spec_with_env, two_cores
-from parley.bench.workloads import PROFILES, Ids, Profile, slugs_for, w1, w2, w3, w4
+from parley.bench.profiles import PROFILES, Profile, slugs_for
+from parley.bench.servers import (
+    ROOT,
+    SPECS,
+    Databases,
+    Server,
+    launch,
+    pin_client,
+    remote,
+    spec_with_env,
+    two_cores,
+)
+from parley.bench.workloads import Ids, w1, w2, w3, w4
 
 BUDGET_S = {"full": 2400.0, "quick": 150.0, "tiny": 50.0}
 
@@ -39,7 +50,26 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", default=str(ROOT / "var" / "bench"))
     ap.add_argument("--doc", default="", help="also write the markdown summary to this file")
     ap.add_argument("--db", choices=["postgres", "sqlite"], default="postgres", help="Parley's database")
+    ap.add_argument(
+        "--target",
+        default="",
+        help="bench a running deployment at this URL instead of starting servers (W1, W2, W4; "
+        "prepare it with `manage.py parley_bench_setup --profile P`, which prints the token)",
+    )
+    ap.add_argument("--token", default=os.environ.get("PARLEY_BENCH_TOKEN", ""), help="bearer token for --target")
     return ap.parse_args(argv)
+
+
+def _redacted(argv: list[str]) -> list[str]:
+    """The command line as recorded in results: without the bearer token."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--token":
+            arg = "REDACTED"
+        elif arg.startswith("--token="):
+            arg = "--token=REDACTED"
+        out.append(arg)
+    return out
 
 
 def _machine() -> dict[str, Any]:
@@ -85,8 +115,35 @@ async def bench_server(name: str, p: Profile, workloads: set[str], server: Serve
     return out
 
 
+async def bench_remote(args: argparse.Namespace, p: Profile, run: dict[str, Any], workloads: set[str]) -> None:
+    if not args.token:
+        raise SystemExit("--target needs --token (or PARLEY_BENCH_TOKEN): run `manage.py parley_bench_setup` there")
+    server = remote(args.target, args.token)
+    await asyncio.to_thread(server.check)
+    if "W3" in workloads:
+        say("  W3 skipped: it measures the server's memory, which needs a server this run starts")
+        workloads = workloads - {"W3"}
+    say(f"[remote] {server.spec.label}")
+    run["servers"]["remote"] = {"label": server.spec.label, "auth": "bearer token", "pinning": "not pinned"}
+    gc.collect()
+    gc.freeze()
+    try:
+        run["results"]["remote"] = await bench_server("remote", p, workloads, server, Ids())
+    finally:
+        gc.unfreeze()
+    errors = [s.get("last_error", "") for r in run["results"]["remote"] for s in r.get("steps", [])]
+    if any(e.startswith("rate_limited") for e in errors):
+        say(
+            "  the deployment rate-limits the bench's bot: run it with PARLEY_RATE_PER_SECOND=1000000 "
+            "PARLEY_RATE_BURST=1000000 while you measure"
+        )
+
+
 async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workdir: Path) -> None:
     workloads = {w.strip().upper() for w in args.workloads.split(",") if w.strip()}
+    if args.target:
+        await bench_remote(args, p, run, workloads)
+        return
     names = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = [n for n in names if n.split("+")[0] not in SPECS]
     if unknown:
@@ -124,20 +181,22 @@ def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     p = PROFILES[args.profile]
     _raise_fd_limit()
-    pin_client()
+    if not args.target:
+        pin_client()  # against a remote deployment the client has this machine to itself
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     run: dict[str, Any] = {
         "started": started,
-        "command": "python -m parley.bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m parley.bench " + shlex.join(_redacted(argv if argv is not None else sys.argv[1:])),
         "profile": dataclasses.asdict(p),
         "machine": _machine(),
         "servers": {},
         "results": {},
     }
-    say(f"parley.bench {p.name}: servers {args.servers}; workloads {args.workloads}; client pinned to CPU 1")
+    where = f"target {args.target}" if args.target else f"servers {args.servers}; client pinned to CPU 1"
+    say(f"parley.bench {p.name}: {where}; workloads {args.workloads}")
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         workdir = Path(tmp)

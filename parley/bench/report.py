@@ -59,12 +59,13 @@ def _fmt_w2(r: dict[str, Any] | None) -> str:
 
 
 def _cpu_per_delivery(r: dict[str, Any] | None) -> str:
-    """Server CPU (all its processes) and load-client CPU per delivered frame, at the best step."""
+    """Server CPU (all its processes; "?" for a remote one) and load-client CPU per delivered
+    frame, at the best step."""
     best = r.get("best") if r else None
-    if not best or best.get("server_cpu_us_per_delivery") is None:
+    if not best or best.get("client_cpu_us_per_delivery") is None:
         return "-"
-    client = best.get("client_cpu_us_per_delivery")
-    return f"{best['server_cpu_us_per_delivery']:.1f}, {client:.1f}" if client is not None else "-"
+    server = best.get("server_cpu_us_per_delivery")
+    return f"{'?' if server is None else f'{server:.1f}'}, {best['client_cpu_us_per_delivery']:.1f}"
 
 
 def w2_figure(r: dict[str, Any] | None) -> float | None:

@@ -164,6 +164,7 @@ class Server:
     log_path: Path
     creds: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    local = True  # started here: its CPU and memory can be measured
 
     def url(self, room: str) -> str:
         if self.spec.protocol == "parley":
@@ -238,6 +239,48 @@ class Server:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
+
+
+@dataclass
+class RemoteServer(Server):
+    """A Parley deployment this run did not start (``--target``): reached over the network, with a
+    bearer token from ``manage.py parley_bench_setup``. Its CPU and memory are not measured here."""
+
+    base: str = ""  # http(s)://host[:port]
+    local = False
+
+    def url(self, room: str) -> str:
+        return ("wss://" if self.base.startswith("https:") else "ws://") + self.base.split("://", 1)[1] + "/ws/"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.creds['token']}"}
+
+    def check(self) -> None:
+        """Fail early and clearly when the deployment does not answer."""
+        try:
+            with urllib.request.urlopen(self.base + "/healthz", timeout=10) as response:
+                health = json.loads(response.read())
+        except Exception as exc:
+            raise RuntimeError(f"{self.base}/healthz did not answer: {exc}") from exc
+        if health.get("status") != "ok":
+            raise RuntimeError(f"{self.base}/healthz says {health}")
+
+    def cpu_seconds(self) -> float:
+        return 0.0
+
+    def rss(self) -> int:
+        raise RuntimeError("a remote server's memory is not measured (W3 needs a server this run starts)")
+
+    def stop(self) -> None:
+        pass
+
+
+def remote(base: str, token: str) -> RemoteServer:
+    base = base.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise SystemExit(f"--target must be an http:// or https:// URL, not {base!r}")
+    spec = Spec("remote", f"Parley at {base}", "parley")
+    return RemoteServer(spec, 0, Path("/dev/null"), creds={"token": token}, base=base)
 
 
 def launch(spec: Spec, workdir: Path, dbs: Databases, slugs: list[str]) -> tuple[Server, dict[str, str]]:

@@ -37,19 +37,23 @@ def _credentials(user: object) -> dict[str, str]:
     return {"session": str(store.session_key)}
 
 
+def prepare(slugs: list[str]) -> dict[str, str]:
+    """The bot user, the public rooms it benches in, and fresh credentials (Django set up)."""
+    from parley.accounts.models import User
+    from parley.rooms.models import Room
+
+    user, _ = User.objects.get_or_create(username=USERNAME, defaults={"display_name": "bench"})
+    existing = set(Room.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+    Room.objects.bulk_create([Room(slug=s, is_public=True) for s in slugs if s not in existing], batch_size=500)
+    return _credentials(user)
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     import django
 
     django.setup()
-    from parley.accounts.models import User
-    from parley.rooms.models import Room
-
-    slugs = json.loads(sys.stdin.read() or "[]")
-    user, _ = User.objects.get_or_create(username=USERNAME, defaults={"display_name": "bench"})
-    existing = set(Room.objects.filter(slug__in=slugs).values_list("slug", flat=True))
-    Room.objects.bulk_create([Room(slug=s, is_public=True) for s in slugs if s not in existing], batch_size=500)
-    print(json.dumps(_credentials(user)))
+    print(json.dumps(prepare(json.loads(sys.stdin.read() or "[]"))))
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from parley.bench.client import Conn, Meter, body, open_conn, percentile
+from parley.bench.profiles import Profile
 from parley.bench.servers import Server
 
 P99_LIMIT_MS = 200.0
@@ -20,30 +20,6 @@ W2_HOLD_TRIES = 3
 W2_HOLD_STEP_DOWN = 2**-0.25
 Progress = Callable[[str], None]
 Result = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    w1_sizes: tuple[int, ...]
-    step_s: float  # sending time of one search step
-    drain_s: float  # how long after a step's last send a delivery may still arrive
-    max_steps: int
-    refine: int  # steps that bisect (geometrically) between the last pass and the first failure
-    w1_budget_s: float  # per server and N
-    w2_rooms: int
-    w2_hold_s: float  # 0: no hold step at the best rate
-    w3_conns: int
-    w4_clients: int
-    w4_events: int
-    connect_concurrency: int = 200
-
-
-PROFILES = {
-    "full": Profile("full", (100, 1000, 5000), 3.0, 2.0, 12, 2, 150.0, 1000, 10.0, 10000, 1000, 100),
-    "quick": Profile("quick", (100, 1000), 1.0, 1.0, 6, 0, 12.0, 100, 0.0, 1000, 200, 100),
-    "tiny": Profile("tiny", (20,), 0.5, 0.5, 3, 0, 6.0, 5, 0.0, 100, 20, 10, 50),
-}
 
 
 class Ids:
@@ -56,14 +32,6 @@ class Ids:
         first = self.next
         self.next += count
         return first
-
-
-def slugs_for(profile: Profile) -> list[str]:
-    rooms = [f"w1-{n}" for n in profile.w1_sizes]
-    rooms += [f"w2-{i}" for i in range(profile.w2_rooms)]
-    rooms += [f"w3-{i}" for i in range(max(1, profile.w3_conns // 100))]
-    rooms += [f"w4-{i}" for i in range(max(1, profile.w4_clients // 100))]
-    return rooms
 
 
 async def subscribe(conn: Conn, room: str, since: int | None = None, wait_s: float = 30.0) -> dict[str, Any]:
@@ -151,7 +119,7 @@ async def run_step(
         lambda: meter.delivered >= expected and (not parley or meter.acked >= count), time.monotonic() + drain
     )
     wall = time.monotonic() - t0
-    server_cpu = server.cpu_seconds() - scpu0
+    server_cpu = server.cpu_seconds() - scpu0 if server.local else None
     client_cpu = time.process_time() - cpu0
     lost = expected - meter.delivered
     p99 = percentile(meter.latency_ns, 99)
@@ -172,10 +140,12 @@ async def run_step(
         "errors": meter.errors,
         "last_error": meter.last_error if meter.errors else "",
         "client_cpu_pct": round(100 * client_cpu / wall, 1),
-        "server_cpu_pct": round(100 * server_cpu / wall, 1),
+        "server_cpu_pct": round(100 * server_cpu / wall, 1) if server_cpu is not None else None,
         # server CPU (all its processes) per delivered frame: what a delivery costs, whatever the
         # cores; with the client on the same cores, it is how 2 processes would scale elsewhere
-        "server_cpu_us_per_delivery": round(1e6 * server_cpu / max(1, meter.delivered), 2),
+        "server_cpu_us_per_delivery": (
+            round(1e6 * server_cpu / max(1, meter.delivered), 2) if server_cpu is not None else None
+        ),
         "client_cpu_us_per_delivery": round(1e6 * client_cpu / max(1, meter.delivered), 2),
         "ok": ok,
     }
@@ -187,7 +157,8 @@ def _line(tag: str, r: Result) -> str:
     return (
         f"  {tag} {r['rate']:>8} msg/s -> {r['deliveries_per_s']:>8} deliv/s  p50 {r['p50_ms']:>7}ms "
         f"p99 {r['p99_ms']:>7}ms lost {r['lost']}{ack}  client {r['client_cpu_pct']}% server "
-        f"{r['server_cpu_pct']}%  {'ok' if r['ok'] else 'FAIL'}{bound}"
+        f"{'?' if r['server_cpu_pct'] is None else r['server_cpu_pct']}%  {'ok' if r['ok'] else 'FAIL'}{bound}"
+        + (f"  ({r['last_error']})" if r.get("last_error") else "")
     )
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.server import Databases, running
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -41,3 +43,39 @@ def test_bench_tiny_measures_floor_and_parley(tmp_path: Path) -> None:
     assert "W1 N=20 parley/floor" in run["ratios"]
     assert (tmp_path / "w1.png").stat().st_size > 1000
     assert (tmp_path / "summary.md").read_text().startswith("Run ")
+
+
+@pytest.mark.live
+def test_bench_measures_a_deployment_it_did_not_start(live_databases: Databases, workdir: Path) -> None:
+    # a "deployment": Parley under bin/serve, prepared with the management command, rate limit lifted
+    with running(live_databases, workdir, PARLEY_RATE_PER_SECOND="1000000", PARLEY_RATE_BURST="1000000") as live:
+        setup = subprocess.run(
+            [sys.executable, "manage.py", "parley_bench_setup", "--profile", "tiny"],
+            cwd=ROOT,
+            env=live.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert setup.returncode == 0, setup.stderr
+        token = setup.stdout.strip().splitlines()[-1]
+        argv = [sys.executable, "-m", "parley.bench", "--profile", "tiny", "--target", live.base_url]
+        argv += ["--token", token, "--out", str(workdir / "out")]
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "W3 skipped" in done.stdout
+    run = json.loads((workdir / "out" / "results.json").read_text())
+    assert token not in json.dumps(run) and "--token REDACTED" in run["command"]
+    results = {(r["workload"], r.get("n")): r for r in run["results"]["remote"]}
+    assert set(results) == {("W1", 20), ("W2", None), ("W4", None)}
+    step = results[("W1", 20)]["steps"][0]
+    assert step["delivered"] == step["expected"] > 0 and step["acked"] == step["messages"]
+    assert step["server_cpu_pct"] is None and step["client_cpu_pct"] > 0  # not measured remotely
+    assert results[("W2", None)]["best"] is not None
+    assert results[("W4", None)]["caught_up"] == results[("W4", None)]["clients"] == 20
+
+
+def test_bench_refuses_a_target_without_a_token(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "parley.bench", "--profile", "tiny", "--target", "http://127.0.0.1:9"]
+    done = subprocess.run(argv + ["--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "--target needs --token" in done.stdout + done.stderr
