@@ -133,6 +133,8 @@ PARLEY_REPAIR_INTERVAL = float(env_int("PARLEY_REPAIR_INTERVAL_MS", 1000)) / 100
 PARLEY_PRESENCE_BACKEND = env_str("PARLEY_PRESENCE_BACKEND", "redis" if REDIS_URL else "memory")
 PARLEY_PRESENCE_TTL = float(env_int("PARLEY_PRESENCE_TTL", 30))  # seconds without a heartbeat: offline
 PARLEY_PRESENCE_HEARTBEAT = float(env_int("PARLEY_PRESENCE_HEARTBEAT", 10))
+# joins and leaves of a room within this window go out as one presence frame
+PARLEY_PRESENCE_COALESCE = float(env_int("PARLEY_PRESENCE_COALESCE_MS", 250)) / 1000
 PARLEY_TYPING_INTERVAL = 2.0  # at most one typing frame per user per room per interval
 PARLEY_DRAIN_SECONDS = float(env_int("PARLEY_DRAIN_MS", 2000)) / 1000  # SIGTERM: 1012 in batches
 PARLEY_OUTBOX_BYTES = env_int("PARLEY_OUTBOX_BYTES", 1024 * 1024)  # then close 4408

@@ -4,6 +4,11 @@ died). Best effort: presence never blocks or fails a subscribe.
 
 Frames (docs/protocol.md): on subscribe the client gets ``presence`` with ``online`` (everyone in
 the room now); afterwards ``presence`` with ``joined`` / ``left`` lists as people come and go.
+
+Changes are coalesced per room over ``PARLEY_PRESENCE_COALESCE_MS``: one frame per room per window
+lists everyone who came or went. Without it, N people joining a room (a reconnect storm after a
+deploy) cost N frames to each of N members: 25 million frames for a room of 5,000. A user who
+comes and goes within one window is not announced at all.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ class PresenceTracker:
         self.backend = backend or make_backend()
         self.local: dict[tuple[str, int], int] = {}
         self.refs: dict[int, UserRef] = {}
+        # room -> user id -> (online now?, ref): transitions not announced yet
+        self._pending: dict[str, dict[int, tuple[bool, UserRef]]] = {}
+        self._flusher: asyncio.Task[None] | None = None
 
     async def joined(self, room: str, user: UserRef) -> None:
         key = (room, user["id"])
@@ -56,7 +64,7 @@ class PresenceTracker:
             return
         try:
             if await self.backend.add(room, user):
-                await self._announce(room, delta_frame(room, joined=[user], left=[]))
+                self._queue(room, user, online=True)
         except Exception:
             log.warning("presence join failed room=%s", room, exc_info=True)
 
@@ -72,7 +80,7 @@ class PresenceTracker:
             self.refs.pop(user_id, None)
         try:
             if await self.backend.remove(room, user_id):
-                await self._announce(room, delta_frame(room, joined=[], left=[user]))
+                self._queue(room, user, online=False)
         except Exception:
             log.warning("presence leave failed room=%s", room, exc_info=True)
 
@@ -89,11 +97,35 @@ class PresenceTracker:
         try:
             await self.backend.heartbeat(list(self.local))
             for room in rooms:
-                gone = await self.backend.sweep(room)
-                if gone:
-                    await self._announce(room, delta_frame(room, joined=[], left=gone))
+                for user in await self.backend.sweep(room):
+                    self._queue(room, user, online=False)
         except Exception:
             log.warning("presence heartbeat failed", exc_info=True)
+
+    def _queue(self, room: str, user: UserRef, *, online: bool) -> None:
+        changes = self._pending.setdefault(room, {})
+        previous = changes.get(user["id"])
+        if previous is not None and previous[0] != online:
+            del changes[user["id"]]  # back to what the room was last told
+        else:
+            changes[user["id"]] = (online, user)
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        try:
+            await asyncio.sleep(settings.PARLEY_PRESENCE_COALESCE)
+        finally:
+            pending, self._pending, self._flusher = self._pending, {}, None
+        for room, changes in pending.items():
+            joined = [ref for online, ref in changes.values() if online]
+            left = [ref for online, ref in changes.values() if not online]
+            if not (joined or left):
+                continue
+            try:
+                await self._announce(room, delta_frame(room, joined=joined, left=left))
+            except Exception:
+                log.warning("presence announce failed room=%s", room, exc_info=True)
 
     async def _announce(self, room: str, text: str) -> None:
         message: dict[str, Any] = {"type": "room.presence", "room": room, "text": text}
