@@ -219,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None:
             say(f"  {key}: {value}")
     for t in run["targets"]:
-        say(f"  target {t['target']}: {t['value']} -> {'met' if t['met'] else 'NOT met'}")
+        outcome = "met" if t["met"] else "NOT met" if t["met"] is False else report.verdict(None)
+        say(f"  target {t['target']}: {t['value']} -> {outcome}")
     md = report.markdown(run)
     (out / "summary.md").write_text(md)
     if args.doc:
