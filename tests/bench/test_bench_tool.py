@@ -77,5 +77,5 @@ def test_bench_measures_a_deployment_it_did_not_start(live_databases: Databases,
 
 def test_bench_refuses_a_target_without_a_token(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "parley.bench", "--profile", "tiny", "--target", "http://127.0.0.1:9"]
-    done = subprocess.run(argv + ["--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([*argv, "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "--target needs --token" in done.stdout + done.stderr

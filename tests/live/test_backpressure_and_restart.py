@@ -8,7 +8,6 @@ import json
 import signal
 import socket
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,6 @@ from tests.support.http import signup
 from tests.support.server import Databases, LiveServer, make_server, running
 
 pytestmark = pytest.mark.live
-
-
-def _metric(live: LiveServer, name: str) -> int:
-    with urllib.request.urlopen(live.base_url + "/metrics", timeout=5) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(name + " "):
-                return int(line.split()[1])
-    return 0
 
 
 def _rss_kb(pid: int) -> int:
@@ -72,9 +63,9 @@ def test_client_that_never_reads_is_closed_4408_and_memory_stays_bounded(
             await reader.wait_for("lobby", 1500, timeout=30)
             assert reader.rooms["lobby"].seqs == list(range(1, 1501))  # the reader lost nothing
             deadline = time.monotonic() + 20
-            while _metric(live, "parley_slow_client_closes_total") < 1 and time.monotonic() < deadline:
+            while live.metric("parley_slow_client_closes_total") < 1 and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
-            assert _metric(live, "parley_slow_client_closes_total") == 1
+            assert live.metric("parley_slow_client_closes_total") == 1
             growth_mb = (_rss_kb(_server_pid(live)) - rss_before) / 1024
             assert growth_mb < 40, f"server grew by {growth_mb:.1f} MB for one stuck client"
             await reader.stop()

@@ -28,14 +28,6 @@ async def _until(ws: Any, kind: str, timeout: float = 5) -> dict[str, Any]:
             return frame
 
 
-def _metric(live: LiveServer, name: str) -> int:
-    with urllib.request.urlopen(live.base_url + "/metrics", timeout=5) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(name + " "):
-                return int(line.split()[1])
-    return 0
-
-
 def _client(live: LiveServer, path: str, cookie: str | None = None) -> Any:
     headers = {"Cookie": cookie} if cookie else None
     return websockets.connect(live.ws_base + path, origin=live.base_url, additional_headers=headers, max_size=None)
@@ -112,7 +104,7 @@ async def _exercise(live: LiveServer) -> None:
         assert [e["seq"] for e in history["events"]] == list(range(6, 26))
 
     # uvicorn (bin/serve) offers parley.wire and Parley writes through it; Daphne goes through ASGI
-    wired = _metric(live, "parley_wire_connections_total")
+    wired = live.metric("parley_wire_connections_total")
     assert wired > 0 if live.server == "uvicorn" else wired == 0
 
     with urllib.request.urlopen(live.base_url + "/healthz", timeout=5) as response:

@@ -148,6 +148,14 @@ class LiveServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
 
+    def metric(self, name: str) -> int:
+        """A counter from /metrics of the process that answers (0 when it has not counted yet)."""
+        with urllib.request.urlopen(self.base_url + "/metrics", timeout=5) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return int(line.split()[1])
+        return 0
+
     def log(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-5000:]
