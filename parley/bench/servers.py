@@ -309,6 +309,7 @@ def launch(spec: Spec, workdir: Path, dbs: Databases, slugs: list[str]) -> tuple
             PORT=str(port),
             PARLEY_RATE_PER_SECOND="1000000",
             PARLEY_RATE_BURST="1000000",
+            PARLEY_MAX_CONNECTIONS_PER_USER="1000000",  # one bot holds every socket of a workload
             PARLEY_LOG_LEVEL="WARNING",
         )
         env.update(spec.env)

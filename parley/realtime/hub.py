@@ -61,6 +61,7 @@ class Hub:
     def __init__(self) -> None:
         self.rooms: dict[str, _Room] = {}
         self.users: dict[int, set[Member]] = {}  # connections of each user in this process
+        self.slots: dict[int, int] = {}  # sockets each user holds here, counted before any await
         self.channel: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -76,6 +77,22 @@ class Hub:
         return self._presence
 
     # --- membership ------------------------------------------------------------------------
+
+    def take_slot(self, user_id: int) -> bool:
+        """Count one more socket of ``user_id``, unless the user holds the most allowed already.
+        Synchronous, so sockets connecting at the same moment cannot all pass the check."""
+        held = self.slots.get(user_id, 0)
+        if held >= settings.PARLEY_MAX_CONNECTIONS_PER_USER:
+            return False
+        self.slots[user_id] = held + 1
+        return True
+
+    def release_slot(self, user_id: int) -> None:
+        held = self.slots.get(user_id, 0) - 1
+        if held > 0:
+            self.slots[user_id] = held
+        else:
+            self.slots.pop(user_id, None)
 
     async def join_room(self, slug: str, member: Member) -> None:
         await self._start()

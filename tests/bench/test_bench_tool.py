@@ -48,7 +48,8 @@ def test_bench_tiny_measures_floor_and_parley(tmp_path: Path) -> None:
 @pytest.mark.live
 def test_bench_measures_a_deployment_it_did_not_start(live_databases: Databases, workdir: Path) -> None:
     # a "deployment": Parley under bin/serve, prepared with the management command, rate limit lifted
-    with running(live_databases, workdir, PARLEY_RATE_PER_SECOND="1000000", PARLEY_RATE_BURST="1000000") as live:
+    lifted = {"PARLEY_RATE_PER_SECOND": "1000000", "PARLEY_RATE_BURST": "1000000"}
+    with running(live_databases, workdir, **lifted, PARLEY_MAX_CONNECTIONS_PER_USER="1000") as live:
         setup = subprocess.run(
             [sys.executable, "manage.py", "parley_bench_setup", "--profile", "tiny"],
             cwd=ROOT,

@@ -188,6 +188,22 @@ async def test_anonymous_is_closed_4401(rooms: None, connect: Connect) -> None:
     assert (await anon.ws.receive_output(timeout=3))["code"] == closecodes.UNAUTHENTICATED
 
 
+async def test_one_user_holds_at_most_the_allowed_sockets_in_a_process(
+    rooms: None, connect: Connect, settings: Any
+) -> None:
+    settings.PARLEY_MAX_CONNECTIONS_PER_USER = 3
+    tabs = [await connect("ann") for _ in range(3)]
+    for tab in tabs:
+        assert (await tab.subscribe("lobby"))[-1]["type"] == "subscribed"
+    fourth = await connect("ann")
+    assert (await fourth.ws.receive_output(timeout=3))["code"] == closecodes.TOO_MANY_CONNECTIONS
+    bob = await connect("bob")  # another user is not affected
+    assert (await bob.subscribe("lobby"))[-1]["type"] == "subscribed"
+    await tabs[0].ws.disconnect()  # closing a tab frees its place
+    again = await connect("ann")
+    assert (await again.subscribe("lobby"))[-1]["type"] == "subscribed"
+
+
 async def test_foreign_origin_is_refused(rooms: None, connect: Connect) -> None:
     await connect("ann", origin=b"http://evil.example", expect_accept=False)
     await connect("ann", origin=None, expect_accept=False)  # a browser always sends Origin

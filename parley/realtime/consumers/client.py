@@ -100,9 +100,17 @@ class ClientConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=closecodes.FORBIDDEN)
             return
+        hub = get_hub()
+        if not hub.take_slot(user.pk):
+            metrics.counters["parley_too_many_connections_total"] += 1
+            log.info("ws refused: user=%s holds %s sockets", user.pk, settings.PARLEY_MAX_CONNECTIONS_PER_USER)
+            await self.accept()
+            await self.close(code=closecodes.TOO_MANY_CONNECTIONS)
+            return
+        self.slot_user = user.pk  # released in disconnect, whatever happens from here on
         self.user = user
         self.subs = {}
-        self.hub = get_hub()
+        self.hub = hub
         await self.accept()
         send = self.scope.get(RAW_SEND, self.base_send)
         wire = self.scope.get("extensions", {}).get(WIRE) if settings.PARLEY_WIRE_WRITES else None
@@ -119,6 +127,10 @@ class ClientConsumer(AsyncWebsocketConsumer):
         await self.hub.join_user(user.pk, self)
 
     async def disconnect(self, code: int) -> None:
+        slot_user = getattr(self, "slot_user", None)
+        if slot_user is not None:
+            self.slot_user = None
+            get_hub().release_slot(slot_user)
         if not hasattr(self, "outbox"):
             return
         metrics.gauges["parley_connections_open"] -= 1

@@ -79,6 +79,7 @@
       setStatusText("live", "Live");
       setComposerEnabled(true);
     } else if (s.state === "reconnecting") {
+      if (s.code === 4429) notice("This account has too many Parley tabs open: close one and this tab reconnects.", "info");
       if (!s.retryAt) {
         setStatusText("reconnecting", "Reconnecting…");
         return;
