@@ -243,3 +243,33 @@ async def test_an_event_the_layer_lost_is_repaired_from_the_database(
     event = await bob.recv(timeout=3)
     assert (event["seq"], event["body"]) == (1, "never published")
     assert await bob.nothing(0.4)
+
+
+async def test_a_consumer_that_fails_mid_connect_frees_its_slot(
+    rooms: None, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+    from parley.realtime.hub import Hub, get_hub
+    from tests.realtime.conftest import ORIGIN, _cookie_for
+
+    settings.PARLEY_MAX_CONNECTIONS_PER_USER = 1
+
+    async def broken_join(self: Hub, user_id: int, member: Any) -> None:
+        raise RuntimeError("the socket died during the handshake")
+
+    cookie = await database_sync_to_async(_cookie_for)("ann")
+    headers = [(b"origin", ORIGIN), (b"cookie", cookie.encode())]
+    with monkeypatch.context() as patch:
+        patch.setattr(Hub, "join_user", broken_join)
+        failing = WebsocketCommunicator(application, "/ws/", headers=headers)
+        with pytest.raises(RuntimeError):
+            await failing.connect()
+            await failing.receive_output(timeout=1)
+    assert get_hub().slots == {}  # released: the next socket of ann is let in
+    ok = WebsocketCommunicator(application, "/ws/", headers=headers)
+    assert (await ok.connect())[0]
+    await ok.send_to(text_data='{"type":"ping","t":1}')
+    assert '"pong"' in await ok.receive_from(timeout=3)
+    await ok.disconnect()

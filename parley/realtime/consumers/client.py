@@ -76,6 +76,11 @@ class ClientConsumer(AsyncWebsocketConsumer):
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:
+            if not getattr(self, "gone", False):
+                # An exception ended the loop (the socket died during the handshake, a bug):
+                # leave the hub and free the user's socket slot all the same.
+                await self.disconnect(1006)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch first hops to the database thread to close old connections, for
@@ -127,6 +132,7 @@ class ClientConsumer(AsyncWebsocketConsumer):
         await self.hub.join_user(user.pk, self)
 
     async def disconnect(self, code: int) -> None:
+        self.gone = True
         slot_user = getattr(self, "slot_user", None)
         if slot_user is not None:
             self.slot_user = None
