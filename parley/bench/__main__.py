@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,29 +91,55 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-async def bench_server(name: str, p: Profile, workloads: set[str], server: Server, ids: Ids) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+Plan = dict[str, Callable[[], Awaitable[dict[str, Any]]]]
+
+
+def plan_for(name: str, p: Profile, workloads: set[str], server: Server, ids: Ids) -> Plan:
+    """The workloads one configuration runs, by label, in the order they run."""
     protocol_v1 = server.spec.protocol == "parley"
     main = not name.startswith("parley-2p")  # 2-process configurations answer one question: W1 scaling
-    plan: list[tuple[str, Any]] = []
+    plan: Plan = {}
     if "W3" in workloads and main:  # first, on a fresh server: RSS above the idle server
-        plan.append(("W3", lambda: w3(server, p, say)))
+        plan["W3"] = lambda: w3(server, p, say)
     if "W1" in workloads:
-        plan += [(f"W1 N={n}", lambda n=n: w1(server, n, p, ids, say)) for n in p.w1_sizes]
+        for n in p.w1_sizes:
+            plan[f"W1 N={n}"] = lambda n=n: w1(server, n, p, ids, say)  # type: ignore[misc]
     if "W2" in workloads and main:
-        plan.append(("W2", lambda: w2(server, p, ids, say)))
+        plan["W2"] = lambda: w2(server, p, ids, say)
     if "W4" in workloads and main and protocol_v1:
-        plan.append(("W4", lambda: w4(server, p, ids, say)))
-    for label, run in plan:
-        t0 = time.monotonic()
-        try:
-            out.append(await asyncio.wait_for(run(), timeout=BUDGET_S[p.name]))
-        except Exception as exc:
-            say(f"  {label}: ERROR {exc!r}"[:400])
-            workload, _, n = label.partition(" N=")
-            out.append({"workload": workload, **({"n": int(n)} if n else {}), "error": repr(exc)[:400]})
-        say(f"  {label} done in {time.monotonic() - t0:.1f}s")
+        plan["W4"] = lambda: w4(server, p, ids, say)
+    return plan
+
+
+async def run_planned(label: str, run: Callable[[], Awaitable[dict[str, Any]]], p: Profile) -> dict[str, Any]:
+    t0 = time.monotonic()
+    try:
+        out = await asyncio.wait_for(run(), timeout=BUDGET_S[p.name])
+    except Exception as exc:
+        say(f"  {label}: ERROR {exc!r}"[:400])
+        workload, _, n = label.partition(" N=")
+        out = {"workload": workload, **({"n": int(n)} if n else {}), "error": repr(exc)[:400]}
+    say(f"  {label} done in {time.monotonic() - t0:.1f}s")
     return out
+
+
+async def quiesce(servers: dict[str, Server], limit_pct: float = 10.0, patience_s: float = 60.0) -> None:
+    """Wait until the servers together use under ``limit_pct`` of a core: a server still working
+    off the backlog of a failed step must not take CPU from the next measurement."""
+    t_end = time.monotonic() + patience_s
+    while True:
+        before = sum(server.cpu_seconds() for server in servers.values())
+        await asyncio.sleep(0.5)
+        busy = 100 * (sum(server.cpu_seconds() for server in servers.values()) - before) / 0.5
+        if busy < limit_pct:
+            return
+        if time.monotonic() > t_end:
+            say(f"  the servers still use {busy:.0f}% CPU after {patience_s:.0f}s; measuring anyway")
+            return
+
+
+async def bench_server(name: str, p: Profile, workloads: set[str], server: Server, ids: Ids) -> list[dict[str, Any]]:
+    return [await run_planned(label, run, p) for label, run in plan_for(name, p, workloads, server, ids).items()]
 
 
 async def bench_remote(args: argparse.Namespace, p: Profile, run: dict[str, Any], workloads: set[str]) -> None:
@@ -152,28 +179,39 @@ async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workd
     dbs = Databases(workdir, engine=args.db)
     ids = Ids()
     deadline = time.monotonic() + BUDGET_S[p.name]
+    servers: dict[str, Server] = {}
     try:
+        # Every configuration is up for the whole run, and each workload runs on all of them back
+        # to back: a shared machine's slow drifts then hit the ratios' both sides alike. Idle
+        # servers cost next to nothing; the one being measured has its core to itself.
         for name in names:
-            if time.monotonic() > deadline:
-                say(f"[{name}] skipped: the run's time budget is spent")
-                continue
             say(f"[{name}] starting {specs[name].label}")
-            server: Server | None = None
             try:
                 started, info = await asyncio.to_thread(launch, specs[name], workdir, dbs, slugs_for(p))
-                server = started
-                run["servers"][name] = info
-                gc.collect()
-                gc.freeze()
-                run["results"][name] = await bench_server(name, p, workloads, started, ids)
             except Exception as exc:
                 say(f"[{name}] ERROR {exc!r}"[:600])
                 run["results"][name] = [{"workload": "start", "error": repr(exc)[:400]}]
-            finally:
-                if server is not None:
-                    server.stop()
-                gc.unfreeze()
+                continue
+            servers[name] = started
+            run["servers"][name] = info
+            run["results"][name] = []
+        plans = {name: plan_for(name, p, workloads, server, ids) for name, server in servers.items()}
+        gc.collect()
+        gc.freeze()
+        for label in ["W3", *(f"W1 N={n}" for n in p.w1_sizes), "W2", "W4"]:
+            for name, plan in plans.items():
+                if label not in plan:
+                    continue
+                if time.monotonic() > deadline:
+                    say(f"[{name}] {label} skipped: the run's time budget is spent")
+                    continue
+                await quiesce(servers)
+                say(f"[{name}] {label}")
+                run["results"][name].append(await run_planned(label, plan[label], p))
     finally:
+        gc.unfreeze()
+        for server in servers.values():
+            server.stop()
         await asyncio.to_thread(dbs.close)
 
 

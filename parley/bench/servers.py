@@ -316,8 +316,10 @@ def launch(spec: Spec, workdir: Path, dbs: Databases, slugs: list[str]) -> tuple
         if spec.workers > 1:
             import redis
 
-            redis.Redis.from_url(REDIS_URL).flushdb()
-            env.update(WORKERS=str(spec.workers), REDIS_URL=REDIS_URL, PARLEY_CHANNEL_LAYER=spec.layer)
+            # each 2-process configuration has a Redis database of its own (they run side by side)
+            redis_url = REDIS_URL if spec.layer == "pubsub" else REDIS_URL.rsplit("/", 1)[0] + "/14"
+            redis.Redis.from_url(redis_url).flushdb()
+            env.update(WORKERS=str(spec.workers), REDIS_URL=redis_url, PARLEY_CHANNEL_LAYER=spec.layer)
             info["channel_layer"] = {"pubsub": "redis pub/sub", "redis": "redis core"}[spec.layer]
         argv = [sys.executable, "bin/serve"]
     server.start(argv, env)
