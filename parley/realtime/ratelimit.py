@@ -1,14 +1,28 @@
-"""Messages per second per user: a token bucket per user in this process.
+"""Messages per second per user: a token bucket per user in this process and, with Redis (several
+processes), the same bucket shared by every process.
 
-Limits are read from settings at call time (PARLEY_RATE_PER_SECOND, PARLEY_RATE_BURST).
+The local bucket answers first and costs nothing; a send it allows is then checked against the
+shared bucket in Redis (GCRA in one Lua script on Redis' clock), so a user whose sockets land on
+N processes still gets the limit once, not N times. If Redis does not answer within
+SHARED_TIMEOUT, the send goes through on the local bucket alone: a limiter must not take the
+chat down with it. Limits are read from settings at call time (PARLEY_RATE_PER_SECOND,
+PARLEY_RATE_BURST; PARLEY_RATE_SHARED=0 keeps the buckets per process).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
+
+from parley.realtime.perloop import PerLoop
+
+log = logging.getLogger("parley.realtime")
+SHARED_TIMEOUT = 0.25  # seconds
 
 _MAX_TRACKED = 100_000
 
@@ -39,6 +53,61 @@ def take(user_id: int) -> float | None:
         bucket.tokens -= 1.0
         return None
     return round((1.0 - bucket.tokens) / rate, 3)
+
+
+# GCRA: the key holds the theoretical arrival time (ms, Redis clock) of the next send. ARGV[1]: ms
+# per token (1000 / rate), ARGV[2]: the burst in ms (ms per token x burst). Returns 0 when the
+# send is allowed, else the ms to wait.
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local per = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat or tat < now then tat = now end
+local allow_at = tat + per - tonumber(ARGV[2])
+if allow_at > now then return math.ceil(allow_at - now) end
+redis.call('SET', KEYS[1], tostring(tat + per), 'PX', math.ceil(tat + per - now) + 1000)
+return 0
+"""
+
+
+class SharedBucket:
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as aioredis
+
+        self._redis = aioredis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        self._script: Any = self._redis.register_script(_GCRA)
+        self._failing = False
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def take(self, user_id: int) -> float | None:
+        """None when the send is allowed (or Redis does not answer), else seconds to wait."""
+        rate = float(settings.PARLEY_RATE_PER_SECOND)
+        per_ms = 1000.0 / rate
+        try:
+            wait_ms = await asyncio.wait_for(
+                self._script(keys=[f"parley:rate:{user_id}"], args=[per_ms, per_ms * settings.PARLEY_RATE_BURST]),
+                SHARED_TIMEOUT,
+            )
+        except Exception:
+            if not self._failing:
+                log.warning("shared rate limit unavailable; using this process's buckets only", exc_info=True)
+            self._failing = True
+            return None
+        self._failing = False
+        return round(int(wait_ms) / 1000, 3) if int(wait_ms) > 0 else None
+
+
+_shared: PerLoop[SharedBucket] = PerLoop(lambda: SharedBucket(settings.REDIS_URL))
+
+
+def shared_bucket() -> SharedBucket | None:
+    """The process's shared bucket, or None without Redis (one process) or when turned off."""
+    if not settings.REDIS_URL or not settings.PARLEY_RATE_SHARED:
+        return None
+    return _shared.get()
 
 
 _typing: dict[tuple[int, str], float] = {}

@@ -224,3 +224,47 @@ def test_presence_spans_processes_and_a_killed_process_users_drop_out(cluster: C
                 assert names(again["online"]) == {"ann"}
 
     asyncio.run(scenario())
+
+
+def test_a_users_send_rate_is_one_limit_across_processes(live_databases: Databases, workdir: Path) -> None:
+    with ExitStack() as stack:
+        redis = stack.enter_context(redis_server(workdir))
+        database_url = live_databases.postgres()
+        servers = []
+        for _ in range(2):
+            live = make_server(
+                live_databases,
+                workdir,
+                database_url=database_url,
+                REDIS_URL=redis.url,
+                PARLEY_RATE_PER_SECOND="2",
+                PARLEY_RATE_BURST="4",
+            )
+            stack.callback(live.stop)
+            servers.append(live.start())
+        cluster = Cluster(servers, redis)
+        [ann] = _users(cluster, "ann")
+
+        async def burst(server: LiveServer, tag: str) -> list[str]:
+            async with websockets.connect(
+                server.ws_base + "/ws/", origin=cluster.origin, additional_headers={"Cookie": ann}
+            ) as ws:
+                for i in range(8):
+                    await ws.send(json.dumps({"type": "send", "room": "lobby", "cid": f"{tag}-{i}", "body": "hi"}))
+                answers: list[str] = []
+                while len(answers) < 8:
+                    frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                    if frame["type"] == "ack":
+                        answers.append("ack")
+                    elif frame["type"] == "error":
+                        assert frame["code"] == "rate_limited" and frame["retry_after"] > 0
+                        answers.append("limited")
+                return answers
+
+        async def scenario() -> list[str]:
+            a, b = await asyncio.gather(burst(servers[0], "a"), burst(servers[1], "b"))
+            return a + b
+
+        answers = asyncio.run(scenario())
+    # one bucket of 4 (+ about 2/s while the 16 sends are in flight); two per-process buckets give 8
+    assert answers.count("ack") <= 6 and answers.count("limited") >= 10, answers

@@ -234,6 +234,9 @@ class ClientConsumer(AsyncWebsocketConsumer):
 
     async def on_send(self, frame: Frame) -> None:
         wait = ratelimit.take(self.user.pk)
+        shared = ratelimit.shared_bucket() if wait is None else None
+        if shared is not None:
+            wait = await shared.take(self.user.pk)  # the same user's sockets on other processes
         if wait is not None:
             raise RateLimited("too many messages; slow down", retry_after=wait)
         # Queued in arrival order (so one client's messages keep their order) but not awaited:
