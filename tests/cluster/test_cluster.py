@@ -37,26 +37,30 @@ class Cluster:
         return self.servers[0].base_url
 
 
+def _start_cluster(stack: ExitStack, live_databases: Databases, workdir: Path, **env: str) -> Cluster:
+    """Two servers on one PostgreSQL database and a redis-server of their own, stopped by ``stack``."""
+    redis = stack.enter_context(redis_server(workdir))
+    database_url = live_databases.postgres()
+    servers = []
+    for _ in range(2):
+        live = make_server(live_databases, workdir, database_url=database_url, REDIS_URL=redis.url, **env)
+        stack.callback(live.stop)
+        servers.append(live.start())
+    return Cluster(servers, redis)
+
+
 @pytest.fixture(params=["redis", "pubsub"])
 def cluster(request: pytest.FixtureRequest, live_databases: Databases, workdir: Path) -> Iterator[Cluster]:
     with ExitStack() as stack:
-        redis = stack.enter_context(redis_server(workdir))
-        database_url = live_databases.postgres()
-        servers = []
-        for _ in range(2):
-            live = make_server(
-                live_databases,
-                workdir,
-                database_url=database_url,
-                REDIS_URL=redis.url,
-                PARLEY_CHANNEL_LAYER=request.param,
-                PARLEY_REPAIR_INTERVAL_MS="300",
-                PARLEY_PRESENCE_TTL="3",
-                PARLEY_PRESENCE_HEARTBEAT="1",
-            )
-            stack.callback(live.stop)
-            servers.append(live.start())
-        yield Cluster(servers, redis)
+        yield _start_cluster(
+            stack,
+            live_databases,
+            workdir,
+            PARLEY_CHANNEL_LAYER=request.param,
+            PARLEY_REPAIR_INTERVAL_MS="300",
+            PARLEY_PRESENCE_TTL="3",
+            PARLEY_PRESENCE_HEARTBEAT="1",
+        )
 
 
 def _users(cluster: Cluster, *names: str) -> list[str]:
@@ -228,21 +232,8 @@ def test_presence_spans_processes_and_a_killed_process_users_drop_out(cluster: C
 
 def test_a_users_send_rate_is_one_limit_across_processes(live_databases: Databases, workdir: Path) -> None:
     with ExitStack() as stack:
-        redis = stack.enter_context(redis_server(workdir))
-        database_url = live_databases.postgres()
-        servers = []
-        for _ in range(2):
-            live = make_server(
-                live_databases,
-                workdir,
-                database_url=database_url,
-                REDIS_URL=redis.url,
-                PARLEY_RATE_PER_SECOND="2",
-                PARLEY_RATE_BURST="4",
-            )
-            stack.callback(live.stop)
-            servers.append(live.start())
-        cluster = Cluster(servers, redis)
+        cluster = _start_cluster(stack, live_databases, workdir, PARLEY_RATE_PER_SECOND="2", PARLEY_RATE_BURST="4")
+        servers = cluster.servers
         [ann] = _users(cluster, "ann")
 
         async def burst(server: LiveServer, tag: str) -> list[str]:
