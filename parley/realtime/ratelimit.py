@@ -84,8 +84,7 @@ class SharedBucket:
 
     async def take(self, user_id: int) -> float | None:
         """None when the send is allowed (or Redis does not answer), else seconds to wait."""
-        rate = float(settings.PARLEY_RATE_PER_SECOND)
-        per_ms = 1000.0 / rate
+        per_ms = 1000.0 / float(settings.PARLEY_RATE_PER_SECOND)
         try:
             wait_ms = await asyncio.wait_for(
                 self._script(keys=[f"parley:rate:{user_id}"], args=[per_ms, per_ms * settings.PARLEY_RATE_BURST]),
@@ -97,7 +96,8 @@ class SharedBucket:
             self._failing = True
             return None
         self._failing = False
-        return round(int(wait_ms) / 1000, 3) if int(wait_ms) > 0 else None
+        wait = int(wait_ms) / 1000
+        return round(wait, 3) if wait > 0 else None
 
 
 _shared: PerLoop[SharedBucket] = PerLoop(lambda: SharedBucket(settings.REDIS_URL))
