@@ -165,36 +165,44 @@ def _line(tag: str, r: Result) -> str:
 async def search(
     step: Callable[[float], Awaitable[Result]], start: float, p: Profile, tag: str, say: Progress
 ) -> Result:
-    """Step-up search: double the rate until a step fails, then bisect ``p.refine`` times."""
+    """Step-up search: double the rate until a step fails (twice, with ``p.retry_failed``), then
+    bisect ``p.refine`` times."""
     steps: list[Result] = []
     best: Result | None = None
     failed_at: float | None = None
+    first_failure: Result | None = None  # the first rate that failed (after its retry)
     rate, t_end = start, time.monotonic() + p.w1_budget_s
-    for _ in range(p.max_steps):
-        if time.monotonic() > t_end:
-            break
+
+    async def attempt(rate: float) -> Result:
         r = await step(rate)
         steps.append(r)
         say(_line(tag, r))
         await settle()
+        if not r["ok"] and p.retry_failed:
+            r = await step(rate)
+            steps.append(r)
+            say(_line(f"{tag} again", r))
+            await settle()
+        return r
+
+    for _ in range(p.max_steps):
+        if time.monotonic() > t_end:
+            break
+        r = await attempt(rate)
         if not r["ok"]:
-            failed_at = rate
+            failed_at, first_failure = rate, r
             break
         best, rate = r, rate * 2
     for _ in range(p.refine):
         if best is None or failed_at is None or time.monotonic() > t_end:
             break
         rate = math.sqrt(best["rate"] * failed_at)
-        r = await step(rate)
-        steps.append(r)
-        say(_line(tag, r))
-        await settle()
+        r = await attempt(rate)
         if r["ok"]:
             best = r
         else:
             failed_at = rate
-    first_failure = next((s for s in steps if not s["ok"]), None)
-    # capped: the step or time limit ended the search before any step failed (the figure is a floor)
+    # capped: the step or time limit ended the search before any rate failed (the figure is a floor)
     return {"best": best, "first_failure": first_failure, "capped": first_failure is None, "steps": steps}
 
 
