@@ -24,7 +24,8 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = os.environ.get("PARLEY_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_TEMPLATE = "parley_live_template"
+# Separate names let two checkouts run their suites side by side on one PostgreSQL.
+PG_TEMPLATE = os.environ.get("PARLEY_TEST_PG_TEMPLATE", "parley_live_template")
 
 
 def free_port() -> int:
