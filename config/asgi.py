@@ -17,11 +17,16 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from parley.realtime.routing import websocket_urlpatterns  # noqa: E402
+from parley.realtime.runtime import RuntimeApp  # noqa: E402
 from parley.realtime.security import SiteOriginValidator  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": SiteOriginValidator(URLRouter(websocket_urlpatterns)),
-    }
+# RuntimeApp starts the realtime runtime (hub, repair poll, presence heartbeat, SIGTERM drain) at
+# lifespan startup, or before the first WebSocket under servers without lifespan (Daphne).
+application = RuntimeApp(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": SiteOriginValidator(URLRouter(websocket_urlpatterns)),
+        }
+    )
 )

@@ -130,6 +130,7 @@ PARLEY_RATE_PER_SECOND = env_int("PARLEY_RATE_PER_SECOND", 10)
 PARLEY_RATE_BURST = env_int("PARLEY_RATE_BURST", 30)
 PARLEY_RATE_SHARED = env_bool("PARLEY_RATE_SHARED", True)  # with REDIS_URL: one bucket across processes
 # sockets on /ws/ one user may hold in one process; the next is closed with 4429
+PARLEY_GUESTS_PER_MINUTE = env_int("PARLEY_GUESTS_PER_MINUTE", 20)  # per client address: tutorial sockets
 PARLEY_MAX_CONNECTIONS_PER_USER = env_int("PARLEY_MAX_CONNECTIONS_PER_USER", 50)
 PARLEY_PUBLISH_TIMEOUT = 1.0
 PARLEY_REPAIR_INTERVAL = float(env_int("PARLEY_REPAIR_INTERVAL_MS", 1000)) / 1000

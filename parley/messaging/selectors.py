@@ -133,12 +133,17 @@ def room_history(*, user: User, room: str, before: object = None, limit: object 
     return History(room=target.slug, frames=frames)
 
 
-def room_events_between(*, room: str, after: int, upto: int) -> list[tuple[int, str]]:
-    """(seq, frame) of the events with ``after < seq <= upto``, ascending: fills a gap in a live
-    stream. No access check: it serves subscribers that were sent these events anyway."""
-    return list(
-        Event.objects.filter(room__slug=room, seq__gt=after, seq__lte=upto).order_by("seq").values_list("seq", "frame")
+def room_events_between(*, room: str, after: int, upto: int) -> list[tuple[int, str, str | None]]:
+    """(seq, frame, body) of the events with ``after < seq <= upto``, ascending: fills a gap in a
+    live stream. ``body`` is the text of a posted message, None for other kinds. No access check:
+    it serves subscribers that were sent these events anyway."""
+    rows = (
+        Event.objects.filter(room__slug=room, seq__gt=after, seq__lte=upto)
+        .order_by("seq")
+        .values_list("seq", "frame", "kind", "body")
     )
+    posted = Event.Kind.MESSAGE_POSTED
+    return [(seq, frame, body if kind == posted else None) for seq, frame, kind, body in rows]
 
 
 def rooms_last_seq(*, slugs: list[str]) -> dict[str, int]:

@@ -18,14 +18,12 @@ import logging
 import os
 import socket
 import uuid
-from typing import Any
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from parley.core import json
 from parley.presence.backends import MemoryBackend, PresenceBackend, RedisBackend, UserRef
-from parley.realtime.groups import room_group
+from parley.realtime.publish import room_signal_publish
 
 log = logging.getLogger("parley.presence")
 
@@ -128,5 +126,4 @@ class PresenceTracker:
                 log.warning("presence announce failed room=%s", room, exc_info=True)
 
     async def _announce(self, room: str, text: str) -> None:
-        message: dict[str, Any] = {"type": "room.presence", "room": room, "text": text}
-        await asyncio.wait_for(get_channel_layer().group_send(room_group(room), message), timeout=1.0)
+        await room_signal_publish(room=room, kind="presence", text=text)

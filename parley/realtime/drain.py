@@ -54,7 +54,7 @@ async def _drain(connections: Callable[[], list[Any]], previous: Callable[..., A
     log.info("SIGTERM: closing %s connections with 1012 in %s batches over %.1fs", len(open_now), batches, seconds)
     for start in range(0, len(open_now), size):
         for connection in open_now[start : start + size]:
-            connection.restart_close()
+            connection.drain_close()
             metrics.counters["parley_drained_total"] += 1
         await asyncio.sleep(seconds / batches)
     previous(signal.SIGTERM, None)

@@ -41,3 +41,20 @@ def history(*, room: str, frames: list[str]) -> str:
     # The stored event frames are JSON objects already: splice them in rather than decode and
     # re-encode each one.
     return '{"type":"history","room":' + json.dumps(room) + ',"events":[' + ",".join(frames) + "]}"
+
+
+# --- the tutorial routes (/ws/chats/<room>/): {"message": ...} in and out -----------------------
+
+
+def tutorial_message(body: str) -> str:
+    """What the Channels tutorial's clients expect for a message: ``{"message": "..."}`` only."""
+    return json.dumps({"message": body})
+
+
+def tutorial_error(code: str, detail: str, *, retry_after: float | None = None) -> str:
+    """An error on a tutorial route. The talk's client prints ``data.message``, so the error is
+    readable there too; ``error`` carries the protocol v1 code for clients that look."""
+    error: dict[str, Any] = {"code": code, "detail": detail}
+    if retry_after is not None:
+        error["retry_after"] = retry_after
+    return json.dumps({"message": f"[Parley] {detail}", "error": error})

@@ -21,6 +21,7 @@ HELP = {
     "parley_gap_fills_total": "out-of-order events whose predecessors were fetched from the database",
     "parley_repairs_total": "events the channel layer lost, delivered from the database by the repair poll",
     "parley_layer_errors_total": "channel-layer receive errors",
+    "parley_unknown_layer_messages_total": "channel-layer messages of a type this process does not know (skipped)",
     "parley_drained_total": "connections closed with 1012 on shutdown",
 }
 
@@ -30,6 +31,7 @@ HUB_NAMES = {
     "gap_fills": "parley_gap_fills_total",
     "repairs": "parley_repairs_total",
     "layer_errors": "parley_layer_errors_total",
+    "unknown_messages": "parley_unknown_layer_messages_total",
 }
 
 

@@ -16,12 +16,10 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from parley.realtime import frames, messages
 from parley.realtime.groups import room_group, user_group
 
 log = logging.getLogger("parley.publish")
-
-ROOM_EVENT = "room.event"  # handled by ``room_event`` on every room consumer
-SESSION_ENDED = "session.ended"
 
 
 async def _group_send(group: str, message: dict[str, object]) -> None:
@@ -37,7 +35,7 @@ class PublishedEvent:
     room_id: int
     seq: int
     frame: str  # the event as clients receive it, encoded once
-    tutorial: str  # the same message for the tutorial routes: {"message": ...}
+    body: str  # the message's text: the tutorial routes' {"message": ...} is built from it here
 
 
 def room_events_publish(batch: list[PublishedEvent]) -> None:
@@ -103,28 +101,24 @@ async def _drain() -> None:
 
 async def _publish_all(batch: list[PublishedEvent]) -> None:
     for event in batch:
-        message = {
-            "type": ROOM_EVENT,
-            "room": event.room,
-            "room_id": event.room_id,
-            "seq": event.seq,
-            "frame": event.frame,
-            "tutorial": event.tutorial,
-        }
+        message = messages.event(
+            room=event.room, seq=event.seq, frame=event.frame, tutorial=frames.tutorial_message(event.body)
+        )
         await _group_send(room_group(event.room), message)
 
 
 def user_sessions_end(*, user_id: int) -> None:
     """Close every socket of a user who logged out (4401)."""
     try:
-        async_to_sync(_group_send)(user_group(user_id), {"type": SESSION_ENDED, "user_id": user_id})
+        async_to_sync(_group_send)(user_group(user_id), messages.session_ended(user_id=user_id))
     except Exception:
         log.warning("could not close sockets of user=%s after logout", user_id, exc_info=True)
 
 
-async def room_signal_publish(*, room: str, message: dict[str, object]) -> None:
-    """Send an ephemeral message (typing) to a room's group. Best effort: errors are logged."""
+async def room_signal_publish(*, room: str, kind: messages.SignalKind, text: str, user_id: int | None = None) -> None:
+    """Send ephemeral news (presence, typing) to a room's group, through the same path and
+    timeout as events. Best effort: errors are logged, never raised."""
     try:
-        await _group_send(room_group(room), message)
+        await _group_send(room_group(room), messages.signal(room=room, kind=kind, text=text, user_id=user_id))
     except Exception:
-        log.warning("room signal failed room=%s type=%s", room, message.get("type"), exc_info=True)
+        log.warning("room signal failed room=%s kind=%s", room, kind, exc_info=True)

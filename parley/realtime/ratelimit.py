@@ -123,3 +123,25 @@ def typing_allowed(user_id: int, room: str) -> bool:
         _typing.clear()
     _typing[key] = now
     return True
+
+
+_guests: dict[str, _Bucket] = {}
+
+
+def guest_allowed(address: str) -> bool:
+    """Anonymous sockets each make a guest user: at most PARLEY_GUESTS_PER_MINUTE per client
+    address (burst of the same size), in this process."""
+    per_minute = float(settings.PARLEY_GUESTS_PER_MINUTE)
+    now = time.monotonic()
+    bucket = _guests.get(address)
+    if bucket is None:
+        if len(_guests) >= _MAX_TRACKED:
+            _guests.clear()
+        bucket = _guests[address] = _Bucket(tokens=per_minute, updated=now)
+    else:
+        bucket.tokens = min(per_minute, bucket.tokens + (now - bucket.updated) * per_minute / 60)
+        bucket.updated = now
+    if bucket.tokens >= 1.0:
+        bucket.tokens -= 1.0
+        return True
+    return False

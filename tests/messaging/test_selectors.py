@@ -53,7 +53,8 @@ def test_history_pages_backwards(lobby: None) -> None:
 
 def test_gap_fill_and_private_rooms(lobby: None) -> None:
     found = room_events_between(room="lobby", after=3, upto=6)
-    assert [seq for seq, _ in found] == [4, 5, 6] == _seqs([text for _, text in found])
+    assert [seq for seq, _, _ in found] == [4, 5, 6] == _seqs([text for _, text, _ in found])
+    assert all(body for _, _, body in found)  # messages carry their body (the tutorial routes' text)
     dan = factories.user("dan")
     factories.room("secret", creator=factories.user("erin"), public=False)
     with pytest.raises(NotMember):

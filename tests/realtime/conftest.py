@@ -60,6 +60,16 @@ class Client:
 Connect = Callable[..., Coroutine[Any, Any, Client]]
 
 
+@pytest.fixture(autouse=True)
+async def realtime_runtime() -> AsyncIterator[None]:
+    """The runtime of the test's loop starts with its first socket (RuntimeApp); stop it at the
+    end so no background task outlives the loop."""
+    from parley.realtime import runtime
+
+    yield
+    await runtime.current().stop()
+
+
 @pytest.fixture
 async def connect() -> AsyncIterator[Connect]:
     opened: list[WebsocketCommunicator] = []

@@ -251,7 +251,8 @@ async def test_a_consumer_that_fails_mid_connect_frees_its_slot(
     from channels.testing import WebsocketCommunicator
 
     from config.asgi import application
-    from parley.realtime.hub import Hub, get_hub
+    from parley.realtime import runtime
+    from parley.realtime.hub import Hub
     from tests.realtime.conftest import ORIGIN, _cookie_for
 
     settings.PARLEY_MAX_CONNECTIONS_PER_USER = 1
@@ -267,7 +268,7 @@ async def test_a_consumer_that_fails_mid_connect_frees_its_slot(
         with pytest.raises(RuntimeError):
             await failing.connect()
             await failing.receive_output(timeout=1)
-    assert get_hub().slots == {}  # released: the next socket of ann is let in
+    assert runtime.current().slots.held == {}  # released: the next socket of ann is let in
     ok = WebsocketCommunicator(application, "/ws/", headers=headers)
     assert (await ok.connect())[0]
     await ok.send_to(text_data='{"type":"ping","t":1}')

@@ -2,27 +2,22 @@
 
 The consumer is transport only: it parses a frame, makes one crossing into a service or
 selector with plain data, and queues the reply. Room events reach it from the process's hub
-(parley.realtime.hub), not through a channel-layer channel of its own; every outgoing frame
-goes through one ordered, bounded outbox (parley.realtime.outbox).
-
-Per room it remembers the last seq it delivered, so each room's events leave in strictly
-increasing seq with no gap and no duplicate. While a subscribe reads the database, live events
-of that room wait in a small buffer and are sent after the resume.
+through its ``Connection`` (parley.realtime.connection): one ``RoomStream`` per room keeps each
+room's events in strictly increasing seq with no gap and no duplicate, holding live events while
+a subscribe reads the database. Every outgoing frame goes through one ordered, bounded outbox.
+A room's events and signals reach the socket only once its subscribe has passed the access
+check and the resume is out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
-from channels.exceptions import StopConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
@@ -30,15 +25,13 @@ from parley.accounts.models import User
 from parley.core import json
 from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import user_ref
-from parley.messaging.selectors import ResumeRequest, room_events_between, room_history
+from parley.messaging.selectors import ResumeRequest, room_history
 from parley.messaging.services import Posted, PostRequest
-from parley.realtime import closecodes, frames, metrics, ratelimit
+from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
 from parley.realtime.batching import post_queue, resume_queue
-from parley.realtime.hub import Hub, get_hub
-from parley.realtime.outbox import Outbox
+from parley.realtime.connection import Connection
+from parley.realtime.consumers.base import HubConsumer, outbox_for
 from parley.realtime.publish import room_signal_publish
-from parley.realtime.security import RAW_SEND
-from parley.realtime.wire import WIRE, Prepared
 from parley.rooms.access import room_access_for_user
 from parley.rooms.slugs import slug_validate
 
@@ -49,48 +42,19 @@ MAX_ROOMS_PER_CONNECTION = 100
 Frame = dict[str, Any]
 
 
-@dataclass(slots=True)
-class _Sub:
-    delivered: int | None = None  # None while the subscribe (or a gap fill) reads the database
-    held: list[tuple[int, str]] = field(default_factory=list)
+async def send_allowed(user_id: int) -> None:
+    """Spend one of the user's sends (this process's bucket, then the one shared through Redis
+    by the user's sockets on every process), or raise RateLimited. Every route posts through it."""
+    wait = ratelimit.take(user_id)
+    shared = ratelimit.shared_bucket() if wait is None else None
+    if shared is not None:
+        wait = await shared.take(user_id)
+    if wait is not None:
+        raise RateLimited("too many messages; slow down", retry_after=wait)
 
 
-class ClientConsumer(AsyncWebsocketConsumer):
-    # No channel-layer channel per connection: the hub holds one per process.
-    channel_layer_alias = "parley.hub-only"  # no layer channel per connection (see __call__)
-
+class ClientConsumer(HubConsumer):
     user: User
-    hub: Hub
-    outbox: Outbox
-    subs: dict[str, _Sub]
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        # Channels' AsyncConsumer.__call__ multiplexes the socket with a layer channel through
-        # await_many_dispatch, which creates a task and runs asyncio.wait for every frame. This
-        # consumer has no layer channel (the hub has), so a plain loop reads the socket.
-        self.scope = scope
-        self.channel_layer = None
-        self.base_send = send
-        try:
-            while True:
-                await self.dispatch(await receive())
-        except StopConsumer:
-            pass
-        finally:
-            if not getattr(self, "gone", False):
-                # An exception ended the loop (the socket died during the handshake, a bug):
-                # leave the hub and free the user's socket slot all the same.
-                await self.disconnect(1006)
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels' dispatch first hops to the database thread to close old connections, for
-        # every frame. Our database calls do that themselves (database_sync_to_async, in the
-        # thread, before and after), so frames that never touch the database (ping, typing
-        # when throttled, bad input) skip the hop, and the others do not wait for it twice.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"no handler for message type {message['type']}")
-        await handler(message)
 
     # --- connection lifecycle -------------------------------------------------------------
 
@@ -105,53 +69,40 @@ class ClientConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=closecodes.FORBIDDEN)
             return
-        hub = get_hub()
-        if not hub.take_slot(user.pk):
+        rt = runtime.current()
+        if not rt.slots.take(user.pk):
             metrics.counters["parley_too_many_connections_total"] += 1
             log.info("ws refused: user=%s holds %s sockets", user.pk, settings.PARLEY_MAX_CONNECTIONS_PER_USER)
             await self.accept()
             await self.close(code=closecodes.TOO_MANY_CONNECTIONS)
             return
-        self.slot_user = user.pk  # released in disconnect, whatever happens from here on
+        self.conn = conn = Connection(rt, user.pk)  # holds the slot; released by conn.close()
         self.user = user
-        self.subs = {}
-        self.hub = hub
         await self.accept()
-        send = self.scope.get(RAW_SEND, self.base_send)
-        wire = self.scope.get("extensions", {}).get(WIRE) if settings.PARLEY_WIRE_WRITES else None
-        self.outbox = Outbox(
-            send,
-            limit=settings.PARLEY_OUTBOX_BYTES,
-            write=wire["write"] if wire else None,
-            on_overflow=self._too_slow,
-        )
         metrics.counters["parley_connections_total"] += 1
-        if wire:
-            metrics.counters["parley_wire_connections_total"] += 1
         metrics.gauges["parley_connections_open"] += 1
-        await self.hub.join_user(user.pk, self)
+        await conn.open(outbox_for(self.scope, self.base_send))
 
-    async def disconnect(self, code: int) -> None:
-        self.gone = True
-        slot_user = getattr(self, "slot_user", None)
-        if slot_user is not None:
-            self.slot_user = None
-            get_hub().release_slot(slot_user)
-        if not hasattr(self, "outbox"):
-            return
-        metrics.gauges["parley_connections_open"] -= 1
-        for slug in list(self.subs):
-            await self.hub.leave_room(slug, self)
-            await self.hub.presence.left(slug, self.user.pk)
-        self.subs.clear()
-        await self.hub.leave_user(self.user.pk, self)
+    async def leave(self, conn: Connection) -> None:
+        if conn.outbox is not None:
+            metrics.gauges["parley_connections_open"] -= 1
+        followed = [slug for slug in conn.streams if conn.following(slug)]
+        await conn.close()
+        presence = conn.runtime.presence
+        for slug in followed:
+            await presence.left(slug, self.user.pk)
+
+    @property
+    def live(self) -> Connection:
+        conn = self.conn
+        if conn is None or conn.outbox is None:
+            raise RuntimeError("frame on a connection that is not open")
+        return conn
 
     def push(self, text: str) -> None:
-        self.outbox.push(text)
-
-    def _too_slow(self) -> None:
-        metrics.counters["parley_slow_client_closes_total"] += 1
-        log.warning("slow client closed user=%s rooms=%s", self.user.pk, len(self.subs))
+        conn = self.conn
+        if conn is not None and conn.outbox is not None:  # an ack may land after the close
+            conn.outbox.push(text)
 
     def error(self, code: str, detail: str, *, ref: Any = None, retry_after: float | None = None) -> None:
         metrics.counters[f"parley_errors_total|{code}"] += 1
@@ -161,6 +112,8 @@ class ClientConsumer(AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         metrics.counters["parley_frames_in_total"] += 1
+        if self.conn is None:
+            return  # refused in connect; the close is on its way
         if text_data is None:
             self.error("bad_request", "protocol v1 uses text frames (JSON)")
             return
@@ -200,45 +153,43 @@ class ClientConsumer(AsyncWebsocketConsumer):
             self.error("server_error", "internal error", ref=_ref(frame))
 
     async def on_subscribe(self, frame: Frame) -> None:
+        conn = self.live
         slug = slug_validate(frame.get("room"))
-        known = slug in self.subs
-        if not known and len(self.subs) >= MAX_ROOMS_PER_CONNECTION:
+        known = conn.following(slug)
+        if slug not in conn.streams and len(conn.streams) >= MAX_ROOMS_PER_CONNECTION:
             raise BadRequest(f"at most {MAX_ROOMS_PER_CONNECTION} rooms per connection")
         # Join first, then read: an event committed after our read is dispatched after we joined,
-        # and waits in ``held`` until the resume is out.
-        sub = self.subs[slug] = _Sub()
-        if not known:
-            await self.hub.join_room(slug, self)
+        # and the stream holds it until the resume is out. Nothing of the room reaches the socket
+        # before the resume has passed the access check.
+        stream = await conn.follow(slug)
         try:
             resume = await resume_queue().submit(ResumeRequest(user=self.user, room=slug, since=frame.get("since")))
-        except BaseException:
-            if self.subs.get(slug) is sub:
-                del self.subs[slug]
-                await self.hub.leave_room(slug, self)
+        except Exception:
+            if conn.streams.get(slug) is stream:
+                await conn.unfollow(slug)
+                if known:  # it was announced by the subscribe before this one
+                    await conn.runtime.presence.left(slug, self.user.pk)
             raise
-        self.hub.room_position(slug, resume.last_seq)
         for text in resume.frames:
             self.push(text)
         self.push(frames.subscribed(room=slug, last_seq=resume.last_seq, truncated=resume.truncated))
-        self._release(slug, sub, resume.last_seq)
+        conn.start(stream, resume.last_seq)
+        presence = conn.runtime.presence
         if not known:
-            await self.hub.presence.joined(slug, dict(user_ref(self.user)))
-        self.outbox.push(await self.hub.presence.snapshot(slug), droppable=True)
+            await presence.joined(slug, dict(user_ref(self.user)))
+        assert conn.outbox is not None
+        conn.outbox.push(await presence.snapshot(slug), droppable=True)
 
     async def on_unsubscribe(self, frame: Frame) -> None:
+        conn = self.live
         slug = slug_validate(frame.get("room"))
-        if self.subs.pop(slug, None) is not None:
-            await self.hub.leave_room(slug, self)
-            await self.hub.presence.left(slug, self.user.pk)
+        was_following = conn.following(slug)
+        if await conn.unfollow(slug) and was_following:
+            await conn.runtime.presence.left(slug, self.user.pk)
         self.push(frames.unsubscribed(room=slug))
 
     async def on_send(self, frame: Frame) -> None:
-        wait = ratelimit.take(self.user.pk)
-        shared = ratelimit.shared_bucket() if wait is None else None
-        if shared is not None:
-            wait = await shared.take(self.user.pk)  # the same user's sockets on other processes
-        if wait is not None:
-            raise RateLimited("too many messages; slow down", retry_after=wait)
+        await send_allowed(self.user.pk)
         # Queued in arrival order (so one client's messages keep their order) but not awaited:
         # the next frame is read while this one commits, and the ack goes out when it has.
         result = post_queue().submit(
@@ -270,15 +221,13 @@ class ClientConsumer(AsyncWebsocketConsumer):
 
     async def on_typing(self, frame: Frame) -> None:
         slug = slug_validate(frame.get("room"))
-        if slug not in self.subs:
+        if not self.live.following(slug):
             raise BadRequest("subscribe to the room before sending typing")
         if not ratelimit.typing_allowed(self.user.pk, slug):
             return  # throttled: typing is a hint, dropping it is harmless
         await database_sync_to_async(room_access_for_user)(slug=slug, user=self.user)
         text = frames.typing(room=slug, user=user_ref(self.user))
-        await room_signal_publish(
-            room=slug, message={"type": "room.typing", "room": slug, "user_id": self.user.pk, "text": text}
-        )
+        await room_signal_publish(room=slug, kind="typing", text=text, user_id=self.user.pk)
 
     async def on_ping(self, frame: Frame) -> None:
         self.push(frames.pong(frame.get("t")))
@@ -291,68 +240,6 @@ class ClientConsumer(AsyncWebsocketConsumer):
         "typing": on_typing,
         "ping": on_ping,
     }
-
-    # --- from the hub (synchronous: they only queue frames) -----------------------------------
-
-    def room_event(self, room: str, seq: int, text: str, prepared: Prepared | None = None) -> None:
-        sub = self.subs.get(room)
-        if sub is None:
-            return
-        if sub.delivered is None:
-            sub.held.append((seq, text))
-            return
-        if seq <= sub.delivered:
-            return
-        if seq > sub.delivered + 1:
-            # The hub's stream started after this connection's resume: fetch the difference.
-            sub.held.append((seq, text))
-            after, sub.delivered = sub.delivered, None
-            self.hub_task(self._fill(room, sub, after=after, upto=seq - 1))
-            return
-        self.outbox.push(text, prepared=prepared)
-        sub.delivered = seq
-
-    def room_signal(self, room: str, message: dict[str, Any]) -> None:
-        """Ephemeral room messages (presence, typing): dropped first when the client lags."""
-        if room not in self.subs or message.get("user_id") == self.user.pk:
-            return  # not subscribed, or our own typing
-        text = message.get("text")
-        if isinstance(text, str):
-            self.outbox.push(text, droppable=True)
-
-    def session_ended(self) -> None:
-        self.outbox.close(closecodes.UNAUTHENTICATED)
-
-    def restart_close(self) -> None:
-        self.outbox.close(closecodes.RESTARTING)
-
-    def hub_task(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-
-    async def _fill(self, room: str, sub: _Sub, *, after: int, upto: int) -> None:
-        try:
-            missing = await database_sync_to_async(room_events_between)(room=room, after=after, upto=upto)
-        except Exception:
-            log.exception("gap fill failed room=%s", room)
-            missing = []
-        if self.subs.get(room) is not sub:
-            return
-        for seq, text in missing:
-            self.push(text)
-            after = seq
-        self._release(room, sub, after)
-
-    def _release(self, room: str, sub: _Sub, delivered: int) -> None:
-        """Leave the buffering state at ``delivered`` and send what was held, in order."""
-        held, sub.held = sorted(sub.held), []
-        sub.delivered = delivered
-        for seq, text in held:
-            self.room_event(room, seq, text)
-
-
-_background: set[asyncio.Task[None]] = set()  # gap fills in flight (strong references)
 
 
 def _ref(frame: Frame) -> Any:

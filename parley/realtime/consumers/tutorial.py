@@ -1,33 +1,57 @@
 """The Channels tutorial's protocol, kept working: ``{"message": "..."}`` in and out.
 
 ``/ws/chats/<room>/`` is served by an async consumer, ``/ws/chats/sync/<room>/`` by a sync one
-(``WebsocketConsumer`` with ``async_to_sync``), as in the talk's demo. Their messages are real
-messages of the room: stored, given a seq, and seen on ``/ws/`` and in the web page.
+(``WebsocketConsumer``, its handlers in a worker thread), as in the talk's demo. Their messages
+are real messages of the room: stored, given a seq, seen on ``/ws/`` and in the web page.
+
+Both are hub members like ``/ws/`` connections (a ``TutorialConnection``): events reach them
+through the hub and their outbox, the ``{"message"}`` text prepared once per fan-out, with no
+thread hop per delivery even for the sync consumer; signals they do not speak (presence,
+typing) are skipped by construction. Sends go through the same rate limit and post batching
+as ``/ws/``; sockets count against the same per-user cap; logout closes them (4401), a drain
+closes them (1012), a client that stops reading is closed (4408). Anonymous sockets each get
+a guest, at most PARLEY_GUESTS_PER_MINUTE per client address.
+
+Errors are ``{"message": "[Parley] ...", "error": {"code", "detail"}}``: readable in the
+talk's client, which prints ``data.message``. A URL that names no valid room gets one such
+error and close 4400.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import uuid
+from collections import deque
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer, WebsocketConsumer
+from channels.generic.websocket import WebsocketConsumer
+from django.conf import settings
 from django.db import DatabaseError
 
 from parley.accounts.models import User
 from parley.core import json
-from parley.core.errors import BadRequest, NotAuthenticated, ParleyError
-from parley.messaging.services import message_post
-from parley.realtime import closecodes
-from parley.realtime.groups import room_group
+from parley.core.errors import BadRequest, NotAuthenticated, ParleyError, RateLimited
+from parley.messaging.selectors import rooms_last_seq
+from parley.messaging.services import Posted, PostRequest
+from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
+from parley.realtime.batching import post_queue
+from parley.realtime.connection import TutorialConnection
+from parley.realtime.consumers.base import HubConsumer, outbox_for
+from parley.realtime.consumers.client import send_allowed
+from parley.realtime.stream import RoomStream
+from parley.realtime.tasks import spawn
 from parley.rooms.services import room_open_for_tutorial
+from parley.rooms.slugs import slug_validate
 
 log = logging.getLogger("parley.realtime")
 
 
-def tutorial_message(text_data: str | None) -> str:
+def tutorial_body(text_data: str | None) -> str:
     """The body of a tutorial frame, or BadRequest."""
     if text_data is None:
         raise BadRequest('send text frames: {"message": "..."}')
@@ -37,93 +61,213 @@ def tutorial_message(text_data: str | None) -> str:
         raise BadRequest("frame is not valid JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("message"), str):
         raise BadRequest('frame must be {"message": "<text>"}')
-    return data["message"]
+    return str(data["message"])
 
 
-def tutorial_error(code: str, detail: str) -> str:
-    return json.dumps({"error": {"code": code, "detail": detail}})
+def tutorial_author(scope: dict[str, Any]) -> tuple[User, str]:
+    """The author and room of a tutorial socket, or the ParleyError that refuses it. Creates
+    the room (public) if new, as the tutorial does, and a guest for an anonymous socket."""
+    slug = slug_validate(scope["url_route"]["kwargs"]["room"])
+    user = scope.get("user")
+    if (user is None or not user.is_authenticated) and settings.PARLEY_GUESTS:
+        client = scope.get("client") or ("?", 0)
+        if not ratelimit.guest_allowed(str(client[0])):
+            raise RateLimited("too many new guests from your address; sign in or wait a minute", retry_after=60.0)
+    author, room = room_open_for_tutorial(slug=slug, user=user)
+    return author, room.slug
 
 
-def tutorial_post(*, user: User, room: str, text_data: str | None) -> None:
-    """Parse and store one tutorial frame; the room's group receives it on commit."""
-    message_post(user=user, room=room, cid=f"t-{uuid.uuid4().hex}", body=tutorial_message(text_data))
+def refusal(exc: Exception) -> tuple[str, int]:
+    """The error text and close code for a socket refused in connect."""
+    if not isinstance(exc, ParleyError):
+        log.error("tutorial socket refused by an error", exc_info=exc)
+        return frames.tutorial_error("server_error", "the server could not open this room; retry"), 1011
+    if isinstance(exc, BadRequest):
+        code = closecodes.BAD_REQUEST
+    elif isinstance(exc, NotAuthenticated):
+        code = closecodes.UNAUTHENTICATED
+    elif isinstance(exc, RateLimited):
+        code = closecodes.TOO_MANY_CONNECTIONS
+    else:
+        code = closecodes.FORBIDDEN
+    return frames.tutorial_error(exc.code, exc.detail, retry_after=exc.retry_after), code
 
 
-def _failure(exc: Exception) -> str:
+def failure_text(exc: BaseException) -> str:
     if isinstance(exc, ParleyError):
-        return tutorial_error(exc.code, exc.detail)
+        return frames.tutorial_error(exc.code, exc.detail, retry_after=exc.retry_after)
     if isinstance(exc, DatabaseError):
-        log.exception("database error on tutorial frame")
-        return tutorial_error("server_error", "database unavailable; retry")
-    log.exception("error on tutorial frame")
-    return tutorial_error("server_error", "internal error")
+        log.error("database error on tutorial frame", exc_info=exc)
+        return frames.tutorial_error("server_error", "database unavailable; retry", retry_after=1.0)
+    log.error("error on tutorial frame", exc_info=exc)
+    return frames.tutorial_error("server_error", "internal error")
 
 
-def _close_code(exc: ParleyError) -> int:
-    return closecodes.UNAUTHENTICATED if isinstance(exc, NotAuthenticated) else closecodes.FORBIDDEN
+class TutorialSession:
+    """The loop side of one tutorial socket, shared by both consumers. Runs on the event loop."""
+
+    def __init__(self, conn: TutorialConnection, author: User, room: str) -> None:
+        self.conn = conn
+        self.author = author
+        self.room = room
+        self._inbox: deque[str | None] = deque()  # the sync consumer's frames, in order
+        self._reading: asyncio.Task[None] | None = None
+
+    def push(self, text: str) -> None:
+        if self.conn.outbox is not None:
+            self.conn.outbox.push(text)
+
+    async def post(self, text_data: str | None) -> None:
+        """Parse, rate-limit and queue one frame; the event comes back through the hub, an
+        error as an error text."""
+        try:
+            body = tutorial_body(text_data)
+            await send_allowed(self.author.pk)
+        except ParleyError as exc:
+            self.push(failure_text(exc))
+            return
+        request = PostRequest(user=self.author, room=self.room, cid=f"t-{uuid.uuid4().hex}", body=body)
+        post_queue().submit(request).add_done_callback(self._posted)
+
+    def post_later(self, text_data: str | None) -> None:
+        """``post`` from a callback, keeping the frames' order."""
+        if len(self._inbox) >= 1000:
+            self.push(failure_text(RateLimited("too many messages; slow down", retry_after=1.0)))
+            return
+        self._inbox.append(text_data)
+        if self._reading is None:
+            self._reading = spawn(self._read_inbox())
+
+    async def _read_inbox(self) -> None:
+        try:
+            while self._inbox:
+                await self.post(self._inbox.popleft())
+        finally:
+            self._reading = None
+
+    def _posted(self, result: asyncio.Future[Posted]) -> None:
+        if not result.cancelled() and result.exception() is not None:
+            self.push(failure_text(result.exception()))  # type: ignore[arg-type]
 
 
-class TutorialConsumer(AsyncWebsocketConsumer):
+async def _join(scope: dict[str, Any], send: Any, author: User, room: str) -> tuple[TutorialSession, RoomStream]:
+    """Join the hub and the room (the caller holds the author's slot). The stream holds events
+    until ``_start``: join first, then read where the room is."""
+    conn = TutorialConnection(runtime.current(), author.pk)
+    try:
+        await conn.open(outbox_for(scope, send))
+        stream = await conn.follow(room)
+    except BaseException:
+        await conn.close()
+        raise
+    metrics.counters["parley_tutorial_connections_total"] += 1
+    return TutorialSession(conn, author, room), stream
+
+
+def _last_seq(room: str) -> int:
+    return rooms_last_seq(slugs=[room]).get(room, 0)
+
+
+class TutorialConsumer(HubConsumer):
     """Async flavour (``/ws/chats/<room>/``)."""
 
-    author: User
-    room: str
+    session: TutorialSession | None = None
 
     async def connect(self) -> None:
-        slug = self.scope["url_route"]["kwargs"]["room"]
         try:
-            self.author, room = await database_sync_to_async(room_open_for_tutorial)(
-                slug=slug, user=self.scope.get("user")
-            )
-        except ParleyError as exc:
-            await self.accept()
-            await self.close(code=_close_code(exc))
+            author, room = await database_sync_to_async(tutorial_author)(self.scope)
+        except Exception as exc:
+            await self._refuse(exc)
             return
-        self.room = room.slug
-        await self.channel_layer.group_add(room_group(self.room), self.channel_name)
+        if not runtime.current().slots.take(author.pk):
+            await self._refuse(RateLimited("too many open sockets for this user", retry_after=5.0))
+            return
         await self.accept()
+        session, stream = await _join(self.scope, self.base_send, author, room)
+        self.session, self.conn = session, session.conn
+        session.conn.start(stream, await database_sync_to_async(_last_seq)(room))
 
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "room"):
-            await self.channel_layer.group_discard(room_group(self.room), self.channel_name)
+    async def _refuse(self, exc: Exception) -> None:
+        text, code = refusal(exc)
+        await self.accept()
+        await self.send(text)
+        await self.close(code=code)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        try:
-            await database_sync_to_async(tutorial_post)(user=self.author, room=self.room, text_data=text_data)
-        except Exception as exc:
-            await self.send(_failure(exc))
-
-    async def room_event(self, message: dict[str, Any]) -> None:
-        await self.send(message["tutorial"])
+        if self.session is not None:
+            await self.session.post(text_data)
 
 
 class SyncTutorialConsumer(WebsocketConsumer):
-    """Sync flavour (``/ws/chats/sync/<room>/``): every handler runs in a worker thread."""
+    """Sync flavour (``/ws/chats/sync/<room>/``): ``connect``, ``receive`` and ``disconnect`` run
+    in a worker thread, as in the talk. What must run on the event loop (the hub, the outbox)
+    is handed to it with ``_on_loop``; deliveries never enter the thread."""
 
-    author: User
-    room: str
+    channel_layer_alias = "parley.hub-only"  # no layer channel: events come from the hub
+    session: TutorialSession | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.loop_send = send  # ``base_send`` is wrapped for this thread; the outbox runs on the loop
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            session, self.session = self.session, None
+            if session is not None:  # however the consumer ended: leave the hub, free the slot
+                await session.conn.close()
+
+    def _on_loop[T](self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Run a coroutine on the event loop from this consumer's thread and wait for it. It
+        starts in a clean context, so tasks it creates do not inherit this thread's asgiref
+        executor (which ends with the call)."""
+        done: Future[T] = Future()
+
+        def begin() -> None:
+            task = self.loop.create_task(make())
+            task.add_done_callback(lambda t: _settle(done, t))
+
+        self.loop.call_soon_threadsafe(begin, context=contextvars.Context())
+        return done.result()
 
     def connect(self) -> None:
-        slug = self.scope["url_route"]["kwargs"]["room"]
         try:
-            self.author, room = room_open_for_tutorial(slug=slug, user=self.scope.get("user"))
-        except ParleyError as exc:
-            self.accept()
-            self.close(code=_close_code(exc))
+            author, room = tutorial_author(self.scope)
+        except Exception as exc:
+            self._refuse(exc)
             return
-        self.room = room.slug
-        async_to_sync(self.channel_layer.group_add)(room_group(self.room), self.channel_name)
+        if not self._on_loop(lambda: _take_slot(author.pk)):
+            self._refuse(RateLimited("too many open sockets for this user", retry_after=5.0))
+            return
         self.accept()
+        self.session, stream = self._on_loop(lambda: _join(self.scope, self.loop_send, author, room))
+        position = _last_seq(room)  # here, in the database thread: the loop must not wait for it
+        self.loop.call_soon_threadsafe(self.session.conn.start, stream, position, context=contextvars.Context())
 
-    def disconnect(self, code: int) -> None:
-        if hasattr(self, "room"):
-            async_to_sync(self.channel_layer.group_discard)(room_group(self.room), self.channel_name)
+    def _refuse(self, exc: Exception) -> None:
+        text, code = refusal(exc)
+        self.accept()
+        self.send(text)
+        self.close(code=code)
 
     def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        try:
-            tutorial_post(user=self.author, room=self.room, text_data=text_data)
-        except Exception as exc:
-            self.send(_failure(exc))
+        session = self.session
+        if session is not None:  # handed over, not waited for: the thread is free at once
+            self.loop.call_soon_threadsafe(session.post_later, text_data, context=contextvars.Context())
 
-    def room_event(self, message: dict[str, Any]) -> None:
-        self.send(message["tutorial"])
+    def disconnect(self, code: int) -> None:
+        session, self.session = self.session, None
+        if session is not None:
+            self._on_loop(session.conn.close)
+
+
+async def _take_slot(user_id: int) -> bool:
+    return runtime.current().slots.take(user_id)
+
+
+def _settle[T](done: Future[T], task: asyncio.Task[T]) -> None:
+    if task.cancelled():
+        done.cancel()
+    elif (exc := task.exception()) is not None:
+        done.set_exception(exc)
+    else:
+        done.set_result(task.result())

@@ -1,0 +1,127 @@
+"""One socket as the hub sees it: its user, its outbox, a stream per room it follows, its state.
+
+``/ws/`` (protocol v1) and the tutorial routes are both hub members through this class; they
+differ only in what they write for an event and whether they speak signals (presence, typing):
+``TutorialConnection`` does not, by construction, whatever signal types are added later.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+from parley.realtime import closecodes
+from parley.realtime.stream import Delivery, RoomStream
+
+if TYPE_CHECKING:
+    from parley.realtime.outbox import Outbox
+    from parley.realtime.runtime import Runtime
+
+
+class State(enum.Enum):
+    OPENING = "opening"  # holds a socket slot; not accepted yet
+    OPEN = "open"  # accepted, with an outbox, a member of the hub
+    CLOSED = "closed"  # left the hub, slot released
+
+
+class Connection:
+    __slots__ = ("outbox", "runtime", "state", "streams", "user_id")
+
+    def __init__(self, runtime: Runtime, user_id: int) -> None:
+        """Call only after ``runtime.slots.take(user_id)`` allowed it: ``close`` releases it."""
+        self.runtime = runtime
+        self.user_id = user_id
+        self.state = State.OPENING
+        self.outbox: Outbox | None = None
+        self.streams: dict[str, RoomStream] = {}
+
+    async def open(self, outbox: Outbox) -> None:
+        if self.state is not State.OPENING:
+            raise RuntimeError(f"open() on a {self.state.value} connection")
+        self.outbox = outbox
+        self.state = State.OPEN
+        await self.runtime.hub.join_user(self.user_id, self)
+
+    async def close(self) -> None:
+        """Leave every room and the hub, release the socket slot. Idempotent."""
+        if self.state is State.CLOSED:
+            return
+        was_open, self.state = self.state is State.OPEN, State.CLOSED
+        self.runtime.slots.release(self.user_id)
+        if was_open:
+            for slug in list(self.streams):
+                await self.unfollow(slug)
+            await self.runtime.hub.leave_user(self.user_id, self)
+
+    # --- rooms -----------------------------------------------------------------------------
+
+    async def follow(self, slug: str) -> RoomStream:
+        """Join ``slug`` with a new stream that holds everything until ``start``. Join first,
+        then read the room: an event committed after the read arrives after the join."""
+        known = slug in self.streams
+        old = self.streams.get(slug)
+        if old is not None:
+            old.close()
+        stream = self.streams[slug] = RoomStream(slug, self.emit, on_overflow=self.drain_close)
+        if not known:
+            await self.runtime.hub.join_room(slug, self)
+        return stream
+
+    def start(self, stream: RoomStream, position: int) -> None:
+        """The client has the room up to ``position``: live events flow from there."""
+        if self.streams.get(stream.room) is stream:
+            stream.start(position)
+            self.runtime.hub.room_position(stream.room, position)
+
+    async def unfollow(self, slug: str) -> bool:
+        stream = self.streams.pop(slug, None)
+        if stream is None:
+            return False
+        stream.close()
+        await self.runtime.hub.leave_room(slug, self)
+        return True
+
+    def following(self, slug: str) -> bool:
+        """Subscribed and started: what may receive the room's events and signals."""
+        stream = self.streams.get(slug)
+        return stream is not None and stream.started
+
+    # --- hub member ------------------------------------------------------------------------
+
+    def deliver_event(self, room: str, delivery: Delivery) -> None:
+        stream = self.streams.get(room)
+        if stream is not None:
+            stream.offer(delivery)
+
+    def deliver_signal(self, room: str, kind: str, text: str, user_id: int | None) -> None:
+        if self.outbox is not None and user_id != self.user_id and self.following(room):
+            self.outbox.push(text, droppable=True)  # dropped first when the client lags
+
+    def end_session(self) -> None:
+        self.close_with(closecodes.UNAUTHENTICATED)
+
+    def drain_close(self) -> None:
+        self.close_with(closecodes.RESTARTING)
+
+    def close_with(self, code: int) -> None:
+        if self.outbox is not None:
+            self.outbox.close(code)
+
+    def emit(self, delivery: Delivery) -> None:
+        """Write one event of a started stream (in order, once)."""
+        assert self.outbox is not None
+        self.outbox.push(delivery.v1.text, prepared=delivery.v1)
+
+
+class TutorialConnection(Connection):
+    """The Channels tutorial's protocol: ``{"message": ...}`` for messages, nothing else."""
+
+    __slots__ = ()
+
+    def deliver_signal(self, room: str, kind: str, text: str, user_id: int | None) -> None:
+        return  # the tutorial protocol has no presence or typing
+
+    def emit(self, delivery: Delivery) -> None:
+        prepared = delivery.tutorial
+        if prepared is not None and self.outbox is not None:
+            self.outbox.push(prepared.text, prepared=prepared)

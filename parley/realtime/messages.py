@@ -1,0 +1,34 @@
+"""Every message Parley puts on the channel layer: its type names and one builder each.
+
+The only reader is the hub (one layer channel per process, parley.realtime.hub), which
+dispatches them from one table; no Channels consumer receives them, so no consumer needs a
+handler per type, and a type a route does not speak cannot crash it. Payloads are flat dicts of
+str/int/None (cheap to copy in the in-memory layer, small in Redis), and every text a client
+will receive is encoded once, here at publish, and forwarded unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+EVENT: Final = "parley.event"  # a committed event of a room's log
+SIGNAL: Final = "parley.signal"  # ephemeral room news: presence, typing
+SESSION_ENDED: Final = "parley.session_ended"  # a user logged out: close their sockets
+
+SignalKind = Literal["presence", "typing"]
+
+
+def event(*, room: str, seq: int, frame: str, tutorial: str | None) -> dict[str, Any]:
+    """``frame``: the protocol v1 ``event`` frame; ``tutorial``: ``{"message": ...}`` for the
+    tutorial routes, None for kinds they have no words for."""
+    return {"type": EVENT, "room": room, "seq": seq, "frame": frame, "tutorial": tutorial}
+
+
+def signal(*, room: str, kind: SignalKind, text: str, user_id: int | None = None) -> dict[str, Any]:
+    """``text``: the frame protocol v1 clients receive; ``user_id``: whose news it is (their own
+    sockets skip it), None for news about several people."""
+    return {"type": SIGNAL, "room": room, "kind": kind, "text": text, "user_id": user_id}
+
+
+def session_ended(*, user_id: int) -> dict[str, Any]:
+    return {"type": SESSION_ENDED, "user_id": user_id}
