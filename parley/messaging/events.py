@@ -40,8 +40,3 @@ def message_posted(
         "body": body,
         "reply_to": reply_to,
     }
-
-
-def tutorial_message(*, body: str) -> dict[str, Any]:
-    """What the Channels tutorial's clients expect: ``{"message": "..."}`` and nothing else."""
-    return {"message": body}

@@ -232,8 +232,7 @@ def _events(
             )
         )
         rows.append((room_id, seq, author_id, item.cid, item.body, item.reply_to, frame))
-        tutorial = json.dumps(events.tutorial_message(body=item.body))
-        published.append(PublishedEvent(room=item.room, room_id=room_id, seq=seq, frame=frame, tutorial=tutorial))
+        published.append(PublishedEvent(room=item.room, room_id=room_id, seq=seq, frame=frame, body=item.body))
     return rows, published
 
 

@@ -16,6 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from parley.core import json
 from parley.realtime.groups import room_group, user_group
 
 log = logging.getLogger("parley.publish")
@@ -37,7 +38,7 @@ class PublishedEvent:
     room_id: int
     seq: int
     frame: str  # the event as clients receive it, encoded once
-    tutorial: str  # the same message for the tutorial routes: {"message": ...}
+    body: str  # the message body; the tutorial routes get {"message": body}
 
 
 def room_events_publish(batch: list[PublishedEvent]) -> None:
@@ -109,7 +110,7 @@ async def _publish_all(batch: list[PublishedEvent]) -> None:
             "room_id": event.room_id,
             "seq": event.seq,
             "frame": event.frame,
-            "tutorial": event.tutorial,
+            "tutorial": json.dumps({"message": event.body}),
         }
         await _group_send(room_group(event.room), message)
 
