@@ -21,7 +21,9 @@ pytestmark = [pytest.mark.storage, pytest.mark.django_db]
 @pytest.fixture
 def published(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr("parley.messaging.services.room_events_publish", lambda batch: calls.extend(map(asdict, batch)))
+    monkeypatch.setattr(
+        "parley.messaging.services.posting.room_events_publish", lambda batch: calls.extend(map(asdict, batch))
+    )
     return calls
 
 
