@@ -5,9 +5,10 @@
 Runs against a fresh PostgreSQL database cloned from a migrated template (PARLEY_MICRO_PG, default
 postgres://postgres@127.0.0.1:5432/postgres, names the server). Like W2: one author, public rooms,
 every post of a batch to a different room. ``--compare REV`` also loads
-``parley/messaging/services.py`` as it was at REV and alternates the two in short rounds, so
-both see the same machine noise. Publishing is replaced by a no-op: it is not the DB thread's
-work in the server (it hands the batch to the event loop).
+``parley/messaging/services.py`` as it was at REV (a revision from before it became a package)
+and alternates the two in short rounds, so both see the same machine noise. Publishing is
+replaced by a no-op: it is not the DB thread's work in the server (it hands the batch to the
+event loop).
 """
 
 from __future__ import annotations
@@ -110,14 +111,14 @@ def main() -> None:
 
     django.setup()
     from parley.accounts.models import User
-    from parley.messaging import services
+    from parley.messaging.services import posting
     from parley.rooms.models import Room
 
     user = User.objects.create(username="micro-bot", display_name="micro")
     slugs = [f"room-{i:05d}" for i in range(args.rooms)]
     Room.objects.bulk_create([Room(slug=s, is_public=True) for s in slugs], batch_size=500)
 
-    variants = [Variant("current", services)]
+    variants = [Variant("current", posting)]  # the module that calls room_events_publish
     if args.compare:
         variants.append(Variant(args.compare[:12], _load_services_at(args.compare)))
     counter = 0

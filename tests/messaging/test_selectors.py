@@ -18,7 +18,7 @@ def _seqs(frames: list[str]) -> list[int]:
 
 @pytest.fixture
 def lobby(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("parley.messaging.services.room_events_publish", lambda batch: None)
+    monkeypatch.setattr("parley.messaging.services.posting.room_events_publish", lambda batch: None)
     ann = factories.user("ann")
     factories.room("lobby")
     for i in range(1, 13):

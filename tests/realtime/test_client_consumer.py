@@ -80,7 +80,9 @@ async def test_out_of_order_publish_is_delivered_in_seq_order(rooms: None, conne
     bob = await connect("bob")
     await bob.subscribe("lobby")
     held: list[dict[str, Any]] = []
-    monkeypatch.setattr("parley.messaging.services.room_events_publish", lambda batch: held.extend(map(asdict, batch)))
+    monkeypatch.setattr(
+        "parley.messaging.services.posting.room_events_publish", lambda batch: held.extend(map(asdict, batch))
+    )
     ann = await connect("ann")
     for i in (1, 2, 3):
         await ann.send({"type": "send", "room": "lobby", "cid": f"c{i}", "body": f"m{i}"})
@@ -236,7 +238,7 @@ async def test_an_event_the_layer_lost_is_repaired_from_the_database(
     settings.PARLEY_REPAIR_INTERVAL = 0.1
     bob = await connect("bob")
     await bob.subscribe("lobby")
-    monkeypatch.setattr("parley.messaging.services.room_events_publish", lambda batch: None)  # publish lost
+    monkeypatch.setattr("parley.messaging.services.posting.room_events_publish", lambda batch: None)  # publish lost
     ann = await connect("ann")
     await ann.send({"type": "send", "room": "lobby", "cid": "lost", "body": "never published"})
     assert (await ann.recv())["type"] == "ack"

@@ -1,0 +1,143 @@
+"""The batch posting flow: validate each request, answer what the store already knows or
+refuses, give the rest the rooms' next seqs, append them, and publish them on commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from parley.accounts.models import User
+from parley.core import json
+from parley.core.errors import BadRequest, NotFound, ParleyError
+from parley.messaging import events
+from parley.messaging.services.records import Posted, PostRequest
+from parley.messaging.services.store import Locked, Rooms, Row, Store, store_for
+from parley.messaging.services.validation import Valid, post_validate
+from parley.realtime.publish import PublishedEvent, room_events_publish
+from parley.rooms.access import room_access_rule
+
+
+def message_post(*, user: User, room: object, cid: object, body: object, reply_to: object = None) -> Posted:
+    """Append ``message.posted`` to the room's log, or return the first result for a known cid.
+
+    Returns only after the transaction committed, so an ``ack`` built from the result is true.
+    """
+    [result] = messages_post([PostRequest(user=user, room=room, cid=cid, body=body, reply_to=reply_to)])
+    if isinstance(result, ParleyError):
+        raise result
+    return result
+
+
+def messages_post(requests: list[PostRequest]) -> list[Posted | ParleyError]:
+    """Store many posts in one transaction; one result per request, in order. A request's own
+    problem (bad input, no access, unknown room) is its result and does not affect the others."""
+    results: list[Posted | ParleyError | None] = [None] * len(requests)
+    valid: list[Valid] = []
+    for index, request in enumerate(requests):
+        try:
+            valid.append(post_validate(index, request))
+        except ParleyError as exc:
+            results[index] = exc
+    if valid:
+        store = store_for(connection)
+        try:
+            with transaction.atomic():
+                _store(store, valid, results)
+        except IntegrityError:
+            # A cid committed by another transaction after our lookup. Alone, answer from the
+            # database (the same store's lookup); in a batch, take the posts one at a time so the others still land.
+            if len(valid) > 1:
+                for item in valid:
+                    results[item.index] = messages_post([requests[item.index]])[0]
+            else:
+                item = valid[0]
+                known = store.known({item.key})
+                if item.key not in known:
+                    raise
+                results[item.index] = known[item.key]
+    assert all(result is not None for result in results)
+    return [result for result in results if result is not None]
+
+
+def _store(store: Store, valid: list[Valid], results: list[Posted | ParleyError | None]) -> None:
+    """The transaction: must run inside ``transaction.atomic``."""
+    locked = store.read_and_lock(valid)
+    fresh, firsts = _sort_out(valid, locked, results)
+    if not firsts:
+        return
+    moment = timezone.now()
+    rows, published = _events(firsts, locked.rooms, moment)
+    store.append(rows, locked.rooms, created_at=moment)
+    transaction.on_commit(partial(room_events_publish, published))
+    stored = {item.key: (item.index, event) for item, event in zip(firsts, published, strict=True)}
+    for item in fresh:
+        first, event = stored[item.key]
+        results[item.index] = Posted(
+            room_id=event.room_id, room=event.room, seq=event.seq, cid=item.cid, created=item.index == first
+        )
+
+
+def _sort_out(
+    valid: list[Valid], locked: Locked, results: list[Posted | ParleyError | None]
+) -> tuple[list[Valid], list[Valid]]:
+    """Answer the refused posts and the known cids; return the posts to answer from this batch
+    (``fresh``) and those among them that take a seq (``firsts``: one per new cid)."""
+    fresh: list[Valid] = []
+    seen: set[tuple[int, str]] = set()
+    firsts: list[Valid] = []
+    for item in valid:
+        room = locked.rooms.get(item.room)
+        try:
+            if room is None:
+                raise NotFound(f"no room {item.room!r}")
+            room_id, last_seq, is_public = room
+            is_member = (room_id, item.key[0]) in locked.members
+            room_access_rule(user=item.user, slug=item.room, is_public=is_public, is_member=is_member)
+        except ParleyError as exc:
+            results[item.index] = exc
+            continue
+        key = item.key
+        if key in locked.known:
+            results[item.index] = locked.known[key]
+        elif key in seen:
+            fresh.append(item)  # same cid twice in one batch: answered with the first
+        elif item.reply_to is not None and item.reply_to > last_seq:
+            results[item.index] = BadRequest(f"reply_to {item.reply_to} is not an earlier message of {item.room!r}")
+        else:
+            seen.add(key)
+            fresh.append(item)
+            firsts.append(item)
+    return fresh, firsts
+
+
+def _events(firsts: list[Valid], rooms: Rooms, moment: datetime) -> tuple[list[Row], list[PublishedEvent]]:
+    """The rows to insert and the events to publish, with the seqs that follow each room's
+    last_seq (read under the room's lock), in batch order."""
+    next_seq = {slug: last + 1 for slug, (_, last, _) in rooms.items()}
+    ts = events.ts_text(moment)
+    authors = {item.key[0]: item.user for item in firsts}
+    refs = {author_id: events.user_ref(user) for author_id, user in authors.items()}
+    rows: list[Row] = []
+    published: list[PublishedEvent] = []
+    for item in firsts:
+        room_id = rooms[item.room][0]
+        seq = next_seq[item.room]
+        next_seq[item.room] = seq + 1
+        author_id = item.key[0]
+        frame = json.dumps(
+            events.message_posted(
+                room=item.room,
+                seq=seq,
+                user=refs[author_id],
+                ts=ts,
+                cid=item.cid,
+                body=item.body,
+                reply_to=item.reply_to,
+            )
+        )
+        rows.append((room_id, seq, author_id, item.cid, item.body, item.reply_to, frame))
+        published.append(PublishedEvent(room=item.room, room_id=room_id, seq=seq, frame=frame, body=item.body))
+    return rows, published

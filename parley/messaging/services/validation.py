@@ -1,0 +1,69 @@
+"""A post's fields checked one request at a time: what a ``PostRequest`` must hold to be stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from parley.accounts.models import User
+from parley.core.errors import BadRequest, TooLarge
+from parley.messaging.services.records import PostRequest
+from parley.rooms.slugs import slug_validate
+
+CID_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Valid:
+    """A request that passed ``post_validate``; ``index`` is its place in the batch."""
+
+    index: int
+    user: User
+    key: tuple[int, str]  # (author id, cid): ``user.pk`` costs a model attribute lookup each time
+    room: str
+    cid: str
+    body: str
+    reply_to: int | None
+
+
+def cid_validate(cid: object) -> str:
+    if not isinstance(cid, str) or not cid or len(cid) > CID_MAX:
+        raise BadRequest(f"cid must be a string of 1-{CID_MAX} characters")
+    if "\x00" in cid:
+        raise BadRequest("cid must not contain NUL characters")
+    return cid
+
+
+def body_validate(body: object) -> str:
+    if not isinstance(body, str):
+        raise BadRequest("body must be a string")
+    body = body.strip()
+    if not body:
+        raise BadRequest("body is empty")
+    limit = settings.PARLEY_MAX_BODY_CHARS
+    if len(body) > limit:
+        raise TooLarge(f"body is {len(body)} characters; the limit is {limit}")
+    if "\x00" in body:  # PostgreSQL text cannot hold NUL: refuse this post, not the whole batch
+        raise BadRequest("body must not contain NUL characters")
+    return body
+
+
+def reply_to_validate(reply_to: object) -> int | None:
+    if reply_to is not None and (not isinstance(reply_to, int) or isinstance(reply_to, bool) or reply_to < 1):
+        raise BadRequest("reply_to must be a positive integer (the seq of a message)")
+    return reply_to
+
+
+def post_validate(index: int, request: PostRequest) -> Valid:
+    reply_to = reply_to_validate(request.reply_to)
+    cid = cid_validate(request.cid)
+    return Valid(
+        index=index,
+        user=request.user,
+        key=(request.user.pk, cid),
+        room=slug_validate(request.room),
+        cid=cid,
+        body=body_validate(request.body),
+        reply_to=reply_to,
+    )
