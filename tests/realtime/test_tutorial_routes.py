@@ -75,7 +75,7 @@ async def test_bad_room_names_get_a_readable_error_and_4400(lobby: None, route: 
 
 async def test_unknown_paths_are_refused_at_the_handshake() -> None:
     ws = WebsocketCommunicator(application, "/ws/chats/a/b/", headers=[(b"origin", ORIGIN)])
-    connected, code = await ws.connect()
+    connected, _ = await ws.connect()
     assert not connected
 
 
