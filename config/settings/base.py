@@ -110,7 +110,8 @@ def _channel_layers(kind: str, redis_url: str) -> dict[str, dict[str, object]]:
         raise RuntimeError(f"PARLEY_CHANNEL_LAYER must be memory, redis or pubsub, not {kind!r}")
     config: dict[str, object] = {"hosts": [redis_url]}
     if kind == "redis":
-        # Consumers re-add their groups well inside this window (RELIABILITY.md F7).
+        # channels_redis prunes a group member this old whatever its activity: the hub re-adds its
+        # groups every 10 minutes, well inside it (parley/realtime/subscription.py).
         config.update({"capacity": 1000, "expiry": 60, "group_expiry": 3600})
     return {"default": {"BACKEND": backends[kind], "CONFIG": config}}
 

@@ -1,4 +1,4 @@
-"""W1-W4 (BENCHMARKS.md) against one running server. Every loop is bounded in count and time."""
+"""W1-W4 (docs/performance.md) against one running server. Every loop is bounded in count and time."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-/* Parley protocol v1 client (docs/protocol.md, DESIGN.md section 3).
+/* Parley protocol v1 client (docs/protocol.md).
  *
  * One WebSocket carries every room. The client reconnects by itself (connection.js), resubscribes
  * each room from the last seq it holds, re-sends unacknowledged messages with the same cid
