@@ -38,14 +38,18 @@ _buckets: dict[int, _Bucket] = {}
 
 def take(user_id: int) -> float | None:
     """Spend one token for ``user_id``. Returns None when allowed, else seconds to wait."""
-    rate = float(settings.PARLEY_RATE_PER_SECOND)
-    burst = float(settings.PARLEY_RATE_BURST)
+    return _spend(_buckets, user_id, float(settings.PARLEY_RATE_PER_SECOND), float(settings.PARLEY_RATE_BURST))
+
+
+def _spend[K](buckets: dict[K, _Bucket], key: K, rate: float, burst: float) -> float | None:
+    """Token bucket: spend one token of ``buckets[key]`` (``rate`` per second, at most
+    ``burst``). None when allowed, else seconds to wait."""
     now = time.monotonic()
-    bucket = _buckets.get(user_id)
+    bucket = buckets.get(key)
     if bucket is None:
-        if len(_buckets) >= _MAX_TRACKED:
-            _buckets.clear()  # a full bucket is the default state, so forgetting is safe
-        bucket = _buckets[user_id] = _Bucket(tokens=burst, updated=now)
+        if len(buckets) >= _MAX_TRACKED:
+            buckets.clear()  # a full bucket is the default state, so forgetting is safe
+        bucket = buckets[key] = _Bucket(tokens=burst, updated=now)
     else:
         bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
         bucket.updated = now
@@ -132,16 +136,4 @@ def guest_allowed(address: str) -> bool:
     """Anonymous sockets each make a guest user: at most PARLEY_GUESTS_PER_MINUTE per client
     address (burst of the same size), in this process."""
     per_minute = float(settings.PARLEY_GUESTS_PER_MINUTE)
-    now = time.monotonic()
-    bucket = _guests.get(address)
-    if bucket is None:
-        if len(_guests) >= _MAX_TRACKED:
-            _guests.clear()
-        bucket = _guests[address] = _Bucket(tokens=per_minute, updated=now)
-    else:
-        bucket.tokens = min(per_minute, bucket.tokens + (now - bucket.updated) * per_minute / 60)
-        bucket.updated = now
-    if bucket.tokens >= 1.0:
-        bucket.tokens -= 1.0
-        return True
-    return False
+    return _spend(_guests, address, per_minute / 60, per_minute) is None

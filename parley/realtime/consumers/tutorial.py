@@ -79,18 +79,17 @@ def tutorial_author(scope: dict[str, Any]) -> tuple[User, str]:
 
 def refusal(exc: Exception) -> tuple[str, int]:
     """The error text and close code for a socket refused in connect."""
-    if not isinstance(exc, ParleyError):
-        log.error("tutorial socket refused by an error", exc_info=exc)
-        return frames.tutorial_error("server_error", "the server could not open this room; retry"), 1011
     if isinstance(exc, BadRequest):
         code = closecodes.BAD_REQUEST
     elif isinstance(exc, NotAuthenticated):
         code = closecodes.UNAUTHENTICATED
     elif isinstance(exc, RateLimited):
         code = closecodes.TOO_MANY_CONNECTIONS
-    else:
+    elif isinstance(exc, ParleyError):
         code = closecodes.FORBIDDEN
-    return frames.tutorial_error(exc.code, exc.detail, retry_after=exc.retry_after), code
+    else:
+        code = 1011  # internal error (RFC 6455)
+    return failure_text(exc), code
 
 
 def failure_text(exc: BaseException) -> str:
