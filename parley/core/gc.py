@@ -5,7 +5,8 @@ With 10,000 sockets the process holds about a million long-lived objects, and CP
 (Channels and python-socketio servers show the same, 0.6-0.7 s). Everything on the hot path
 is freed by reference counting; the collector is only needed for cycles, which Parley's steady
 state does not make. So young collections run less often (fewer transient objects promoted
-into the old generation) and full collections far less often. PARLEY_GC_THRESHOLD="g0,g1,g2" overrides; "default" keeps CPython's.
+into the old generation) and full collections far less often. PARLEY_GC_THRESHOLD="g0,g1,g2"
+overrides; "default" keeps CPython's.
 """
 
 from __future__ import annotations
