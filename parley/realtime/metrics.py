@@ -13,6 +13,7 @@ HELP = {
     "parley_connections_total": "WebSocket connections accepted on /ws/",
     "parley_connections_open": "WebSocket connections open on /ws/ now",
     "parley_wire_connections_total": "connections on /ws/ whose frames are written as ready bytes (parley.wire)",
+    "parley_wire_write_failures_total": "connections whose direct frame write raised and fell back to ASGI send",
     "parley_too_many_connections_total": "sockets closed with 4429: the user held PARLEY_MAX_CONNECTIONS_PER_USER here",
     "parley_slow_client_closes_total": "connections closed with 4408 because the client stopped reading",
     "parley_frames_in_total": "protocol frames received",

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from parley.realtime import closecodes
+from parley.realtime import closecodes, metrics
 from parley.realtime.wire import Prepared, text_frame
 
 log = logging.getLogger("parley.realtime")
@@ -27,6 +27,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Write = Callable[[bytes], bool]  # the server's ``parley.wire`` extension: True if written
 
 _CLOSE = object()  # queue marker: close after the frames before it
+WIRE_FAILURES = "parley_wire_write_failures_total"
 
 
 class Outbox:
@@ -70,8 +71,12 @@ class Outbox:
         if self._closing:
             return
         if self._writing is None:
-            if self._write is not None and self._write(prepared.frame if prepared is not None else text_frame(text)):
-                return  # written to the socket: the usual case
+            if self._write is not None:
+                try:
+                    if self._write(prepared.frame if prepared is not None else text_frame(text)):
+                        return  # written to the socket: the usual case
+                except Exception:
+                    self._wire_failed()
             self._start(prepared.message if prepared is not None else {"type": "websocket.send", "text": text})
             return
         size = len(text)
@@ -147,8 +152,22 @@ class Outbox:
                 self._start({"type": "websocket.close", "code": item[1]})
                 return
             self._queued_bytes -= len(item)
-            if self._write is None or not self._write(text_frame(item)):
-                self._start({"type": "websocket.send", "text": item})
+            if self._write is not None:
+                try:
+                    if self._write(text_frame(item)):
+                        continue
+                except Exception:
+                    self._wire_failed()
+            self._start({"type": "websocket.send", "text": item})
+
+    def _wire_failed(self) -> None:
+        """The server's direct write raised (its internals changed under Parley, see
+        parley.server.uvicorn_ws): this connection sends through ASGI ``send`` from now on, so
+        the frame and every later one still go out, in order."""
+        self._write = None
+        metrics.counters[WIRE_FAILURES] += 1
+        if metrics.counters[WIRE_FAILURES] == 1:  # the first of the process, with its traceback
+            log.exception("direct frame write failed; falling back to ASGI websocket.send")
 
 
 async def _carry_on(coro: Any, blocked_on: Any) -> None:

@@ -6,6 +6,10 @@ builds the frame once for every member. The extension only writes while the conn
 and the transport is not applying back-pressure; otherwise it returns False and the application
 uses ``websocket.send``, which waits, raises for a closed socket, and keeps uvicorn's rules.
 
+It reads uvicorn's private connection state, so requirements.txt pins uvicorn to the tested range
+and tests/realtime/test_uvicorn_internals.py names every attribute read here; if a write raises
+anyway, the outbox falls back to ``websocket.send`` for that connection (parley.realtime.outbox).
+
 ``bin/serve`` runs uvicorn with this protocol. Other servers (Daphne) do not offer the
 extension, and Parley then sends everything through ``websocket.send``.
 """

@@ -98,3 +98,48 @@ async def test_back_pressure_falls_back_to_asgi_and_keeps_the_order() -> None:
     await asyncio.sleep(0.01)
     assert [m["text"] for m in sock.sent] == ["f1"]
     assert sock.wire == [text_frame(t) for t in ("f0", "f2", "f3")]
+
+
+class BrokenWireSocket(FakeSocket):
+    """A server whose direct write raises (its internals changed under Parley)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def write(self, frame: bytes) -> bool:
+        self.calls += 1
+        raise AttributeError("'Protocol' object has no attribute 'close_sent'")
+
+
+async def test_a_direct_write_that_raises_falls_back_to_asgi_send_in_order() -> None:
+    from parley.realtime import metrics
+    from parley.realtime.outbox import WIRE_FAILURES
+
+    before = metrics.counters[WIRE_FAILURES]
+    sock = BrokenWireSocket()
+    box = Outbox(sock.send, limit=1000, write=sock.write)
+    box.push("a", prepared=Prepared("a"))
+    box.push("b")
+    box.push("c", prepared=Prepared("c"))
+    assert [m["text"] for m in sock.sent] == ["a", "b", "c"]  # nothing lost, nothing reordered
+    assert sock.calls == 1  # the connection stopped trying the broken path
+    assert metrics.counters[WIRE_FAILURES] == before + 1
+
+
+async def test_a_write_that_raises_while_draining_a_backlog_falls_back_too() -> None:
+    sock = WireSocket()
+    sock.gate = asyncio.Event()
+    box = Outbox(sock.send, limit=1000, write=sock.write)
+    sock.paused = True
+    box.push("f0")  # the wire refuses: ASGI send suspends on the gate
+    box.push("f1")
+    box.push("f2")  # queued behind it
+
+    def broken(frame: bytes) -> bool:
+        raise RuntimeError("transport gone strange")
+
+    box._write = broken  # the server's write breaks while the backlog waits
+    sock.gate.set()
+    await asyncio.sleep(0.01)
+    assert [m["text"] for m in sock.sent] == ["f0", "f1", "f2"]
