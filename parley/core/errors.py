@@ -32,10 +32,6 @@ class NotAuthenticated(Forbidden):
     """Sign-in required (closes a socket with 4401 rather than 4403)."""
 
 
-class NotMember(ParleyError):
-    code = "not_member"
-
-
 class RateLimited(ParleyError):
     code = "rate_limited"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from parley.accounts.models import User
-from parley.core.errors import Forbidden, NotFound, NotMember
+from parley.core.errors import Forbidden, NotFound
 from parley.rooms.models import Membership, Room
 from parley.rooms.slugs import slug_validate
 
@@ -14,12 +14,13 @@ def room_access_for_user(*, slug: str, user: User) -> Room:
     """Return the room if ``user`` may read and post in it, else raise.
 
     Public rooms are open to every signed-in user, and to guests while PARLEY_GUESTS is on.
-    Private rooms are open to their members only.
+    Private rooms are open to their members only; to anyone else they do not exist: the same
+    ``not_found`` answer as a room that was never created, so probing names tells nothing.
     """
     slug_validate(slug)
     room = Room.objects.filter(slug=slug).first()
     if room is None:
-        raise NotFound(f"no room {slug!r}")
+        raise NotFound(_no_room(slug))
     room_access_check(user=user, room_id=room.pk, slug=slug, is_public=room.is_public)
     return room
 
@@ -35,4 +36,8 @@ def room_access_rule(*, user: User, slug: str, is_public: bool, is_member: bool)
     if user.is_guest and not settings.PARLEY_GUESTS:
         raise Forbidden("guest access is turned off")
     if not is_public and not is_member:
-        raise NotMember(f"you are not a member of {slug!r}")
+        raise NotFound(_no_room(slug))
+
+
+def _no_room(slug: str) -> str:
+    return f"no room {slug!r}"

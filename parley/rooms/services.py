@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from parley.accounts.models import User
 from parley.accounts.services import guest_create
 from parley.core.errors import NotAuthenticated
+from parley.core.text import text_clean
 from parley.rooms.access import room_access_for_user
 from parley.rooms.models import Membership, Room
 from parley.rooms.slugs import slug_validate
@@ -15,8 +16,9 @@ from parley.rooms.slugs import slug_validate
 
 def room_create(*, slug: str, creator: User | None, title: str = "", is_public: bool = True) -> Room:
     slug_validate(slug)
+    title = text_clean(title).strip()[:120]
     with transaction.atomic():
-        room = Room.objects.create(slug=slug, title=title.strip()[:120], is_public=is_public, created_by=creator)
+        room = Room.objects.create(slug=slug, title=title, is_public=is_public, created_by=creator)
         if creator is not None and not creator.is_guest:
             Membership.objects.create(room=room, user=creator, role=Membership.Role.OWNER)
     return room

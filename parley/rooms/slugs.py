@@ -6,8 +6,9 @@ import re
 
 from parley.core.errors import BadRequest
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 SLUG_PATTERN = r"[a-z0-9][a-z0-9_-]{0,63}"
+# \A...\Z, not ^...$: "$" also matches before a trailing newline ("lobby\n" passed).
+SLUG_RE = re.compile(rf"\A{SLUG_PATTERN}\Z")
 
 
 def slug_validate(slug: object) -> str:

@@ -4,7 +4,7 @@ import pytest
 from django.test import override_settings
 
 from parley.core import json
-from parley.core.errors import BadRequest, NotMember
+from parley.core.errors import BadRequest, NotFound
 from parley.messaging.selectors import room_events_between, room_history, room_resume
 from parley.messaging.services import message_post
 from tests import factories
@@ -57,9 +57,9 @@ def test_gap_fill_and_private_rooms(lobby: None) -> None:
     assert all(body for _, _, body in found)  # messages carry their body (the tutorial routes' text)
     dan = factories.user("dan")
     factories.room("secret", creator=factories.user("erin"), public=False)
-    with pytest.raises(NotMember):
+    with pytest.raises(NotFound):
         room_resume(user=dan, room="secret", since=0)
-    with pytest.raises(NotMember):
+    with pytest.raises(NotFound):
         room_history(user=dan, room="secret")
 
 
@@ -89,7 +89,7 @@ def test_many_resumes_are_read_together_and_each_gets_its_own_tail(
         ([8, 9, 10, 11, 12], 12, True),
         ([], 12, False),
         ([], 12, False),
-        "not_member",
+        "not_found",
         "not_found",
         "bad_request",
     ]

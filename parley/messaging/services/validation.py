@@ -8,6 +8,7 @@ from django.conf import settings
 
 from parley.accounts.models import User
 from parley.core.errors import BadRequest, TooLarge
+from parley.core.text import text_clean, text_visible
 from parley.messaging.services.records import PostRequest
 from parley.rooms.slugs import slug_validate
 
@@ -38,9 +39,11 @@ def cid_validate(cid: object) -> str:
 def body_validate(body: object) -> str:
     if not isinstance(body, str):
         raise BadRequest("body must be a string")
-    body = body.strip()
+    body = text_clean(body).strip()
     if not body:
         raise BadRequest("body is empty")
+    if not text_visible(body):
+        raise BadRequest("body has no visible characters")
     limit = settings.PARLEY_MAX_BODY_CHARS
     if len(body) > limit:
         raise TooLarge(f"body is {len(body)} characters; the limit is {limit}")

@@ -38,6 +38,7 @@ from parley.rooms.slugs import slug_validate
 log = logging.getLogger("parley.realtime")
 
 MAX_ROOMS_PER_CONNECTION = 100
+PING_MAX_DEPTH = 32
 
 Frame = dict[str, Any]
 
@@ -230,7 +231,10 @@ class ClientConsumer(HubConsumer):
         await room_signal_publish(room=slug, kind="typing", text=text, user_id=self.user.pk)
 
     async def on_ping(self, frame: Frame) -> None:
-        self.push(frames.pong(frame.get("t")))
+        t = frame.get("t")
+        if isinstance(t, (dict, list)) and not _shallow(t, PING_MAX_DEPTH):
+            raise BadRequest(f"t nests deeper than {PING_MAX_DEPTH} levels")
+        self.push(frames.pong(t))
 
     _handlers: dict[str, Callable[[ClientConsumer, Frame], Awaitable[None]]] = {
         "subscribe": on_subscribe,
@@ -240,6 +244,15 @@ class ClientConsumer(HubConsumer):
         "typing": on_typing,
         "ping": on_ping,
     }
+
+
+def _shallow(value: Any, levels: int) -> bool:
+    """True if ``value`` nests at most ``levels`` deep (the JSON encoder gives up far deeper
+    than a frame needs, and a value it cannot encode would cost a traceback per ping)."""
+    if levels == 0:
+        return False
+    children = value.values() if isinstance(value, dict) else value
+    return all(_shallow(child, levels - 1) for child in children if isinstance(child, (dict, list)))
 
 
 def _ref(frame: Frame) -> Any:

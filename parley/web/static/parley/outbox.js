@@ -20,7 +20,7 @@
   var HOLD_CAP_MS = 20000;
 
   // Errors that mean "this send will never succeed as it is": no automatic retry.
-  var FINAL_SEND_ERRORS = { bad_request: 1, too_large: 1, forbidden: 1, not_member: 1, not_found: 1, unknown_type: 1 };
+  var FINAL_SEND_ERRORS = { bad_request: 1, too_large: 1, forbidden: 1, not_found: 1, unknown_type: 1 };
 
   function uuid() {
     if (global.crypto && typeof global.crypto.randomUUID === "function") {

@@ -47,7 +47,6 @@
     server_error: "The server had a problem. Retrying…",
     too_large: "That message is too large.",
     forbidden: "You can't do that in this room.",
-    not_member: "You are not a member of this room.",
     not_found: "That room doesn't exist."
   };
 

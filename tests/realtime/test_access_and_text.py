@@ -1,0 +1,129 @@
+"""What an adversarial pass got through on /ws/, closed: private rooms' presence and typing, their
+existence, bidi controls, invisible bodies, deep pings, slugs with a trailing newline."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+
+from parley.core.errors import BadRequest
+from parley.core.text import text_clean, text_visible
+from parley.messaging.models import Event
+from parley.rooms.services import room_create
+from parley.rooms.slugs import slug_validate
+from tests import factories
+from tests.realtime.conftest import Connect
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RLO = "\u202e"
+
+
+def test_explicit_bidi_controls_are_removed_and_marks_kept() -> None:
+    assert text_clean(f"invoice{RLO}gnp.exe") == "invoicegnp.exe"
+    assert text_clean("a\u2066b\u2067c\u2068d\u2069e\u202af\u202bg\u202ch\u202di") == "abcdefghi"
+    assert text_clean("\u05e9\u05dc\u05d5\u05dd\u200f!") == "\u05e9\u05dc\u05d5\u05dd\u200f!"  # RLM stays
+    assert text_clean("plain ascii") == "plain ascii"
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\u200b\u200d\u2060\ufeff", "\u3164", " \u2800 ", "\u0301", "\x07"])
+def test_invisible_text_is_told_apart(text: str) -> None:
+    assert not text_visible(text)
+
+
+@pytest.mark.parametrize("text", ["a", "\u05d0", "\U0001f44d", "\u200bx", "\u4e2d", "e\u0301"])
+def test_visible_text_is_visible(text: str) -> None:
+    assert text_visible(text)
+
+
+@pytest.mark.parametrize("slug", ["lobby\n", "lobby\r\n", "\nlobby", "lob by", "Lobby"])
+def test_slugs_are_matched_whole(slug: str) -> None:
+    with pytest.raises(BadRequest):
+        slug_validate(slug)
+
+
+@pytest.fixture
+def rooms() -> None:
+    ann = factories.user("ann")
+    factories.user("bob")
+    factories.room("lobby", creator=ann)
+    factories.room("secret", creator=ann, public=False)  # ann owns it: a member
+
+
+async def test_a_private_room_and_a_missing_room_get_the_same_answer(rooms: None, connect: Connect) -> None:
+    bob = await connect("bob")
+    answers = []
+    for room in ("secret", "nosuchroom"):
+        for frame in (
+            {"type": "subscribe", "room": room},
+            {"type": "send", "room": room, "cid": f"c-{room}", "body": "x"},
+            {"type": "history", "room": room},
+        ):
+            await bob.send(frame)
+            error = await bob.recv()
+            answers.append((error["code"], error["detail"].replace(room, "ROOM")))
+    assert answers[:3] == answers[3:], answers
+    assert {code for code, _ in answers} == {"not_found"}
+
+
+async def test_a_non_member_subscribing_in_a_loop_gets_no_presence_or_typing(rooms: None, connect: Connect) -> None:
+    ann, bob = await connect("ann"), await connect("bob")
+    await ann.subscribe("secret")
+    leaked: list[dict[str, object]] = []
+
+    async def probe() -> None:
+        for _ in range(30):
+            await bob.send({"type": "subscribe", "room": "secret"})
+            while True:
+                frame = await bob.recv(skip=())
+                if frame["type"] == "error":
+                    break
+                leaked.append(frame)
+
+    async def chatter() -> None:
+        for i in range(10):
+            await ann.send({"type": "typing", "room": "secret"})
+            tab = await connect("ann")  # ann's second tab: a presence change of the room
+            await tab.subscribe("secret")
+            await tab.ws.disconnect()
+            await asyncio.sleep(0.01 * (i % 3))
+
+    await asyncio.gather(probe(), chatter())
+    assert await bob.nothing(timeout=0.5)
+    assert leaked == [], leaked
+
+
+async def test_bodies_lose_bidi_controls_and_invisible_bodies_are_refused(rooms: None, connect: Connect) -> None:
+    ann = await connect("ann")
+    await ann.send({"type": "send", "room": "lobby", "cid": "b1", "body": f"look: invoice{RLO}gnp.exe"})
+    assert (await ann.recv())["type"] == "ack"
+    body = await database_sync_to_async(lambda: Event.objects.get(cid="b1").body)()
+    assert body == "look: invoicegnp.exe"
+    for cid, text in (("z1", "\u200b\u200b"), ("z2", f"{RLO}\u2066"), ("z3", "\u3164 \u200d")):
+        await ann.send({"type": "send", "room": "lobby", "cid": cid, "body": text})
+        reply = await ann.recv()
+        assert reply["type"] == "error" and reply["code"] == "bad_request" and reply["ref"] == cid, reply
+    assert not await database_sync_to_async(Event.objects.filter(cid__in=["z1", "z2", "z3"]).exists)()
+
+
+def test_room_titles_lose_bidi_controls() -> None:
+    room = room_create(slug="titled", creator=None, title=f"Team {RLO}stats")
+    assert room.title == "Team stats"
+
+
+async def test_a_deeply_nested_ping_is_a_bad_request_not_a_traceback(
+    rooms: None, connect: Connect, caplog: pytest.LogCaptureFixture
+) -> None:
+    bob = await connect("bob")
+    deep = "[" * 1000 + "]" * 1000
+    await bob.ws.send_to(text_data='{"type": "ping", "t": ' + deep + "}")
+    error = await bob.recv()
+    assert error["type"] == "error" and error["code"] == "bad_request", error
+    nested: list[object] = []
+    for _ in range(30):
+        nested = [nested]
+    await bob.send({"type": "ping", "t": {"n": nested}})  # a dict and 31 lists: 32 levels, still echoed
+    assert (await bob.recv()) == {"type": "pong", "t": {"n": nested}}
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelname == "ERROR"]
