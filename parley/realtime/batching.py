@@ -18,6 +18,7 @@ from parley.core.errors import ParleyError
 from parley.messaging.selectors import Resume, ResumeRequest, rooms_resume
 from parley.messaging.services import Posted, PostRequest, messages_post
 from parley.realtime.perloop import PerLoop
+from parley.rooms.access import AccessRequest, rooms_access
 
 
 class BatchQueue[Req, Res]:
@@ -63,9 +64,16 @@ _posts: PerLoop[BatchQueue[PostRequest, Posted]] = PerLoop(lambda: BatchQueue(me
 _resumes: PerLoop[BatchQueue[ResumeRequest, Resume]] = PerLoop(lambda: BatchQueue(rooms_resume, max_batch=500))
 
 
+_access: PerLoop[BatchQueue[AccessRequest, None]] = PerLoop(lambda: BatchQueue(rooms_access, max_batch=500))
+
+
 def post_queue() -> BatchQueue[PostRequest, Posted]:
     return _posts.get()
 
 
 def resume_queue() -> BatchQueue[ResumeRequest, Resume]:
     return _resumes.get()
+
+
+def access_queue() -> BatchQueue[AccessRequest, None]:
+    return _access.get()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 
 from parley.accounts.models import User
-from parley.core.errors import Forbidden, NotFound
+from parley.core.errors import Forbidden, NotFound, ParleyError
 from parley.rooms.models import Membership, Room
+from parley.rooms.selectors import memberships_among
 from parley.rooms.slugs import slug_validate
 
 
@@ -41,3 +44,40 @@ def room_access_rule(*, user: User, slug: str, is_public: bool, is_member: bool)
 
 def _no_room(slug: str) -> str:
     return f"no room {slug!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    user: User
+    room: str
+
+
+def rooms_access(requests: list[AccessRequest]) -> list[ParleyError | None]:
+    """Many users' access to many rooms at once (a reconnect storm's subscribes): one read of
+    the rooms and one of the memberships, whatever the count. None where access is granted."""
+    slugs = {request.room for request in requests}
+    rooms = {
+        slug: (pk, public)
+        for pk, slug, public in Room.objects.filter(slug__in=slugs).values_list("id", "slug", "is_public")
+    }
+    members = memberships_among(
+        {(rooms[r.room][0], r.user.pk) for r in requests if r.room in rooms and not rooms[r.room][1]}
+    )
+    results: list[ParleyError | None] = []
+    for request in requests:
+        try:
+            found = rooms.get(request.room)
+            if found is None:
+                raise NotFound(_no_room(request.room))
+            room_id, is_public = found
+            room_access_rule(
+                user=request.user,
+                slug=request.room,
+                is_public=is_public,
+                is_member=(room_id, request.user.pk) in members,
+            )
+        except ParleyError as exc:
+            results.append(exc)
+        else:
+            results.append(None)
+    return results

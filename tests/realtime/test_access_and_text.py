@@ -127,3 +127,25 @@ async def test_a_deeply_nested_ping_is_a_bad_request_not_a_traceback(
     await bob.send({"type": "ping", "t": {"n": nested}})  # a dict and 31 lists: 32 levels, still echoed
     assert (await bob.recv()) == {"type": "pong", "t": {"n": nested}}
     assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+async def test_a_refused_subscribe_never_joins_the_room(
+    rooms: None, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from parley.realtime import runtime
+
+    bob = await connect("bob")
+    hub = runtime.current().hub
+    joined: list[str] = []
+    real_join = hub.join_room
+
+    async def recording_join(slug: str, member: object) -> None:
+        joined.append(slug)
+        await real_join(slug, member)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hub, "join_room", recording_join)
+    for room in ("secret", "nosuchroom", "secret"):
+        assert (await bob.subscribe(room))[-1]["code"] == "not_found"
+    assert joined == []  # decided before any state changed: no hub membership, no layer group
+    assert (await bob.subscribe("lobby"))[-1]["type"] == "subscribed"
+    assert joined == ["lobby"]

@@ -28,11 +28,11 @@ from parley.messaging.events import user_ref
 from parley.messaging.selectors import ResumeRequest, room_history
 from parley.messaging.services import Posted, PostRequest
 from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
-from parley.realtime.batching import post_queue, resume_queue
+from parley.realtime.batching import access_queue, post_queue, resume_queue
 from parley.realtime.connection import Connection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
 from parley.realtime.publish import room_signal_publish
-from parley.rooms.access import room_access_for_user
+from parley.rooms.access import AccessRequest, room_access_for_user
 from parley.rooms.slugs import slug_validate
 
 log = logging.getLogger("parley.realtime")
@@ -159,9 +159,13 @@ class ClientConsumer(HubConsumer):
         known = conn.following(slug)
         if slug not in conn.streams and len(conn.streams) >= MAX_ROOMS_PER_CONNECTION:
             raise BadRequest(f"at most {MAX_ROOMS_PER_CONNECTION} rooms per connection")
+        if slug not in conn.streams:
+            # Decide before any state changes: a room this socket does not follow yet is joined
+            # (hub membership, the process's layer group) only once access is granted.
+            await access_queue().submit(AccessRequest(user=self.user, room=slug))
         # Join first, then read: an event committed after our read is dispatched after we joined,
-        # and the stream holds it until the resume is out. Nothing of the room reaches the socket
-        # before the resume has passed the access check.
+        # and the stream holds it until the resume is out. The resume checks access again, in
+        # the same read, so a membership removed meanwhile still ends here.
         stream = await conn.follow(slug)
         try:
             resume = await resume_queue().submit(ResumeRequest(user=self.user, room=slug, since=frame.get("since")))
