@@ -10,8 +10,9 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
-from parley.realtime import closecodes
+from parley.realtime import closecodes, frames
 from parley.realtime.stream import Delivery, RoomStream
+from parley.realtime.tasks import spawn
 
 if TYPE_CHECKING:
     from parley.realtime.outbox import Outbox
@@ -100,6 +101,25 @@ class Connection:
     def end_session(self) -> None:
         self.close_with(closecodes.UNAUTHENTICATED)
 
+    def lose_room(self, room: str) -> None:
+        """The user may no longer read ``room`` (removed, banned, the room made private): from
+        this instant nothing of it reaches the socket; the client is told with an unasked
+        ``unsubscribed``; the hub membership and the user's presence there go next."""
+        stream = self.streams.get(room)
+        if stream is None:
+            return
+        was_following = stream.started
+        stream.close()
+        if self.outbox is not None:
+            self.outbox.push(frames.unsubscribed(room=room, reason="access_revoked"))
+        spawn(self._forget(room, stream, was_following))
+
+    async def _forget(self, room: str, stream: RoomStream, was_following: bool) -> None:
+        if self.streams.get(room) is stream:
+            await self.unfollow(room)
+        if was_following:
+            await self.runtime.presence.left(room, self.user_id)
+
     def drain_close(self) -> None:
         self.close_with(closecodes.RESTARTING)
 
@@ -120,6 +140,13 @@ class TutorialConnection(Connection):
 
     def deliver_signal(self, room: str, kind: str, text: str, user_id: int | None) -> None:
         return  # the tutorial protocol has no presence or typing
+
+    def lose_room(self, room: str) -> None:
+        """A tutorial socket is one room: losing it ends the socket (4403)."""
+        stream = self.streams.get(room)
+        if stream is not None:
+            stream.close()
+            self.close_with(closecodes.FORBIDDEN)
 
     def emit(self, delivery: Delivery) -> None:
         prepared = delivery.tutorial

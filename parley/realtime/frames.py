@@ -25,8 +25,11 @@ def subscribed(*, room: str, last_seq: int, truncated: bool) -> str:
     return json.dumps({"type": "subscribed", "room": room, "last_seq": last_seq, "truncated": truncated})
 
 
-def unsubscribed(*, room: str) -> str:
-    return json.dumps({"type": "unsubscribed", "room": room})
+def unsubscribed(*, room: str, reason: str | None = None) -> str:
+    """``reason`` is set when the server drops the room unasked (``access_revoked``)."""
+    if reason is None:
+        return json.dumps({"type": "unsubscribed", "room": room})
+    return json.dumps({"type": "unsubscribed", "room": room, "reason": reason})
 
 
 def typing(*, room: str, user: Any) -> str:

@@ -36,6 +36,8 @@ class Member(Protocol):
 
     def end_session(self) -> None: ...  # the user logged out: close 4401
 
+    def lose_room(self, room: str) -> None: ...  # the user may no longer read the room
+
     def drain_close(self) -> None: ...  # the process is restarting: close 1012
 
 
@@ -56,6 +58,7 @@ class Hub:
             messages.EVENT: self._on_event,
             messages.SIGNAL: self._on_signal,
             messages.SESSION_ENDED: self._on_session_ended,
+            messages.ROOM_REVOKED: self._on_room_revoked,
         }
 
     # --- membership ------------------------------------------------------------------------
@@ -148,6 +151,10 @@ class Hub:
     def _on_session_ended(self, message: dict[str, Any]) -> None:
         for member in list(self.users.get(message.get("user_id", -1), ())):
             member.end_session()
+
+    def _on_room_revoked(self, message: dict[str, Any]) -> None:
+        for member in list(self.users.get(message.get("user_id", -1), ())):
+            member.lose_room(message["room"])
 
     # --- fan-out ---------------------------------------------------------------------------
 

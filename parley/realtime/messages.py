@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 EVENT: Final = "parley.event"  # a committed event of a room's log
 SIGNAL: Final = "parley.signal"  # ephemeral room news: presence, typing
 SESSION_ENDED: Final = "parley.session_ended"  # a user logged out: close their sockets
+ROOM_REVOKED: Final = "parley.room_revoked"  # a user lost access to a room: their sockets drop it
 
 SignalKind = Literal["presence", "typing"]
 
@@ -32,3 +33,7 @@ def signal(*, room: str, kind: SignalKind, text: str, user_id: int | None = None
 
 def session_ended(*, user_id: int) -> dict[str, Any]:
     return {"type": SESSION_ENDED, "user_id": user_id}
+
+
+def room_revoked(*, user_id: int, room: str) -> dict[str, Any]:
+    return {"type": ROOM_REVOKED, "user_id": user_id, "room": room}

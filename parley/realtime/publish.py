@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import transaction
 
 from parley.realtime import frames, messages
 from parley.realtime.groups import room_group, user_group
@@ -113,6 +114,19 @@ def user_sessions_end(*, user_id: int) -> None:
         async_to_sync(_group_send)(user_group(user_id), messages.session_ended(user_id=user_id))
     except Exception:
         log.warning("could not close sockets of user=%s after logout", user_id, exc_info=True)
+
+
+def user_room_revoke(*, user_id: int, room: str) -> None:
+    """After the current transaction commits: every socket of the user, on every process, drops
+    ``room`` (the membership that let them read it is gone)."""
+
+    def send() -> None:
+        try:
+            async_to_sync(_group_send)(user_group(user_id), messages.room_revoked(user_id=user_id, room=room))
+        except Exception:
+            log.warning("could not drop room=%s from the sockets of user=%s", room, user_id, exc_info=True)
+
+    transaction.on_commit(send)
 
 
 async def room_signal_publish(*, room: str, kind: messages.SignalKind, text: str, user_id: int | None = None) -> None:

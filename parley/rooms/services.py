@@ -9,6 +9,7 @@ from parley.accounts.models import User
 from parley.accounts.services import guest_create
 from parley.core.errors import NotAuthenticated
 from parley.core.text import text_clean
+from parley.realtime.publish import user_room_revoke
 from parley.rooms.access import room_access_for_user
 from parley.rooms.models import Membership, Room
 from parley.rooms.slugs import slug_validate
@@ -40,6 +41,17 @@ def room_get_or_create_public(*, slug: str, creator: User | None) -> Room:
 def membership_add(*, room: Room, user: User, role: str = Membership.Role.MEMBER) -> Membership:
     membership, _ = Membership.objects.get_or_create(room=room, user=user, defaults={"role": role})
     return membership
+
+
+def membership_remove(*, room: Room, user: User) -> bool:
+    """Take ``user`` out of ``room``. If that ends their access (a private room), every open
+    socket of theirs drops the room once this commits, on every process. True if a membership
+    was removed."""
+    with transaction.atomic():
+        removed, _ = Membership.objects.filter(room=room, user=user).delete()
+        if removed and not room.is_public:
+            user_room_revoke(user_id=user.pk, room=room.slug)
+    return bool(removed)
 
 
 def room_open_for_tutorial(*, slug: str, user: User | None) -> tuple[User, Room]:

@@ -149,3 +149,53 @@ async def test_a_refused_subscribe_never_joins_the_room(
     assert joined == []  # decided before any state changed: no hub membership, no layer group
     assert (await bob.subscribe("lobby"))[-1]["type"] == "subscribed"
     assert joined == ["lobby"]
+
+
+async def test_a_removed_member_loses_the_room_at_once_on_every_open_socket(rooms: None, connect: Connect) -> None:
+    from parley.accounts.models import User
+    from parley.rooms.models import Membership, Room
+    from parley.rooms.services import membership_remove
+
+    def setup() -> tuple[Room, User]:
+        carol = factories.user("carol")
+        room = Room.objects.get(slug="secret")
+        Membership.objects.create(room=room, user=carol)
+        return room, carol
+
+    room, carol = await database_sync_to_async(setup)()
+    ann, web, bot = await connect("ann"), await connect("carol"), await connect("carol")
+    for client in (ann, web, bot):
+        assert (await client.subscribe("secret"))[-1]["type"] == "subscribed"
+    tutorial = await connect("carol", path="/ws/chats/secret/")
+    await ann.send({"type": "send", "room": "secret", "cid": "before", "body": "for members"})
+    for client in (web, bot):
+        assert (await client.recv())["body"] == "for members"
+    assert (await tutorial.recv())["message"] == "for members"
+
+    assert await database_sync_to_async(membership_remove)(room=room, user=carol)
+    for client in (web, bot):
+        assert await client.recv() == {"type": "unsubscribed", "room": "secret", "reason": "access_revoked"}
+    assert (await tutorial.ws.receive_output(timeout=3))["code"] == 4403
+
+    await ann.send({"type": "typing", "room": "secret"})
+    await ann.send({"type": "send", "room": "secret", "cid": "after", "body": "members only now"})
+    assert {(await ann.recv())["type"], (await ann.recv())["type"]} == {"ack", "event"}
+    for client in (web, bot):
+        assert await client.nothing(timeout=0.5)  # no event, no typing; presence is skipped by nothing()
+        await client.send({"type": "subscribe", "room": "secret"})
+        assert (await client.recv())["code"] == "not_found"
+    fresh = await connect("ann")  # a new subscriber's `online` list is the room's presence now
+    subscribed = await fresh.subscribe("secret")
+    online = next(f for f in await _frames(fresh) if f["type"] == "presence")["online"]
+    assert subscribed[-1]["type"] == "subscribed"
+    assert [u["username"] for u in online] == ["ann"], online  # carol left the room's list
+
+
+async def _frames(client: object, timeout: float = 1.0) -> list[dict[str, object]]:
+    from parley.core import json
+
+    got = []
+    ws = client.ws  # type: ignore[attr-defined]
+    while not await ws.receive_nothing(timeout=timeout):
+        got.append(json.loads(await ws.receive_from()))
+    return got
