@@ -133,6 +133,8 @@ PARLEY_RATE_SHARED = env_bool("PARLEY_RATE_SHARED", True)  # with REDIS_URL: one
 # sockets on /ws/ one user may hold in one process; the next is closed with 4429
 PARLEY_GUESTS_PER_MINUTE = env_int("PARLEY_GUESTS_PER_MINUTE", 20)  # per client address: tutorial sockets
 PARLEY_MAX_CONNECTIONS_PER_USER = env_int("PARLEY_MAX_CONNECTIONS_PER_USER", 50)
+# WebSocket origins accepted besides the site itself (scheme://host[:port], exact): see realtime/security.py
+PARLEY_ALLOWED_ORIGINS = env_list("PARLEY_ALLOWED_ORIGINS", [])
 PARLEY_PUBLISH_TIMEOUT = 1.0
 PARLEY_REPAIR_INTERVAL = float(env_int("PARLEY_REPAIR_INTERVAL_MS", 1000)) / 1000
 PARLEY_PRESENCE_BACKEND = env_str("PARLEY_PRESENCE_BACKEND", "redis" if REDIS_URL else "memory")

@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 from importlib import import_module
 from typing import Any
+from urllib.parse import urlsplit
 
 from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
-from channels.security.websocket import OriginValidator
+from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
+from django.http.request import split_domain_port, validate_host
 
 from parley.accounts.services import user_for_token
 
@@ -36,33 +38,66 @@ def _bearer(scope: dict[str, Any]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-class SiteOriginValidator(OriginValidator):
-    """AllowedHostsOriginValidator, plus one case: a client with a bearer token and no Origin
-    header (a bot or script, not a browser: browsers always send Origin) may connect. A browser
-    from a foreign origin is refused whatever it carries."""
+class SiteOriginValidator:
+    """The WebSocket origin check: the whole origin (scheme, host and port), not the host alone.
+
+    A browser's handshake is accepted when its ``Origin`` is the site itself, as Django's CSRF
+    check decides for forms: the scheme of the connection (``ws`` -> ``http``, ``wss`` ->
+    ``https``; behind a proxy, from ``X-Forwarded-Proto`` when the server trusts it) with the
+    ``Host`` the handshake was sent to, that host being one of ALLOWED_HOSTS; or when it is
+    listed in PARLEY_ALLOWED_ORIGINS (exact origins, e.g. another site of yours that embeds the
+    chat). A page on another port or scheme of the same host (``http://`` on an HTTPS site,
+    another local service) is refused. A client with a bearer token and no Origin header (a bot
+    or script, not a browser: browsers always send Origin) may connect; a browser from a foreign
+    origin is refused whatever it carries.
+    """
 
     def __init__(self, application: Any) -> None:
-        super().__init__(application, [])
-
-    @property
-    def allowed_origins(self) -> list[str]:
-        return list(settings.ALLOWED_HOSTS)  # read per connection, so tests can change it
-
-    @allowed_origins.setter
-    def allowed_origins(self, value: list[str]) -> None:
-        pass
+        self.application = application
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         origin = _header(scope, b"origin")
-        if origin is None and _bearer(scope) is not None:
+        if origin is None:
+            if _bearer(scope) is not None:
+                return await self.application(scope, receive, send)
+            log.warning("ws origin refused: no Origin header and no bearer token")
+        elif origin_allowed(origin.decode("latin1"), scope):
             return await self.application(scope, receive, send)
-        return await super().__call__(scope, receive, send)
+        else:
+            log.warning("ws origin refused origin=%.200s", origin.decode("latin1"))
+        return await WebsocketDenier()(scope, receive, send)
 
-    def valid_origin(self, parsed_origin: Any) -> bool:
-        ok = bool(super().valid_origin(parsed_origin))
-        if not ok:
-            log.warning("ws origin refused origin=%s", parsed_origin.geturl() if parsed_origin else None)
-        return ok
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin_key(value: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an origin, with the scheme's default port filled in."""
+    try:
+        parts = urlsplit(value.strip().lower())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/"):
+        return None
+    return parts.scheme, parts.hostname, port or _DEFAULT_PORTS[parts.scheme]
+
+
+def origin_allowed(origin: str, scope: dict[str, Any]) -> bool:
+    key = _origin_key(origin)
+    if key is None:
+        return False
+    if key in {_origin_key(extra) for extra in settings.PARLEY_ALLOWED_ORIGINS}:
+        return True
+    host = _header(scope, b"host")
+    if host is None:
+        return False
+    host_text = host.decode("latin1")
+    domain, _ = split_domain_port(host_text)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return False
+    site_scheme = "https" if scope.get("scheme") in ("wss", "https") else "http"
+    return key == _origin_key(f"{site_scheme}://{host_text}")
 
 
 class TokenAuthMiddleware(BaseMiddleware):

@@ -34,11 +34,17 @@ class Cluster:
 
     @property
     def origin(self) -> str:
-        return self.servers[0].base_url
+        return CLUSTER_ORIGIN
+
+
+# Behind a proxy every process serves one site; here each listens on a port of its own, so the
+# pages' origin is named to them (PARLEY_ALLOWED_ORIGINS), as for a site that embeds the chat.
+CLUSTER_ORIGIN = "http://chat.test"
 
 
 def _start_cluster(stack: ExitStack, live_databases: Databases, workdir: Path, **env: str) -> Cluster:
     """Two servers on one PostgreSQL database and a redis-server of their own, stopped by ``stack``."""
+    env.setdefault("PARLEY_ALLOWED_ORIGINS", CLUSTER_ORIGIN)
     redis = stack.enter_context(redis_server(workdir))
     database_url = live_databases.postgres()
     servers = []

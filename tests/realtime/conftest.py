@@ -12,6 +12,7 @@ from parley.core import json
 from tests import factories
 
 ORIGIN = b"http://127.0.0.1:8000"
+HOST = (b"host", b"127.0.0.1:8000")  # the site a browser page on ORIGIN connects to
 
 
 class Client:
@@ -83,6 +84,8 @@ async def connect() -> AsyncIterator[Connect]:
         expect_accept: bool = True,
     ) -> Client:
         all_headers = list(headers or [])
+        if not any(name == b"host" for name, _ in all_headers):
+            all_headers.insert(0, HOST)
         if origin is not None:
             all_headers.append((b"origin", origin))
         if username is not None:

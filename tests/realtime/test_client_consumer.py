@@ -211,6 +211,38 @@ async def test_foreign_origin_is_refused(rooms: None, connect: Connect) -> None:
     await connect("ann", origin=None, expect_accept=False)  # a browser always sends Origin
 
 
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"https://127.0.0.1:8000",  # another scheme of the site
+        b"http://127.0.0.1:8001",  # another service on the same host
+        b"http://127.0.0.1",  # port 80 is not 8000
+        b"http://127.0.0.1:8000.evil.example",
+        b"http://127.0.0.1:8000/path",
+        b"null",
+        b"http://[::1",
+    ],
+)
+async def test_the_whole_origin_is_checked_not_the_host_alone(rooms: None, connect: Connect, origin: bytes) -> None:
+    await connect("ann", origin=origin, expect_accept=False)
+
+
+async def test_same_origin_through_a_proxy_and_listed_extra_origins(
+    rooms: None, connect: Connect, settings: Any
+) -> None:
+    settings.ALLOWED_HOSTS = ["chat.example.com"]
+    proxied = [(b"host", b"chat.example.com")]
+    # The server trusts X-Forwarded-Proto from the proxy and says so in the scope's scheme; a
+    # WebsocketCommunicator's scope is "ws", so only the plain-HTTP origin is the site here.
+    await connect("ann", origin=b"http://chat.example.com", headers=proxied)
+    await connect("ann", origin=b"http://chat.example.com:80", headers=proxied)
+    await connect("ann", origin=b"https://chat.example.com", headers=proxied, expect_accept=False)
+    await connect("ann", origin=b"http://chat.example.com", headers=[(b"host", b"evil.example")], expect_accept=False)
+    settings.PARLEY_ALLOWED_ORIGINS = ["https://intranet.example.org"]
+    await connect("ann", origin=b"https://intranet.example.org", headers=proxied)
+    await connect("ann", origin=b"https://intranet.example.org:8443", headers=proxied, expect_accept=False)
+
+
 async def test_bearer_token_without_origin(rooms: None, connect: Connect) -> None:
     from parley.accounts.models import User
     from parley.accounts.services import token_create
@@ -255,7 +287,7 @@ async def test_a_consumer_that_fails_mid_connect_frees_its_slot(
     from config.asgi import application
     from parley.realtime import runtime
     from parley.realtime.hub import Hub
-    from tests.realtime.conftest import ORIGIN, _cookie_for
+    from tests.realtime.conftest import HOST, ORIGIN, _cookie_for
 
     settings.PARLEY_MAX_CONNECTIONS_PER_USER = 1
 
@@ -263,7 +295,7 @@ async def test_a_consumer_that_fails_mid_connect_frees_its_slot(
         raise RuntimeError("the socket died during the handshake")
 
     cookie = await database_sync_to_async(_cookie_for)("ann")
-    headers = [(b"origin", ORIGIN), (b"cookie", cookie.encode())]
+    headers = [HOST, (b"origin", ORIGIN), (b"cookie", cookie.encode())]
     with monkeypatch.context() as patch:
         patch.setattr(Hub, "join_user", broken_join)
         failing = WebsocketCommunicator(application, "/ws/", headers=headers)

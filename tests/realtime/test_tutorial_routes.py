@@ -13,7 +13,7 @@ from config.asgi import application
 from parley.core import json
 from parley.realtime import ratelimit, runtime
 from tests import factories
-from tests.realtime.conftest import ORIGIN, Connect
+from tests.realtime.conftest import HOST, ORIGIN, Connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +30,7 @@ def lobby() -> None:
 
 
 async def _tutorial(path: str, *, headers: list[tuple[bytes, bytes]] | None = None) -> WebsocketCommunicator:
-    ws = WebsocketCommunicator(application, path, headers=[(b"origin", ORIGIN), *(headers or [])])
+    ws = WebsocketCommunicator(application, path, headers=[HOST, (b"origin", ORIGIN), *(headers or [])])
     connected, _ = await ws.connect()
     assert connected
     return ws
@@ -74,7 +74,7 @@ async def test_bad_room_names_get_a_readable_error_and_4400(lobby: None, route: 
 
 
 async def test_unknown_paths_are_refused_at_the_handshake() -> None:
-    ws = WebsocketCommunicator(application, "/ws/chats/a/b/", headers=[(b"origin", ORIGIN)])
+    ws = WebsocketCommunicator(application, "/ws/chats/a/b/", headers=[HOST, (b"origin", ORIGIN)])
     connected, _ = await ws.connect()
     assert not connected
 
