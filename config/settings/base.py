@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from config.env import database_from_url, env_bool, env_int, env_list, env_str
@@ -23,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_tasks_db",
+    "axes",  # login throttle (see the end of this file)
     "parley.core",
     "parley.accounts",
     "parley.rooms",
@@ -42,6 +44,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the 429 page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -169,3 +172,21 @@ LOGGING = {
         "parley": {"handlers": ["console"], "level": env_str("PARLEY_LOG_LEVEL", "INFO"), "propagate": False},
     },
 }
+
+# Login throttle (django-axes, failures kept in the database so every process sees them): after
+# PARLEY_LOGIN_FAILURES failed logins for one username, or from one client address, further
+# attempts for it are refused (HTTP 429, the locked-out page) for PARLEY_LOGIN_COOLOFF_MINUTES;
+# each failure during the lock starts the wait again. A successful login clears the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("PARLEY_LOGIN_FAILURES", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PARLEY_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures only: no row per successful login
+AXES_LOCKOUT_CALLABLE = "parley.accounts.throttle.locked_out"  # the 429 page, with Retry-After
+# The address the ASGI server resolved (it applies X-Forwarded-For only from PROXY_HEADERS);
+# never a header a client can set.
+AXES_CLIENT_IP_CALLABLE = "parley.accounts.throttle.client_address"
+# New accounts per client address and hour (per process): bounds signup spam and how fast
+# anyone can probe which usernames are taken.
+PARLEY_SIGNUPS_PER_HOUR = env_int("PARLEY_SIGNUPS_PER_HOUR", 10)

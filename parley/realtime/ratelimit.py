@@ -14,49 +14,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
+from parley.core.buckets import MAX_TRACKED, Bucket, spend
 from parley.realtime.perloop import PerLoop
 
 log = logging.getLogger("parley.realtime")
 SHARED_TIMEOUT = 0.25  # seconds
 
-_MAX_TRACKED = 100_000
 
-
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    updated: float
-
-
-_buckets: dict[int, _Bucket] = {}
+_buckets: dict[int, Bucket] = {}
 
 
 def take(user_id: int) -> float | None:
     """Spend one token for ``user_id``. Returns None when allowed, else seconds to wait."""
-    return _spend(_buckets, user_id, float(settings.PARLEY_RATE_PER_SECOND), float(settings.PARLEY_RATE_BURST))
-
-
-def _spend[K](buckets: dict[K, _Bucket], key: K, rate: float, burst: float) -> float | None:
-    """Token bucket: spend one token of ``buckets[key]`` (``rate`` per second, at most
-    ``burst``). None when allowed, else seconds to wait."""
-    now = time.monotonic()
-    bucket = buckets.get(key)
-    if bucket is None:
-        if len(buckets) >= _MAX_TRACKED:
-            buckets.clear()  # a full bucket is the default state, so forgetting is safe
-        bucket = buckets[key] = _Bucket(tokens=burst, updated=now)
-    else:
-        bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
-        bucket.updated = now
-    if bucket.tokens >= 1.0:
-        bucket.tokens -= 1.0
-        return None
-    return round((1.0 - bucket.tokens) / rate, 3)
+    return spend(_buckets, user_id, float(settings.PARLEY_RATE_PER_SECOND), float(settings.PARLEY_RATE_BURST))
 
 
 # GCRA: the key holds the theoretical arrival time (ms, Redis clock) of the next send. ARGV[1]: ms
@@ -123,17 +97,17 @@ def typing_allowed(user_id: int, room: str) -> bool:
     key = (user_id, room)
     if now - _typing.get(key, -1e9) < settings.PARLEY_TYPING_INTERVAL:
         return False
-    if len(_typing) >= _MAX_TRACKED:
+    if len(_typing) >= MAX_TRACKED:
         _typing.clear()
     _typing[key] = now
     return True
 
 
-_guests: dict[str, _Bucket] = {}
+_guests: dict[str, Bucket] = {}
 
 
 def guest_allowed(address: str) -> bool:
     """Anonymous sockets each make a guest user: at most PARLEY_GUESTS_PER_MINUTE per client
     address (burst of the same size), in this process."""
     per_minute = float(settings.PARLEY_GUESTS_PER_MINUTE)
-    return _spend(_guests, address, per_minute / 60, per_minute) is None
+    return spend(_guests, address, per_minute / 60, per_minute) is None
