@@ -190,3 +190,6 @@ AXES_CLIENT_IP_CALLABLE = "parley.accounts.throttle.client_address"
 # New accounts per client address and hour (per process): bounds signup spam and how fast
 # anyone can probe which usernames are taken.
 PARLEY_SIGNUPS_PER_HOUR = env_int("PARLEY_SIGNUPS_PER_HOUR", 10)
+# New rooms per user and per client address and hour (per process): visiting /rooms/<name>/ or
+# a tutorial route with a new name creates the room.
+PARLEY_ROOMS_PER_HOUR = env_int("PARLEY_ROOMS_PER_HOUR", 30)

@@ -13,3 +13,4 @@ PARLEY_RATE_BURST = 1000
 # Worker threads must not keep connections open past a test (PostgreSQL refuses to drop the
 # test database while any session uses it).
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+PARLEY_ROOMS_PER_HOUR = 100_000  # tests create many rooms from one address; the limit test lowers it

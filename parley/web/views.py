@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django import forms
 from django.conf import settings
 from django.contrib.auth import login
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, IntegrityError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
 from parley.accounts.models import User
 from parley.accounts.services import guest_create
-from parley.core.errors import ParleyError
+from parley.accounts.throttle import client_address
+from parley.core.errors import ParleyError, RateLimited
 from parley.messaging.events import user_ref
-from parley.realtime import metrics
+from parley.realtime import metrics, ratelimit
 from parley.rooms.access import room_access_for_user
 from parley.rooms.selectors import room_list_public
-from parley.rooms.services import room_create, room_get_or_create_public
+from parley.rooms.services import room_create, room_creation_allow, room_get_or_create_public
 from parley.rooms.slugs import SLUG_RE
 
 log = logging.getLogger("parley.web")
@@ -39,30 +41,52 @@ class RoomForm(forms.Form):
 
 
 def _viewer(request: HttpRequest) -> User | None:
-    """The signed-in user; with guests on, an anonymous visitor becomes a guest."""
+    """The signed-in user; with guests on, an anonymous visitor becomes a guest (at most
+    PARLEY_GUESTS_PER_MINUTE per client address, the budget the tutorial routes spend too)."""
     if request.user.is_authenticated:
         assert isinstance(request.user, User)
         return request.user
     if not settings.PARLEY_GUESTS:
         return None
+    if not ratelimit.guest_allowed(client_address(request)):
+        raise RateLimited(
+            "Too many new guests from your network. Sign up or log in, or try again in a minute.", retry_after=60.0
+        )
     guest = guest_create()
     login(request, guest, backend="django.contrib.auth.backends.ModelBackend")
     return guest
 
 
+def _too_many(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    """A limit's answer as a page: what happened, when to come back (also as Retry-After)."""
+    response = render(request, "web/too_many.html", {"detail": exc.detail}, status=429)
+    response["Retry-After"] = str(math.ceil(exc.retry_after or 60))
+    return response
+
+
 def home(request: HttpRequest) -> HttpResponse:
     form = RoomForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = _viewer(request)
+        try:
+            user = _viewer(request)
+        except RateLimited as exc:
+            return _too_many(request, exc)
         if user is None:
             return redirect("/accounts/login/?next=/")
         slug = form.cleaned_data["slug"]
         if room_list_public().filter(slug=slug).exists():
             return redirect("room", slug=slug)
         try:
+            room_creation_allow(user=user, address=client_address(request))
             room_create(slug=slug, title=form.cleaned_data["title"], creator=user)
+        except RateLimited as exc:
+            return _too_many(request, exc)
         except ParleyError as exc:
             form.add_error("slug", exc.detail)
+        except IntegrityError:
+            # A private room has this name. Room names are one namespace, so this tells that the
+            # name is in use, and nothing more (not whose it is, nor what is in it).
+            form.add_error("slug", "That name is taken. Pick another.")
         else:
             return redirect("room", slug=slug)
     return render(request, "web/home.html", {"rooms": room_list_public()[:200], "form": form})
@@ -70,12 +94,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 def room(request: HttpRequest, slug: str) -> HttpResponse:
-    user = _viewer(request)
-    if user is None:
-        return redirect(f"/accounts/login/?next=/rooms/{slug}/")
     try:
-        room_get_or_create_public(slug=slug, creator=user)
+        user = _viewer(request)
+        if user is None:
+            return redirect(f"/accounts/login/?next=/rooms/{slug}/")
+        room_get_or_create_public(slug=slug, creator=user, address=client_address(request))
         target = room_access_for_user(slug=slug, user=user)
+    except RateLimited as exc:
+        return _too_many(request, exc)
     except ParleyError as exc:
         raise Http404(exc.detail) from None
     config = {

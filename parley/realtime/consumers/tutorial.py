@@ -69,11 +69,11 @@ def tutorial_author(scope: dict[str, Any]) -> tuple[User, str]:
     the room (public) if new, as the tutorial does, and a guest for an anonymous socket."""
     slug = slug_validate(scope["url_route"]["kwargs"]["room"])
     user = scope.get("user")
-    if (user is None or not user.is_authenticated) and settings.PARLEY_GUESTS:
-        client = scope.get("client") or ("?", 0)
-        if not ratelimit.guest_allowed(str(client[0])):
-            raise RateLimited("too many new guests from your address; sign in or wait a minute", retry_after=60.0)
-    author, room = room_open_for_tutorial(slug=slug, user=user)
+    address = str((scope.get("client") or ("?", 0))[0])
+    anonymous = user is None or not user.is_authenticated
+    if anonymous and settings.PARLEY_GUESTS and not ratelimit.guest_allowed(address):
+        raise RateLimited("too many new guests from your address; sign in or wait a minute", retry_after=60.0)
+    author, room = room_open_for_tutorial(slug=slug, user=user, address=address)
     return author, room.slug
 
 
