@@ -136,6 +136,10 @@ PARLEY_RATE_SHARED = env_bool("PARLEY_RATE_SHARED", True)  # with REDIS_URL: one
 # sockets on /ws/ one user may hold in one process; the next is closed with 4429
 PARLEY_GUESTS_PER_MINUTE = env_int("PARLEY_GUESTS_PER_MINUTE", 20)  # per client address: tutorial sockets
 PARLEY_MAX_CONNECTIONS_PER_USER = env_int("PARLEY_MAX_CONNECTIONS_PER_USER", 50)
+# subscribe and history frames per connection (they read the database): burst, then per second
+PARLEY_READS_BURST = env_int("PARLEY_READS_BURST", 200)
+PARLEY_READS_PER_SECOND = env_int("PARLEY_READS_PER_SECOND", 20)
+PARLEY_REFUSAL_LOGS_PER_SECOND = env_int("PARLEY_REFUSAL_LOGS_PER_SECOND", 20)  # "frame refused" log lines
 # WebSocket origins accepted besides the site itself (scheme://host[:port], exact): see realtime/security.py
 PARLEY_ALLOWED_ORIGINS = env_list("PARLEY_ALLOWED_ORIGINS", [])
 PARLEY_PUBLISH_TIMEOUT = 1.0

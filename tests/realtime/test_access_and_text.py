@@ -4,6 +4,7 @@ existence, bidi controls, invisible bodies, deep pings, slugs with a trailing ne
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -199,3 +200,40 @@ async def _frames(client: object, timeout: float = 1.0) -> list[dict[str, object
     while not await ws.receive_nothing(timeout=timeout):
         got.append(json.loads(await ws.receive_from()))
     return got
+
+
+async def test_subscribe_and_history_frames_are_rate_limited_per_connection(
+    rooms: None, connect: Connect, settings: Any
+) -> None:
+    settings.PARLEY_READS_BURST = 5
+    settings.PARLEY_READS_PER_SECOND = 2
+    bob = await connect("bob")
+    replies = []
+    for _ in range(7):
+        await bob.send({"type": "history", "room": "lobby"})
+        replies.append(await bob.recv())
+    assert [r["type"] for r in replies] == ["history"] * 5 + ["error"] * 2
+    assert replies[-1]["code"] == "rate_limited" and 0 < replies[-1]["retry_after"] <= 0.5
+    await bob.send({"type": "ping", "t": 1})
+    assert await bob.recv() == {"type": "pong", "t": 1}  # other frames still answered
+    other = await connect("bob")  # another socket has its own budget
+    assert (await other.subscribe("lobby"))[-1]["type"] == "subscribed"
+    await asyncio.sleep(0.6)
+    assert (await bob.subscribe("lobby"))[-1]["type"] == "subscribed"  # refilled
+
+
+async def test_refused_frames_are_logged_sparingly(
+    rooms: None, connect: Connect, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from parley.realtime.consumers import client as client_module
+
+    settings.PARLEY_REFUSAL_LOGS_PER_SECOND = 3
+    client_module._refusal_log.clear()
+    caplog.set_level("INFO", logger="parley.realtime")
+    bob = await connect("bob")
+    for i in range(60):
+        await bob.send({"type": "send", "room": "nosuchroom", "cid": f"x{i}", "body": "x"})
+    for _ in range(60):
+        assert (await bob.recv())["code"] == "not_found"
+    lines = [r for r in caplog.records if r.getMessage().startswith("frame refused")]
+    assert 3 <= len(lines) <= 6, len(lines)  # every refusal answered, few logged

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -23,6 +24,7 @@ from django.db import DatabaseError
 
 from parley.accounts.models import User
 from parley.core import json
+from parley.core.buckets import Bucket, spend
 from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import user_ref
 from parley.messaging.selectors import ResumeRequest, room_history
@@ -56,6 +58,8 @@ async def send_allowed(user_id: int) -> None:
 
 class ClientConsumer(HubConsumer):
     user: User
+    _reads = 0.0  # the read bucket's tokens at _reads_at (0.0: not used yet)
+    _reads_at = 0.0
 
     # --- connection lifecycle -------------------------------------------------------------
 
@@ -144,7 +148,8 @@ class ClientConsumer(HubConsumer):
         """Answer a frame that failed with an error frame; the connection stays open."""
         kind = frame.get("type")
         if isinstance(exc, ParleyError):
-            log.info("frame refused type=%s code=%s user=%s", kind, exc.code, self.user.pk)
+            if refusals_loggable():
+                log.info("frame refused type=%s code=%s user=%s", kind, exc.code, self.user.pk)
             self.error(exc.code, exc.detail, ref=_ref(frame), retry_after=exc.retry_after)
         elif isinstance(exc, DatabaseError):
             log.error("database error on frame type=%s user=%s", kind, self.user.pk, exc_info=exc)
@@ -153,7 +158,23 @@ class ClientConsumer(HubConsumer):
             log.error("error on frame type=%s user=%s", kind, self.user.pk, exc_info=exc)
             self.error("server_error", "internal error", ref=_ref(frame))
 
+    def _read_allowed(self) -> None:
+        """Frames that read the database (subscribe, history) spend this connection's read
+        bucket: PARLEY_READS_BURST at once (a reconnect resubscribes every room), refilled at
+        PARLEY_READS_PER_SECOND."""
+        now = time.monotonic()
+        rate, burst = float(settings.PARLEY_READS_PER_SECOND), float(settings.PARLEY_READS_BURST)
+        tokens = min(burst, self._reads + (now - self._reads_at) * rate) if self._reads_at else burst
+        self._reads_at = now
+        if tokens < 1.0:
+            self._reads = tokens
+            raise RateLimited(
+                "too many subscribe/history frames; slow down", retry_after=round((1.0 - tokens) / rate, 3)
+            )
+        self._reads = tokens - 1.0
+
     async def on_subscribe(self, frame: Frame) -> None:
+        self._read_allowed()
         conn = self.live
         slug = slug_validate(frame.get("room"))
         known = conn.following(slug)
@@ -219,6 +240,7 @@ class ClientConsumer(HubConsumer):
         self.push(frames.ack(room=posted.room, cid=posted.cid, seq=posted.seq))
 
     async def on_history(self, frame: Frame) -> None:
+        self._read_allowed()
         found = await database_sync_to_async(room_history)(
             user=self.user, room=frame.get("room"), before=frame.get("before"), limit=frame.get("limit")
         )
@@ -248,6 +270,24 @@ class ClientConsumer(HubConsumer):
         "typing": on_typing,
         "ping": on_ping,
     }
+
+
+_refusal_log: dict[str, Bucket] = {}
+_unlogged = [0]
+
+
+def refusals_loggable() -> bool:
+    """At most PARLEY_REFUSAL_LOGS_PER_SECOND "frame refused" lines per process: one socket
+    sending bad frames in a loop must not flood the log. The lines left out are counted in the
+    next line that is written."""
+    rate = float(settings.PARLEY_REFUSAL_LOGS_PER_SECOND)
+    if spend(_refusal_log, "", rate, rate) is not None:
+        _unlogged[0] += 1
+        return False
+    if _unlogged[0]:
+        log.info("%s more frames refused (not logged one by one)", _unlogged[0])
+        _unlogged[0] = 0
+    return True
 
 
 def _shallow(value: Any, levels: int) -> bool:
