@@ -139,6 +139,8 @@ PARLEY_MAX_CONNECTIONS_PER_USER = env_int("PARLEY_MAX_CONNECTIONS_PER_USER", 50)
 # subscribe and history frames per connection (they read the database): burst, then per second
 PARLEY_READS_BURST = env_int("PARLEY_READS_BURST", 200)
 PARLEY_READS_PER_SECOND = env_int("PARLEY_READS_PER_SECOND", 20)
+# every this many seconds, sockets whose user, token or session was revoked elsewhere are closed
+PARLEY_REVALIDATE_SECONDS = float(env_int("PARLEY_REVALIDATE_SECONDS", 30))
 PARLEY_REFUSAL_LOGS_PER_SECOND = env_int("PARLEY_REFUSAL_LOGS_PER_SECOND", 20)  # "frame refused" log lines
 # WebSocket origins accepted besides the site itself (scheme://host[:port], exact): see realtime/security.py
 PARLEY_ALLOWED_ORIGINS = env_list("PARLEY_ALLOWED_ORIGINS", [])

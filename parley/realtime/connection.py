@@ -15,6 +15,7 @@ from parley.realtime.stream import Delivery, RoomStream
 from parley.realtime.tasks import spawn
 
 if TYPE_CHECKING:
+    from parley.accounts.selectors import Credential
     from parley.realtime.outbox import Outbox
     from parley.realtime.runtime import Runtime
 
@@ -26,12 +27,14 @@ class State(enum.Enum):
 
 
 class Connection:
-    __slots__ = ("outbox", "runtime", "state", "streams", "user_id")
+    __slots__ = ("credential", "outbox", "runtime", "state", "streams", "user_id")
 
-    def __init__(self, runtime: Runtime, user_id: int) -> None:
-        """Call only after ``runtime.slots.take(user_id)`` allowed it: ``close`` releases it."""
+    def __init__(self, runtime: Runtime, user_id: int, credential: Credential | None = None) -> None:
+        """Call only after ``runtime.slots.take(user_id)`` allowed it: ``close`` releases it.
+        ``credential``: what the user signed in with (revocation closes the socket)."""
         self.runtime = runtime
         self.user_id = user_id
+        self.credential = credential
         self.state = State.OPENING
         self.outbox: Outbox | None = None
         self.streams: dict[str, RoomStream] = {}
@@ -98,8 +101,11 @@ class Connection:
         if self.outbox is not None and user_id != self.user_id and self.following(room):
             self.outbox.push(text, droppable=True)  # dropped first when the client lags
 
-    def end_session(self) -> None:
-        self.close_with(closecodes.UNAUTHENTICATED)
+    def end_session(self, key: str | None = None) -> None:
+        """The user's sign-in ended (logout, deactivation, a revoked token or session): close
+        4401. With ``key``, only a socket opened with that token hash or session key."""
+        if key is None or (self.credential is not None and self.credential.key == key):
+            self.close_with(closecodes.UNAUTHENTICATED)
 
     def lose_room(self, room: str) -> None:
         """The user may no longer read ``room`` (removed, banned, the room made private): from

@@ -34,7 +34,7 @@ class Member(Protocol):
 
     def deliver_signal(self, room: str, kind: str, text: str, user_id: int | None) -> None: ...
 
-    def end_session(self) -> None: ...  # the user logged out: close 4401
+    def end_session(self, key: str | None = None) -> None: ...  # sign-in ended (all, or one credential): 4401
 
     def lose_room(self, room: str) -> None: ...  # the user may no longer read the room
 
@@ -149,8 +149,9 @@ class Hub:
             member.deliver_signal(room.slug, kind, text, user_id)
 
     def _on_session_ended(self, message: dict[str, Any]) -> None:
+        key = message.get("key")
         for member in list(self.users.get(message.get("user_id", -1), ())):
-            member.end_session()
+            member.end_session(key)
 
     def _on_room_revoked(self, message: dict[str, Any]) -> None:
         for member in list(self.users.get(message.get("user_id", -1), ())):

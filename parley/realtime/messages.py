@@ -31,8 +31,9 @@ def signal(*, room: str, kind: SignalKind, text: str, user_id: int | None = None
     return {"type": SIGNAL, "room": room, "kind": kind, "text": text, "user_id": user_id}
 
 
-def session_ended(*, user_id: int) -> dict[str, Any]:
-    return {"type": SESSION_ENDED, "user_id": user_id}
+def session_ended(*, user_id: int, key: str | None = None) -> dict[str, Any]:
+    """``key``: only the sockets opened with this token hash or session key; None: all of them."""
+    return {"type": SESSION_ENDED, "user_id": user_id, "key": key}
 
 
 def room_revoked(*, user_id: int, room: str) -> dict[str, Any]:

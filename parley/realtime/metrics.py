@@ -23,6 +23,7 @@ HELP = {
     "parley_repairs_total": "events the channel layer lost, delivered from the database by the repair poll",
     "parley_layer_errors_total": "channel-layer receive errors",
     "parley_unknown_layer_messages_total": "channel-layer messages of a type this process does not know (skipped)",
+    "parley_revoked_closes_total": "sockets closed 4401 by the credential sweep (user, token or session revoked)",
     "parley_drained_total": "connections closed with 1012 on shutdown",
 }
 

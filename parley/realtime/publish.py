@@ -108,12 +108,13 @@ async def _publish_all(batch: list[PublishedEvent]) -> None:
         await _group_send(room_group(event.room), message)
 
 
-def user_sessions_end(*, user_id: int) -> None:
-    """Close every socket of a user who logged out (4401)."""
+def user_sessions_end(*, user_id: int, key: str | None = None) -> None:
+    """Close the sockets of a user whose sign-in ended (4401), on every process: all of them
+    (logout, deactivation), or with ``key`` those opened with one token hash or session key."""
     try:
-        async_to_sync(_group_send)(user_group(user_id), messages.session_ended(user_id=user_id))
+        async_to_sync(_group_send)(user_group(user_id), messages.session_ended(user_id=user_id, key=key))
     except Exception:
-        log.warning("could not close sockets of user=%s after logout", user_id, exc_info=True)
+        log.warning("could not close sockets of user=%s after its sign-in ended", user_id, exc_info=True)
 
 
 def user_room_revoke(*, user_id: int, room: str) -> None:

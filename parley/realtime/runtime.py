@@ -21,6 +21,7 @@ from parley.realtime import drain, publish
 from parley.realtime.hub import Hub
 from parley.realtime.perloop import PerLoop
 from parley.realtime.repair import Repair
+from parley.realtime.revalidate import revalidate_forever
 from parley.realtime.slots import SocketSlots
 from parley.realtime.tasks import spawn
 
@@ -63,6 +64,7 @@ class Runtime:
         self._tasks = [
             spawn(self.repair.run_forever()),
             spawn(heartbeat_forever(self.presence, lambda: list(self.hub.rooms))),
+            spawn(revalidate_forever(self.hub)),
         ]
         drain.install(loop, self.hub.connections)
         started.set_result(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from importlib import import_module
 from typing import Any
@@ -16,11 +17,34 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
-from parley.accounts.services import user_for_token
+from parley.accounts.selectors import Credential
+from parley.accounts.services import token_hash, user_for_token
 
 log = logging.getLogger("parley.security")
 
 RAW_SEND = "parley.raw_send"
+TOKEN_KEY = "parley.token_key"  # scope: the stored hash of the bearer token the socket opened with
+SESSION_KEY = "parley.session_key"  # scope: the session key (LeanAuthMiddleware keeps no store)
+
+
+def credential_of(scope: dict[str, Any]) -> Credential | None:
+    """What the socket's user signed in with, for revocation (parley.realtime.revalidate): the
+    bearer token, else the session. None for an anonymous scope."""
+    user = scope.get("user")
+    if user is None or not user.is_authenticated:
+        return None
+    token_key = scope.get(TOKEN_KEY)
+    if token_key:
+        return _credential(user.pk, "token", token_key)
+    key = scope.get(SESSION_KEY) or getattr(scope.get("session"), "session_key", None)
+    return _credential(user.pk, "session", key) if key else None
+
+
+@functools.lru_cache(maxsize=65536)
+def _credential(user_id: int, kind: str, key: str) -> Credential:
+    # One object for every socket opened with the same credential (a bot's thousands of sockets
+    # on one token cost one).
+    return Credential(user_id, kind, key)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> bytes | None:
@@ -110,7 +134,7 @@ class TokenAuthMiddleware(BaseMiddleware):
             user = await database_sync_to_async(user_for_token)(token=token)
             if user is None:
                 log.warning("ws auth failed: unknown bearer token")
-            scope = dict(scope, user=user or AnonymousUser())
+            scope = dict(scope, user=user or AnonymousUser(), **{TOKEN_KEY: token_hash(token)})
         return await super().__call__(scope, receive, send)
 
 
@@ -129,11 +153,13 @@ class LeanAuthMiddleware:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         token = _bearer(scope)
         user: Any
+        extra: dict[str, Any] = {RAW_SEND: send}
         if token is not None:
             user = await database_sync_to_async(user_for_token)(token=token)
             if user is None:
                 log.warning("ws auth failed: unknown bearer token")
                 user = AnonymousUser()
+            extra[TOKEN_KEY] = token_hash(token)
         else:
             key = _session_key(scope)
             if key is None:
@@ -141,7 +167,8 @@ class LeanAuthMiddleware:
             else:
                 store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
                 user = await get_user({"session": store})
-        return await self.inner(dict(scope, user=user, **{RAW_SEND: send}), receive, send)
+                extra[SESSION_KEY] = key
+        return await self.inner(dict(scope, user=user, **extra), receive, send)
 
 
 def _session_key(scope: dict[str, Any]) -> str | None:

@@ -237,3 +237,72 @@ async def test_refused_frames_are_logged_sparingly(
         assert (await bob.recv())["code"] == "not_found"
     lines = [r for r in caplog.records if r.getMessage().startswith("frame refused")]
     assert 3 <= len(lines) <= 6, len(lines)  # every refusal answered, few logged
+
+
+async def _closed_with(client: Any, timeout: float = 3.0) -> int | None:
+    """The close code the server sent, skipping any frames before it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            return None
+        output = await client.ws.receive_output(timeout=left)
+        if output["type"] == "websocket.close":
+            return int(output["code"])
+
+
+async def test_revoked_sign_ins_close_their_sockets_whatever_revoked_them(
+    rooms: None, connect: Connect, settings: Any
+) -> None:
+    from parley.accounts.models import ApiToken, User
+    from parley.accounts.services import token_create
+    from parley.realtime import closecodes
+
+    settings.PARLEY_REVALIDATE_SECONDS = 0.2
+
+    def make_tokens() -> tuple[str, str]:
+        bob = User.objects.get(username="bob")
+        return token_create(user=bob, name="kept"), token_create(user=bob, name="deleted")
+
+    kept, deleted = await database_sync_to_async(make_tokens)()
+    web = await connect("bob")
+    bot_kept = await connect(None, origin=None, headers=[(b"authorization", f"Bearer {kept}".encode())])
+    bot_gone = await connect(None, origin=None, headers=[(b"authorization", f"Bearer {deleted}".encode())])
+
+    # A token deleted behind Parley's back (a shell, the admin): its socket only.
+    await database_sync_to_async(ApiToken.objects.filter(name="deleted").delete)()
+    assert await _closed_with(bot_gone) == closecodes.UNAUTHENTICATED
+    for alive in (web, bot_kept):
+        await alive.send({"type": "ping", "t": 1})
+        assert await alive.recv() == {"type": "pong", "t": 1}
+
+    # The password changed: sessions signed in before it end; the token does not.
+    def change_password() -> None:
+        bob = User.objects.get(username="bob")
+        bob.set_password("a-brand-new-passphrase")
+        bob.save()
+
+    await database_sync_to_async(change_password)()
+    assert await _closed_with(web) == closecodes.UNAUTHENTICATED
+    await bot_kept.send({"type": "ping", "t": 2})
+    assert await bot_kept.recv() == {"type": "pong", "t": 2}
+
+    # Deactivated: everything of the user ends.
+    await database_sync_to_async(User.objects.filter(username="bob").update)(is_active=False)
+    assert await _closed_with(bot_kept) == closecodes.UNAUTHENTICATED
+
+
+async def test_ending_one_credential_at_once_closes_only_its_sockets(rooms: None, connect: Connect) -> None:
+    from parley.accounts.models import User
+    from parley.accounts.services import token_create, token_hash
+    from parley.realtime import closecodes
+    from parley.realtime.publish import user_sessions_end
+
+    bob_id = await database_sync_to_async(lambda: User.objects.get(username="bob").pk)()
+    token = await database_sync_to_async(lambda: token_create(user=User.objects.get(pk=bob_id)))()
+    web = await connect("bob")
+    bot = await connect(None, origin=None, headers=[(b"authorization", f"Bearer {token}".encode())])
+    await database_sync_to_async(user_sessions_end)(user_id=bob_id, key=token_hash(token))
+    assert await _closed_with(bot) == closecodes.UNAUTHENTICATED
+    await web.send({"type": "ping", "t": 3})
+    assert await web.recv() == {"type": "pong", "t": 3}

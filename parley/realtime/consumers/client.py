@@ -34,6 +34,7 @@ from parley.realtime.batching import access_queue, post_queue, resume_queue
 from parley.realtime.connection import Connection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
 from parley.realtime.publish import room_signal_publish
+from parley.realtime.security import credential_of
 from parley.rooms.access import AccessRequest, room_access_for_user
 from parley.rooms.slugs import slug_validate
 
@@ -81,7 +82,8 @@ class ClientConsumer(HubConsumer):
             await self.accept()
             await self.close(code=closecodes.TOO_MANY_CONNECTIONS)
             return
-        self.conn = conn = Connection(rt, user.pk)  # holds the slot; released by conn.close()
+        # holds the slot; released by conn.close()
+        self.conn = conn = Connection(rt, user.pk, credential_of(self.scope))
         self.user = user
         await self.accept()
         metrics.counters["parley_connections_total"] += 1

@@ -43,6 +43,7 @@ from parley.realtime.batching import post_queue
 from parley.realtime.connection import TutorialConnection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
 from parley.realtime.consumers.client import send_allowed
+from parley.realtime.security import credential_of
 from parley.realtime.stream import RoomStream
 from parley.realtime.tasks import spawn
 from parley.rooms.services import room_open_for_tutorial
@@ -152,7 +153,7 @@ class TutorialSession:
 async def _join(scope: dict[str, Any], send: Any, author: User, room: str) -> tuple[TutorialSession, RoomStream]:
     """Join the hub and the room (the caller holds the author's slot). The stream holds events
     until ``_start``: join first, then read where the room is."""
-    conn = TutorialConnection(runtime.current(), author.pk)
+    conn = TutorialConnection(runtime.current(), author.pk, credential_of(scope))
     try:
         await conn.open(outbox_for(scope, send))
         stream = await conn.follow(room)
