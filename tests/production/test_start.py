@@ -132,6 +132,12 @@ def _manage(env: dict[str, str], *args: str, extra: dict[str, str] | None = None
     return result.stdout
 
 
+def _healthcheck(env: dict[str, str], port: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bin/healthcheck"], cwd=ROOT, env={**env, "PORT": str(port)}, capture_output=True, text=True, timeout=30
+    )
+
+
 def _check_pages(client: ProxiedClient, room: str) -> set[str]:
     """Every page a visitor meets, as signed out and then signed in; returns the static URLs seen."""
     plain = client.request("GET", "/", proxied=False)
@@ -243,6 +249,10 @@ def test_documented_start_two_processes_on_a_new_database(tmp_path: Path) -> Non
             assert sum("Applying accounts.0001_initial" in log for log in logs) == 1, logs
             assert sum("parley: collected static files" in log for log in logs) == 1, logs
             assert sum("static files in" in log and "are up to date" in log for log in logs) == 1, logs
+
+            for s in started:  # the Docker and compose health check
+                assert _healthcheck(env, s.port).returncode == 0
+            assert _healthcheck(env, free_port()).returncode == 1
 
             a, b = (ProxiedClient(s.port) for s in started)
             seen = _check_pages(a, room) | _check_pages(b, room)
