@@ -7,6 +7,8 @@ from __future__ import annotations
 import http.client
 import re
 import shlex
+import ssl
+import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
 from email.message import Message
@@ -15,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
+NGINX_EXAMPLE = ROOT / "deploy" / "nginx.conf"
 START_SECTION = "## Start a production process"
 HOST_NAME = "chat.example.com"
 ORIGIN = f"https://{HOST_NAME}"
@@ -63,14 +66,16 @@ class Reply:
 
 @dataclass
 class ProxiedClient:
-    """One browser behind the proxy, talking to one process on 127.0.0.1:port."""
+    """One browser behind the proxy, talking to one process on 127.0.0.1:port and adding the
+    headers the proxy would; or, with ``tls``, to a real TLS proxy on that port (which adds them)."""
 
     port: int
+    tls: ssl.SSLContext | None = None
     cookies: dict[str, str] = field(default_factory=dict)
 
     def request(self, method: str, path: str, *, form: dict[str, str] | None = None, proxied: bool = True) -> Reply:
         headers = {"Host": HOST_NAME, "User-Agent": "parley-production-test"}
-        if proxied:
+        if proxied and self.tls is None:
             headers.update({"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"})
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -80,7 +85,11 @@ class ProxiedClient:
             headers.update(
                 {"Content-Type": "application/x-www-form-urlencoded", "Origin": ORIGIN, "Referer": ORIGIN + path}
             )
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        conn = (
+            http.client.HTTPSConnection("127.0.0.1", self.port, timeout=20, context=self.tls)
+            if self.tls is not None
+            else http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        )
         try:
             conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
@@ -113,5 +122,49 @@ class ProxiedClient:
         return self.request("POST", path, form={"csrfmiddlewaretoken": token, **fields})
 
 
+def insecure_tls_context() -> ssl.SSLContext:
+    """For a proxy with a throw-away self-signed certificate."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def static_urls(html: str) -> list[str]:
     return sorted(set(re.findall(r"""(?:href|src)=["'](/static/[^"']+)["']""", html)))
+
+
+def nginx_config(workdir: Path, *, upstreams: list[int], http_port: int, https_port: int) -> Path:
+    """deploy/nginx.conf, runnable here: a throw-away certificate, local ports instead of 80, 443
+    and the systemd instances. Each substitution must find its line, so the example cannot drift
+    away from what is tested. Returns the main configuration file (``nginx -p workdir -c it``)."""
+    key, cert = workdir / "key.pem", workdir / "cert.pem"
+    openssl = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    subprocess.run(
+        [*openssl, "-subj", f"/CN={HOST_NAME}", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    site = NGINX_EXAMPLE.read_text()
+    servers = "".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;\n" for port in upstreams)
+    replacements = [
+        (r"(?m)^    server 127\.0\.0\.1:800[12] .*\n", "", 2),
+        (r"(?m)^upstream parley \{\n", "upstream parley {\n" + servers, 1),
+        (r"(?m)^    listen 80;$", f"    listen 127.0.0.1:{http_port};", 1),
+        (r"(?m)^    listen 443 ssl http2;.*$", f"    listen 127.0.0.1:{https_port} ssl http2;", 1),
+        (r"(?m)^    listen \[::\]:(80|443 ssl http2);\n", "", 2),
+        (rf"/etc/letsencrypt/live/{re.escape(HOST_NAME)}/fullchain\.pem", str(cert), 1),
+        (rf"/etc/letsencrypt/live/{re.escape(HOST_NAME)}/privkey\.pem", str(key), 1),
+    ]
+    for pattern, replacement, expected in replacements:
+        site, count = re.subn(pattern, lambda _m, r=replacement: r, site)
+        assert count == expected, f"deploy/nginx.conf: {pattern!r} matched {count} times, expected {expected}"
+    (workdir / "parley.conf").write_text(site)
+    main = workdir / "nginx.conf"
+    main.write_text(
+        # root only reads the certificate and binds; workers as root reach the test's 0700 temp dirs
+        f"user root;\npid {workdir}/nginx.pid;\nerror_log {workdir}/error.log;\nevents {{}}\n"
+        f"http {{ access_log off; include {workdir}/parley.conf; }}\n"
+    )
+    return main

@@ -14,12 +14,11 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from tests.production.support import ROOT, documented_start
+from tests.production.support import ROOT, documented_start, nginx_config
 
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "compose.yaml"
 UNIT = ROOT / "deploy" / "parley@.service"
-NGINX = ROOT / "deploy" / "nginx.conf"
 ENV_EXAMPLE = ROOT / "deploy" / "env.example"
 
 
@@ -125,26 +124,9 @@ def test_systemd_unit_runs_the_start_command() -> None:
 
 @pytest.mark.skipif(not (shutil.which("nginx") and shutil.which("openssl")), reason="needs nginx and openssl")
 def test_nginx_example_is_valid(tmp_path: Path) -> None:
-    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
-    openssl = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-    subprocess.run(
-        [*openssl, "-subj", "/CN=chat.example.com", "-keyout", key, "-out", cert],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    site = NGINX.read_text()
-    site = site.replace("/etc/letsencrypt/live/chat.example.com/fullchain.pem", cert)
-    site = site.replace("/etc/letsencrypt/live/chat.example.com/privkey.pem", key)
-    (tmp_path / "parley.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{ access_log off; include {tmp_path}/parley.conf; }}\n"
-    )
+    """``nginx -t``; tests/production/test_start.py also serves the deployment through it."""
+    main = nginx_config(tmp_path, upstreams=[8001, 8002], http_port=8080, https_port=8443)
     result = subprocess.run(
-        ["nginx", "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-        capture_output=True,
-        text=True,
-        timeout=30,
+        ["nginx", "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,7 @@
 """bin/start as docs/deploy.md gives it: production settings, a new PostgreSQL database, the local
-Redis; two processes started at the same moment. Both must serve every page, hashed static
-files, the admin, and WebSockets across the two processes."""
+Redis; two processes started at the same moment (the module's fixture). Both must serve every
+page, hashed static files, the admin, and WebSockets across the two processes; and so must the
+nginx example in front of them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -32,6 +35,8 @@ from tests.production.support import (
     ROOT,
     ProxiedClient,
     documented_start,
+    insecure_tls_context,
+    nginx_config,
     static_urls,
 )
 from tests.support.server import PG_ADMIN, free_port
@@ -166,9 +171,14 @@ def _check_static(client: ProxiedClient, urls: set[str]) -> None:
         assert "immutable" in str(reply.headers.get("Cache-Control", "")), f"{url}: {reply.headers}"
 
 
-def _ws(port: int, headers: dict[str, str], origin: str = ORIGIN) -> Any:
-    """A WebSocket to ``wss://HOST_NAME/ws/`` as the proxy forwards it, on a socket to 127.0.0.1:port."""
+def _ws(port: int, headers: dict[str, str], origin: str = ORIGIN, tls: ssl.SSLContext | None = None) -> Any:
+    """A WebSocket to ``wss://HOST_NAME/ws/`` on a socket to 127.0.0.1:port: a process, sent the
+    headers the proxy would add; or, with ``tls``, the proxy itself."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if tls is not None:
+        return websockets.connect(
+            f"wss://{HOST_NAME}/ws/", sock=sock, ssl=tls, origin=origin, additional_headers=headers, open_timeout=15
+        )
     return websockets.connect(
         f"ws://{HOST_NAME}/ws/",
         sock=sock,
@@ -187,29 +197,35 @@ async def _until(ws: Any, kind: str, timeout: float = 10) -> dict[str, Any]:
             return dict(frame)
 
 
-async def _round_trip(bot_port: int, token: str, reader_port: int, reader_cookie: str, room: str) -> None:
-    with pytest.raises(websockets.InvalidStatus) as refused:
-        async with _ws(bot_port, {"Authorization": f"Bearer {token}"}, origin="https://evil.example.net"):
-            pass
-    assert refused.value.response.status_code == 403
-    async with (
-        _ws(bot_port, {"Authorization": f"Bearer {token}"}) as bot,
-        _ws(reader_port, {"Cookie": reader_cookie}) as reader,
-    ):
-        for ws in (bot, reader):
+async def _round_trip(bot_ws: Any, reader_ws: Any, room: str, bot: str) -> None:
+    async with bot_ws as bot_conn, reader_ws as reader:
+        for ws in (bot_conn, reader):
             await ws.send(json.dumps({"type": "subscribe", "room": room, "since": 0}))
             assert (await _until(ws, "subscribed"))["last_seq"] == 0
-        await bot.send(json.dumps({"type": "send", "room": room, "cid": "prod-1", "body": "hello from bin/start"}))
-        ack = await _until(bot, "ack")
+        await bot_conn.send(json.dumps({"type": "send", "room": room, "cid": "prod-1", "body": "hello"}))
+        ack = await _until(bot_conn, "ack")
         assert (ack["cid"], ack["seq"]) == ("prod-1", 1)
-        event = await _until(reader, "event")  # published by the other process, through Redis
-        assert (event["seq"], event["body"], event["user"]["username"]) == (1, "hello from bin/start", "bot")
+        event = await _until(reader, "event")
+        assert (event["seq"], event["body"], event["user"]["username"]) == (1, "hello", bot)
 
 
-def test_documented_start_two_processes_on_a_new_database(tmp_path: Path) -> None:
+@dataclass
+class Deployment:
+    env: dict[str, str]  # what a shell on the machine has (for manage.py)
+    started: list[Started]
+    room: str
+
+    @property
+    def ports(self) -> list[int]:
+        return [s.port for s in self.started]
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """Two ``bin/start`` processes, launched back to back on a new database, both serving."""
+    tmp_path = tmp_path_factory.mktemp("production")
     documented = documented_start()
     assert documented.exports.get("DJANGO_SETTINGS_MODULE") == "config.settings.production"
-    room = f"prod-{uuid.uuid4().hex[:8]}"
     redis_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
     with fresh_postgres() as database_url, redis_keys_cleaned(redis_url):
         common = {
@@ -244,46 +260,101 @@ def test_documented_start_two_processes_on_a_new_database(tmp_path: Path) -> Non
             deadline = time.monotonic() + START_TIMEOUT
             for s in started:
                 _wait_serving(s, deadline)
-            logs = [s.log() for s in started]
-            # One process applied the migrations and one collected the files; the other waited.
-            assert sum("Applying accounts.0001_initial" in log for log in logs) == 1, logs
-            assert sum("parley: collected static files" in log for log in logs) == 1, logs
-            assert sum("static files in" in log and "are up to date" in log for log in logs) == 1, logs
-
-            for s in started:  # the Docker and compose health check
-                assert _healthcheck(env, s.port).returncode == 0
-            assert _healthcheck(env, free_port()).returncode == 1
-
-            a, b = (ProxiedClient(s.port) for s in started)
-            seen = _check_pages(a, room) | _check_pages(b, room)
-            _signup(a, "ann")
-            _signup(b, "bob")
-            for client in (a, b):
-                seen.update(static_urls(client.page(f"/rooms/{room}/")))  # creates the room on first visit
-            _check_static(a, seen)
-            _check_static(b, seen)
-
-            # The first administrator, as docs/deploy.md shows it, and the admin behind the proxy.
-            _manage(
-                env,
-                "createsuperuser",
-                "--noinput",
-                "--username",
-                "admin",
-                "--email",
-                "admin@example.com",
-                extra={"DJANGO_SUPERUSER_PASSWORD": PASSWORD},
-            )
-            admin = ProxiedClient(b.port)
-            login = admin.submit("/admin/login/?next=/admin/", {"username": "admin", "password": PASSWORD})
-            assert (login.status, login.location) == (302, "/admin/"), login.body[:500]
-            assert "Site administration" in admin.page("/admin/")
-
-            token = _manage(env, "parley_token", "bot", "--create").strip()
-            assert token
-            reader_cookie = f"sessionid={b.cookies['sessionid']}"
-            asyncio.run(_round_trip(a.port, token, b.port, reader_cookie, room))
+            yield Deployment(env=env, started=started, room=f"prod-{uuid.uuid4().hex[:8]}")
         finally:
             _stop(started)
-        for s in started:
-            assert s.proc.returncode is not None
+
+
+def test_both_processes_serve_after_starting_together(deployment: Deployment) -> None:
+    logs = [s.log() for s in deployment.started]
+    # One process applied the migrations and one collected the files; the other waited for it.
+    assert sum("Applying accounts.0001_initial" in log for log in logs) == 1, logs
+    assert sum("parley: collected static files" in log for log in logs) == 1, logs
+    assert sum("static files in" in log and "are up to date" in log for log in logs) == 1, logs
+    for port in deployment.ports:  # the Docker and compose health check
+        assert _healthcheck(deployment.env, port).returncode == 0
+    assert _healthcheck(deployment.env, free_port()).returncode == 1
+
+
+def test_every_page_and_hashed_static_files(deployment: Deployment) -> None:
+    a, b = (ProxiedClient(port) for port in deployment.ports)
+    seen = _check_pages(a, deployment.room) | _check_pages(b, deployment.room)
+    _signup(a, "ann")
+    _signup(b, "bob")
+    for client in (a, b):
+        seen.update(static_urls(client.page(f"/rooms/{deployment.room}/")))  # the first visit creates it
+    _check_static(a, seen)
+    _check_static(b, seen)
+
+
+def test_the_first_administrator_signs_in_to_the_admin(deployment: Deployment) -> None:
+    _manage(
+        deployment.env,
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "admin",
+        "--email",
+        "admin@example.com",
+        extra={"DJANGO_SUPERUSER_PASSWORD": PASSWORD},
+    )
+    for port in deployment.ports:
+        admin = ProxiedClient(port)
+        login = admin.submit("/admin/login/?next=/admin/", {"username": "admin", "password": PASSWORD})
+        assert (login.status, login.location) == (302, "/admin/"), login.body[:500]
+        assert "Site administration" in admin.page("/admin/")
+
+
+def test_websocket_round_trip_across_the_two_processes(deployment: Deployment) -> None:
+    a_port, b_port = deployment.ports
+    token = _manage(deployment.env, "parley_token", "bot", "--create").strip()
+    assert token
+    reader = ProxiedClient(b_port)
+    _signup(reader, "carol")
+    room = deployment.room + "-ws"
+    reader.page(f"/rooms/{room}/")
+
+    async def scenario() -> None:
+        bearer = {"Authorization": f"Bearer {token}"}
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with _ws(a_port, bearer, origin="https://evil.example.net"):
+                pass
+        assert refused.value.response.status_code == 403
+        # the bot on one process, the reader on the other: the event crosses through Redis
+        cookie = {"Cookie": f"sessionid={reader.cookies['sessionid']}"}
+        await _round_trip(_ws(a_port, bearer), _ws(b_port, cookie), room, "bot")
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.skipif(not (shutil.which("nginx") and shutil.which("openssl")), reason="needs nginx and openssl")
+def test_through_the_nginx_example(deployment: Deployment, tmp_path: Path) -> None:
+    """deploy/nginx.conf in front of both processes: TLS, the redirect, pages, static files,
+    /metrics kept internal, and a WebSocket through the upgrade."""
+    http_port, https_port = free_port(), free_port()
+    main = nginx_config(tmp_path, upstreams=deployment.ports, http_port=http_port, https_port=https_port)
+    nginx = subprocess.run(["nginx", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True, timeout=30)
+    assert nginx.returncode == 0, nginx.stderr
+    try:
+        plain = ProxiedClient(http_port).request("GET", "/accounts/login/", proxied=False)
+        assert (plain.status, plain.location) == (301, f"https://{HOST_NAME}/accounts/login/")
+        tls = insecure_tls_context()
+        dave = ProxiedClient(https_port, tls=tls)
+        seen = set(static_urls(dave.page("/")))
+        _signup(dave, "dave")
+        room = deployment.room + "-nginx"
+        seen.update(static_urls(dave.page(f"/rooms/{room}/")))
+        _check_static(dave, seen)
+        assert dave.get("/metrics").status == 403
+        token = _manage(deployment.env, "parley_token", "nginx-bot", "--create").strip()
+        cookie = {"Cookie": f"sessionid={dave.cookies['sessionid']}"}
+        bearer = {"Authorization": f"Bearer {token}"}
+        asyncio.run(_round_trip(_ws(https_port, bearer, tls=tls), _ws(https_port, cookie, tls=tls), room, "nginx-bot"))
+    finally:
+        pid_file = tmp_path / "nginx.pid"
+        if pid_file.exists():
+            pid = int(pid_file.read_text())
+            os.kill(pid, signal.SIGQUIT)  # graceful stop of the master this test started
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+                time.sleep(0.1)
