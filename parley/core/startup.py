@@ -92,7 +92,10 @@ def database_lock(alias: str, *, timeout: float, out: Writer) -> Iterator[None]:
         raise StartupError(f"no migration lock for database vendor {vendor!r} (Parley supports sqlite, postgresql)")
     # A raw connection outside any pool Django may be configured with: the lock is tied to it.
     driver = connection.Database  # type: ignore[attr-defined]  # psycopg, as the backend loaded it
-    raw = driver.connect(**connection.get_connection_params())
+    try:
+        raw = driver.connect(**connection.get_connection_params())
+    except driver.Error as exc:
+        raise StartupError(f"cannot connect to the database (DATABASE_URL): {' '.join(str(exc).split())}") from exc
     try:
         raw.autocommit = True
 
@@ -175,13 +178,19 @@ def collect_static(*, timeout: float, out: Writer, verbosity: int = 1) -> bool:
     if _collected(root, fingerprint):
         out.write(f"parley: static files in {root} are up to date\n")
         return False
-    with file_lock(root / LOCK_NAME, timeout=timeout, what="the static files lock", out=out):
-        if _collected(root, fingerprint):  # another process collected them while this one waited
-            out.write(f"parley: static files in {root} are up to date\n")
-            return False
-        call_command("collectstatic", interactive=False, verbosity=verbosity, stdout=out)
-        out.write(f"parley: collected static files into {root}\n")
-        partial = root / (STAMP_NAME + ".tmp")
-        partial.write_text(fingerprint + "\n")
-        os.replace(partial, root / STAMP_NAME)  # the stamp appears whole, after the files
+    try:
+        with file_lock(root / LOCK_NAME, timeout=timeout, what="the static files lock", out=out):
+            if _collected(root, fingerprint):  # another process collected them while this one waited
+                out.write(f"parley: static files in {root} are up to date\n")
+                return False
+            call_command("collectstatic", interactive=False, verbosity=verbosity, stdout=out)
+            out.write(f"parley: collected static files into {root}\n")
+            partial = root / (STAMP_NAME + ".tmp")
+            partial.write_text(fingerprint + "\n")
+            os.replace(partial, root / STAMP_NAME)  # the stamp appears whole, after the files
+    except OSError as exc:
+        raise StartupError(
+            f"cannot collect static files into {root}: {exc}. Make it writable for this user, or set "
+            "PARLEY_STATIC_ROOT to a directory that is"
+        ) from exc
     return True
