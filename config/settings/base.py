@@ -87,7 +87,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("PARLEY_STATIC_ROOT", str(BASE_DIR / "staticfiles")))  # bin/start collects here
 
 # Channel layer: in-memory for one process; Redis when REDIS_URL is set (many processes).
 REDIS_URL = env_str("REDIS_URL", "")
