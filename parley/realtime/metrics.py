@@ -23,10 +23,6 @@ HELP = {
     "parley_layer_errors_total": "channel-layer receive errors",
     "parley_unknown_layer_messages_total": "channel-layer messages of a type this process does not know (skipped)",
     "parley_drained_total": "connections closed with 1012 on shutdown",
-    "parley_drain_refusals_total": "requests and handshakes answered 503 because the process is draining",
-    "parley_connection_refusals_total": "requests and handshakes refused by bin/serve's protocol (408, 431, 503)",
-    "parley_connections_shed_total": "idle connections closed to make room under PARLEY_MAX_CONNECTIONS",
-    "parley_idle_connections_closed_total": "connections closed at the header deadline without having sent a byte",
 }
 
 

@@ -71,10 +71,19 @@ class Admission:
                 return
             self.closed_by_us(oldest)
             oldest.shed()
-            metrics.counters["parley_connections_shed_total"] += 1
+            count("parley_connections_shed_total")
 
     def over_capacity(self) -> bool:
         return self.busy_count() > self.max_connections
+
+
+def count(name: str, code: int | None = None) -> None:
+    """One place that counts what the protocol layer refuses, for /metrics:
+    ``parley_connection_refusals_total`` (by code: 408 header deadline, 431 header too large,
+    503 over the cap), ``parley_connections_shed_total`` (idle connections closed to make room)
+    and ``parley_idle_connections_closed_total`` (closed at the deadline without sending a byte).
+    """
+    metrics.counters[name if code is None else f"{name}|{code}"] += 1
 
 
 _admissions: weakref.WeakKeyDictionary[Any, Admission] = weakref.WeakKeyDictionary()

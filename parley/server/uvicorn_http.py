@@ -30,8 +30,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from parley.realtime import metrics
-from parley.server.admission import admission_for
+from parley.server.admission import admission_for, count
 
 log = logging.getLogger("parley.server")
 
@@ -153,7 +152,7 @@ class ParleyHttpProtocol(HttpToolsProtocol):
         if self.refusal is None:
             super().on_headers_complete()
             return
-        metrics.counters[f"parley_connection_refusals_total|{self.refusal}"] += 1
+        count("parley_connection_refusals_total", self.refusal)
         self.app = refusal_app(self.refusal)  # uvicorn reads self.app here, for this request only
         try:
             super().on_headers_complete()
@@ -186,14 +185,14 @@ class ParleyHttpProtocol(HttpToolsProtocol):
         if self.transport.is_closing() or not self._between_requests():
             return
         if self.header_raw == 0:
-            metrics.counters["parley_idle_connections_closed_total"] += 1
+            count("parley_idle_connections_closed_total")
             self.admission.closed_by_us(self)
             self.transport.close()
             return
         self._refuse(408)
 
     def _refuse(self, status: int) -> None:
-        metrics.counters[f"parley_connection_refusals_total|{status}"] += 1
+        count("parley_connection_refusals_total", status)
         self._write_and_close(status)
 
     def _write_and_close(self, status: int) -> None:
