@@ -32,10 +32,10 @@ class Waiting(Protocol):
 
 
 class Admission:
-    def __init__(self, connections: set[Any], *, max_connections: int, header_timeout: float, max_header_bytes: int):
+    def __init__(self, connections: set[Any], *, max_connections: int, request_timeout: float, max_header_bytes: int):
         self.connections = connections  # uvicorn's open protocols (HTTP and WebSocket), shared by reference
         self.max_connections = max_connections
-        self.header_timeout = header_timeout
+        self.request_timeout = request_timeout
         self.max_header_bytes = max_header_bytes
         # connections with no request in progress, oldest first (a dict keeps insertion order)
         self.waiting: dict[Waiting, None] = {}
@@ -96,7 +96,7 @@ def admission_for(server_state: Any) -> Admission:
         admission = Admission(
             server_state.connections,
             max_connections=settings.PARLEY_MAX_CONNECTIONS or default_max_connections(),
-            header_timeout=settings.PARLEY_HEADER_TIMEOUT,
+            request_timeout=settings.PARLEY_REQUEST_TIMEOUT,
             max_header_bytes=settings.PARLEY_MAX_HEADER_BYTES,
         )
         _admissions[server_state] = admission

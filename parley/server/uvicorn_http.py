@@ -1,12 +1,15 @@
 """uvicorn's httptools protocol with the limits a socket open to the internet needs.
 
 uvicorn (0.55, httptools) has a keep-alive timeout between requests and nothing else: a socket
-that never sends a request, or sends part of a header, is held forever (2,000 such sockets were
-held indefinitely, 3.8 KB each, and 19,990 idle connects used up the process's open-file limit);
-a header of any size is accepted (a 5 MB header was read and answered). This subclass adds:
-- a header deadline, ``PARLEY_HEADER_TIMEOUT_MS`` from the connection's first moment (and from
+that never sends a request, or sends part of a header or of a body, is held forever (2,000 such
+sockets were held indefinitely, 3.8 KB each, and 19,990 idle connects used up the process's
+open-file limit); a header of any size is accepted (a 5 MB header was read and answered). This
+subclass adds:
+- a header deadline, ``PARLEY_REQUEST_TIMEOUT_MS`` from the connection's first moment (and from
   the first byte of each later keep-alive request): a connection that sent nothing is closed,
   one that sent part of a header gets 408 and is closed;
+- a body deadline, the same time again from the end of the header: a request whose body is not
+  complete by then gets 408 (or, if the application already answered, only the close);
 - a header size limit, ``PARLEY_MAX_HEADER_BYTES`` (request line and header fields): 431 and
   close, also while the header is still arriving, so an endless header is not buffered;
 - the connection cap of parley.server.admission: idle connections are shed when the process is
@@ -35,7 +38,7 @@ from parley.server.admission import admission_for, count
 log = logging.getLogger("parley.server")
 
 REFUSALS = {
-    408: b"request header not received in time\n",
+    408: b"request not received in time\n",
     431: b"request header fields too large\n",
     503: b"server at capacity, try again\n",
 }
@@ -86,6 +89,7 @@ class ParleyHttpProtocol(HttpToolsProtocol):
         self.admission = admission_for(server_state)
         self.served_app = self.app
         self.header_timer: asyncio.TimerHandle | None = None
+        self.body_timer: asyncio.TimerHandle | None = None
         self.header_raw = 0  # bytes received since this request's header began, while it is incomplete
         self.header_size = 0  # request line and header fields of the current request, as parsed
         self.refusal: int | None = None  # the answer decided when the current request's header completed
@@ -100,6 +104,7 @@ class ParleyHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
+        self._cancel_body_timer()
         self.admission.lost(self)
         super().connection_lost(exc)
 
@@ -151,6 +156,8 @@ class ParleyHttpProtocol(HttpToolsProtocol):
             self.refusal = 503
         if self.refusal is None:
             super().on_headers_complete()
+            if self.cycle is not None and self.cycle.scope is self.scope:  # not an upgrade
+                self._arm_body_timer(self.cycle)
             return
         count("parley_connection_refusals_total", self.refusal)
         self.app = refusal_app(self.refusal)  # uvicorn reads self.app here, for this request only
@@ -158,6 +165,10 @@ class ParleyHttpProtocol(HttpToolsProtocol):
             super().on_headers_complete()
         finally:
             self.app = self.served_app
+
+    def on_message_complete(self) -> None:
+        self._cancel_body_timer()
+        super().on_message_complete()
 
     def handle_websocket_upgrade(self) -> None:
         if self.refusal is not None:
@@ -173,12 +184,32 @@ class ParleyHttpProtocol(HttpToolsProtocol):
     # Refusing
 
     def _arm_header_timer(self) -> None:
-        self.header_timer = self.loop.call_later(self.admission.header_timeout, self._header_timeout)
+        self.header_timer = self.loop.call_later(self.admission.request_timeout, self._header_timeout)
 
     def _cancel_header_timer(self) -> None:
         if self.header_timer is not None:
             self.header_timer.cancel()
             self.header_timer = None
+
+    def _arm_body_timer(self, cycle: Any) -> None:
+        self._cancel_body_timer()
+        self.body_timer = self.loop.call_later(self.admission.request_timeout, self._body_timeout, cycle)
+
+    def _cancel_body_timer(self) -> None:
+        if self.body_timer is not None:
+            self.body_timer.cancel()
+            self.body_timer = None
+
+    def _body_timeout(self, cycle: Any) -> None:
+        self.body_timer = None
+        if self.transport.is_closing() or not cycle.more_body:
+            return
+        count("parley_connection_refusals_total", 408)
+        if cycle.response_started:  # the application answered without reading it all: just end it
+            self.admission.closed_by_us(self)
+            self.transport.close()
+            return
+        self._write_and_close(408)
 
     def _header_timeout(self) -> None:
         self.header_timer = None

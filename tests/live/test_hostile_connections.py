@@ -1,5 +1,5 @@
-"""Hostile sockets against bin/serve's uvicorn (parley.server.uvicorn_http): idle and slow-header
-connections are closed at the header deadline, oversized headers get 431 and a close, a flood of
+"""Hostile sockets against bin/serve's uvicorn (parley.server.uvicorn_http): idle, slow-header and
+slow-body connections are closed at the request deadline, oversized headers get 431 and a close, a flood of
 idle connects cannot crowd out real clients, and the connection cap refuses with 503."""
 
 from __future__ import annotations
@@ -72,11 +72,11 @@ async def _ws_round_trip(live: LiveServer, cookie: str) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def live(live_databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server for the header tests: a 1.5 s header deadline, the default 16 KiB header limit."""
-    with running(live_databases, tmp_path_factory.mktemp("hostile"), PARLEY_HEADER_TIMEOUT_MS="1500") as server:
+    with running(live_databases, tmp_path_factory.mktemp("hostile"), PARLEY_REQUEST_TIMEOUT_MS="1500") as server:
         yield server
 
 
-def test_idle_and_slow_header_sockets_are_closed_at_the_deadline(live: LiveServer) -> None:
+def test_idle_slow_header_and_slow_body_sockets_are_closed_at_the_deadline(live: LiveServer) -> None:
 
     async def scenario() -> None:
         async def idle() -> tuple[bytes, float | None]:
@@ -91,6 +91,15 @@ def test_idle_and_slow_header_sockets_are_closed_at_the_deadline(live: LiveServe
             start = time.monotonic()
             reader, writer = await asyncio.open_connection("127.0.0.1", live.port)
             writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            try:
+                return await _read_until_closed(reader, 8, start)
+            finally:
+                writer.close()
+
+        async def slow_body() -> tuple[bytes, float | None]:
+            reader, writer = await asyncio.open_connection("127.0.0.1", live.port)
+            start = time.monotonic()
+            writer.write(b"POST /accounts/login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nuser=")
             try:
                 return await _read_until_closed(reader, 8, start)
             finally:
@@ -112,24 +121,25 @@ def test_idle_and_slow_header_sockets_are_closed_at_the_deadline(live: LiveServe
         idles = [asyncio.ensure_future(idle()) for _ in range(300)]
         slows = [asyncio.ensure_future(slow_header()) for _ in range(300)]
         reuse = asyncio.ensure_future(keep_alive_then_slow())
+        bodies = [asyncio.ensure_future(slow_body()) for _ in range(50)]
         await asyncio.sleep(0.5)
         status, _ = await asyncio.to_thread(_get, live, "/healthz")
         assert status == 200  # real requests go on while 600 sockets dawdle
-        results = await asyncio.gather(*idles, *slows, reuse)
+        results = await asyncio.gather(*idles, *slows, reuse, *bodies)
         elapsed = time.monotonic() - started
         closed_after = [after for _, after in results]
         assert None not in closed_after, f"{closed_after.count(None)} sockets still open after 8 s"
         assert min(a for a in closed_after if a is not None) > 1.4  # the deadline, not an instant close
-        assert elapsed < 6, f"closing 601 sockets at a 1.5 s deadline took {elapsed:.1f}s"
+        assert elapsed < 6, f"closing {len(results)} sockets at a 1.5 s deadline took {elapsed:.1f}s"
         assert all(data == b"" for data, _ in results[:300])  # nothing was asked: nothing answered
         assert all(data.startswith(b"HTTP/1.1 408 ") for data, _ in results[300:600])
         assert b"HTTP/1.1 408 " in results[600][0]  # after the first response's body
+        assert all(data.startswith(b"HTTP/1.1 408 ") for data, _ in results[601:])  # bodies that never came
 
     asyncio.run(scenario())
 
 
 def test_oversized_headers_get_431_and_a_close(live: LiveServer) -> None:
-
     async def scenario() -> None:
         async def send(request: bytes) -> tuple[bytes, float | None]:
             reader, writer = await asyncio.open_connection("127.0.0.1", live.port)

@@ -30,7 +30,7 @@ class Conn:
 
 
 def _admission(cap: int) -> Admission:
-    return Admission(set(), max_connections=cap, header_timeout=10.0, max_header_bytes=16384)
+    return Admission(set(), max_connections=cap, request_timeout=10.0, max_header_bytes=16384)
 
 
 def test_a_newcomer_over_the_cap_sheds_the_longest_waiting_idle_connection() -> None:
@@ -69,7 +69,7 @@ def test_the_default_cap_leaves_descriptors_for_the_process() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PARLEY_MAX_CONNECTIONS", "-1"), ("PARLEY_HEADER_TIMEOUT_MS", "0"), ("PARLEY_MAX_HEADER_BYTES", "10")],
+    [("PARLEY_MAX_CONNECTIONS", "-1"), ("PARLEY_REQUEST_TIMEOUT_MS", "0"), ("PARLEY_MAX_HEADER_BYTES", "10")],
 )
 def test_bad_limits_stop_the_process_with_a_clear_error(name: str, value: str) -> None:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev", name: value}
