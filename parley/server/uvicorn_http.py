@@ -178,7 +178,7 @@ class ParleyHttpProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing():
+        if not self.transport.is_closing() and self._between_requests():  # no pipelined request started
             self.admission.wait(self)  # idle until the next request (uvicorn's keep-alive timer runs)
 
     # Refusing

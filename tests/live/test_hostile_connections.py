@@ -9,6 +9,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import resource
 import socket
 import time
@@ -249,3 +250,24 @@ def test_the_cap_sheds_idle_sockets_first_and_refuses_real_work_beyond_it(
         asyncio.run(scenario())
     finally:
         live.stop()
+
+
+def test_keep_alive_and_pipelined_requests_still_work(live: LiveServer) -> None:
+    async def scenario() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", live.port)
+        request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        writer.write(request * 3)  # three pipelined requests in one write
+        for _ in range(3):
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.1 200 "), head
+            length = int(re.search(rb"content-length: (\d+)", head.lower()).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+        await asyncio.sleep(1.0)  # idle between requests, within the keep-alive timeout
+        writer.write(request[:20])
+        await asyncio.sleep(0.3)
+        writer.write(request[20:])  # a header in two pieces, well within the deadline
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        writer.close()
+
+    asyncio.run(scenario())
