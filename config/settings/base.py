@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from config.env import database_from_url, env_bool, env_int, env_list, env_str
+from config.env import EnvError, database_from_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("PARLEY_VAR_DIR", str(BASE_DIR / "var")))
@@ -156,6 +156,15 @@ PARLEY_DRAIN_SECONDS = float(env_int("PARLEY_DRAIN_MS", 2000)) / 1000  # SIGTERM
 PARLEY_OUTBOX_BYTES = env_int("PARLEY_OUTBOX_BYTES", 1024 * 1024)  # then close 4408
 # Write ready frames to the socket where the server offers it (parley.server.uvicorn_ws); 0: ASGI only
 PARLEY_WIRE_WRITES = env_bool("PARLEY_WIRE_WRITES", True)
+# Hostile connections, enforced by bin/serve's uvicorn protocol (parley.server.uvicorn_http)
+PARLEY_REQUEST_TIMEOUT = float(env_int("PARLEY_REQUEST_TIMEOUT_MS", 10_000)) / 1000  # then 408/close
+PARLEY_MAX_HEADER_BYTES = env_int("PARLEY_MAX_HEADER_BYTES", 16 * 1024)  # then 431
+PARLEY_MAX_CONNECTIONS = env_int("PARLEY_MAX_CONNECTIONS", 0)  # per process; 0: open-file limit less a reserve
+if PARLEY_REQUEST_TIMEOUT <= 0 or PARLEY_MAX_HEADER_BYTES < 1024 or PARLEY_MAX_CONNECTIONS < 0:
+    raise EnvError(
+        "PARLEY_REQUEST_TIMEOUT_MS must be > 0, PARLEY_MAX_HEADER_BYTES >= 1024 and PARLEY_MAX_CONNECTIONS >= 0 "
+        f"(got {PARLEY_REQUEST_TIMEOUT * 1000:g}, {PARLEY_MAX_HEADER_BYTES}, {PARLEY_MAX_CONNECTIONS})"
+    )
 
 SECURE_CSP = {
     "default-src": ["'self'"],

@@ -88,7 +88,8 @@ def current() -> Runtime:
 
 
 class RuntimeApp:
-    """ASGI middleware around the whole application: starts and stops the runtime."""
+    """ASGI middleware around the whole application: starts and stops the runtime, and refuses
+    new requests and handshakes once the process drains (parley.realtime.drain)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -97,6 +98,9 @@ class RuntimeApp:
         kind = scope["type"]
         if kind == "lifespan":
             await self._lifespan(receive, send)
+            return None
+        if drain.draining():
+            await drain.refuse(scope, receive, send)
             return None
         if kind == "websocket":
             runtime = current()
