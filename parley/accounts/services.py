@@ -1,9 +1,11 @@
-"""Writes about people: guests and display names."""
+"""Writes about people: guests, bearer tokens, deactivation."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
 
 from django.db import transaction
 
@@ -66,3 +68,41 @@ def user_for_token(*, token: str) -> User | None:
     if row is None or not row.user.is_active:
         return None
     return row.user
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedToken:
+    token_id: int
+    user_id: int
+    name: str
+
+
+def token_revoke(*, token_ids: Collection[int]) -> list[RevokedToken]:
+    """Revoke bearer tokens: the one path for the admin and ``manage.py parley_token revoke``.
+
+    The rows are deleted, so no new handshake or request authenticates with them. Sockets that
+    authenticated with a token before it was revoked stay open: the token is only checked at the
+    handshake. Closing them belongs here, once sockets remember their token; the returned list
+    says whose tokens went. Unknown ids are ignored.
+    """
+    with transaction.atomic():
+        rows = list(ApiToken.objects.select_for_update().filter(pk__in=list(token_ids)).order_by("pk"))
+        ApiToken.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    return [RevokedToken(token_id=row.pk, user_id=row.user_id, name=row.name) for row in rows]
+
+
+def user_deactivate(*, user_ids: Collection[int]) -> list[int]:
+    """Deactivate users (no sign-in, no token, no new socket) and return the ids that were active.
+
+    The admin's action and its change form both come here. Sockets the users already hold stay
+    open until they close: telling them belongs here too, beside the update.
+    """
+    with transaction.atomic():
+        ids = list(
+            User.objects.select_for_update()
+            .filter(pk__in=list(user_ids), is_active=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        User.objects.filter(pk__in=ids).update(is_active=False)
+    return ids
