@@ -58,12 +58,13 @@ class UserAdmin(DjangoUserAdmin):
         "date_joined",
         "last_login",
     )
-    list_filter = (KindFilter, "is_guest", "is_active", "is_staff", "is_superuser", "date_joined", "last_login")
+    list_filter = (KindFilter, "is_active", "is_staff", "is_superuser", "date_joined", "last_login")
     search_fields = ("username", "display_name", "email", "first_name", "last_name")
     ordering = ("-date_joined",)
     date_hierarchy = "date_joined"
     actions = ("deactivate_users",)
     inlines = (ApiTokenInline,)
+    readonly_fields = ("is_guest",)  # a guest has no password; making it a person is not a checkbox
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
         ("Parley", {"fields": ("display_name", "is_guest")}),
