@@ -65,11 +65,11 @@ class Command(BaseCommand):
         rows = ApiToken.objects.select_related("user").order_by("pk")
         if options["user"] is not None:
             rows = rows.filter(user=_user(options["user"]))
-        self.stdout.write(f"{'id':>6}  {'user':<24} {'name':<24} {'created (UTC)':<20} state")
+        self.stdout.write(f"{'id':>6}  {'user':<32} {'name':<24} {'created (UTC)':<20} state")
         for row in rows:
             state = "active" if row.user.is_active else "user inactive"
             created = row.created_at.strftime("%Y-%m-%d %H:%M:%S")
-            self.stdout.write(f"{row.pk:>6}  {row.user.username:<24} {row.name or '-':<24} {created:<20} {state}")
+            self.stdout.write(f"{row.pk:>6}  {row.user.username:<32} {row.name or '-':<24} {created:<20} {state}")
 
     def _revoke(self, options: dict[str, Any]) -> None:
         ids: set[int] = set(options["ids"])
