@@ -1,13 +1,17 @@
-"""Writes about people: guests and display names."""
+"""Writes about people: guests, bearer tokens, deactivation."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
+from functools import partial
 
 from django.db import transaction
 
 from parley.accounts.models import ApiToken, User
+from parley.realtime.publish import user_sessions_end
 
 # 24 x 24 display names: two guests in a room rarely share one (with 10 single words, one pair in
 # ten did, and a room of five guests usually had two of the same name).
@@ -66,3 +70,44 @@ def user_for_token(*, token: str) -> User | None:
     if row is None or not row.user.is_active:
         return None
     return row.user
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedToken:
+    token_id: int
+    user_id: int
+    name: str
+
+
+def token_revoke(*, token_ids: Collection[int]) -> list[RevokedToken]:
+    """Revoke bearer tokens: the one path for the admin and ``manage.py parley_token revoke``.
+
+    The rows are deleted, so no new handshake or request authenticates with them, and once this
+    commits every socket opened with one of them closes with 4401, on every process (sockets of
+    the same user opened otherwise stay). Unknown ids are ignored.
+    """
+    with transaction.atomic():
+        rows = list(ApiToken.objects.select_for_update().filter(pk__in=list(token_ids)).order_by("pk"))
+        ApiToken.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        for row in rows:
+            transaction.on_commit(partial(user_sessions_end, user_id=row.user_id, key=row.key_hash))
+    return [RevokedToken(token_id=row.pk, user_id=row.user_id, name=row.name) for row in rows]
+
+
+def user_deactivate(*, user_ids: Collection[int]) -> list[int]:
+    """Deactivate users (no sign-in, no token, no new socket) and return the ids that were active.
+
+    The admin's action and its change form both come here. Once this commits, every socket the
+    users hold closes with 4401, on every process.
+    """
+    with transaction.atomic():
+        ids = list(
+            User.objects.select_for_update()
+            .filter(pk__in=list(user_ids), is_active=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        User.objects.filter(pk__in=ids).update(is_active=False)
+        for user_id in ids:
+            transaction.on_commit(partial(user_sessions_end, user_id=user_id))
+    return ids

@@ -306,3 +306,22 @@ async def test_ending_one_credential_at_once_closes_only_its_sockets(rooms: None
     assert await _closed_with(bot) == closecodes.UNAUTHENTICATED
     await web.send({"type": "ping", "t": 3})
     assert await web.recv() == {"type": "pong", "t": 3}
+
+
+async def test_revoking_a_token_or_deactivating_through_parley_closes_at_once(rooms: None, connect: Connect) -> None:
+    from parley.accounts.models import ApiToken, User
+    from parley.accounts.services import token_create, token_revoke, user_deactivate
+    from parley.realtime import closecodes
+
+    bob_id = await database_sync_to_async(lambda: User.objects.get(username="bob").pk)()
+    token = await database_sync_to_async(lambda: token_create(user=User.objects.get(pk=bob_id), name="ci"))()
+    web = await connect("bob")
+    bot = await connect(None, origin=None, headers=[(b"authorization", f"Bearer {token}".encode())])
+    token_id = await database_sync_to_async(lambda: ApiToken.objects.get(name="ci").pk)()
+    await database_sync_to_async(token_revoke)(token_ids=[token_id])
+    # The sweep runs every 30 s here: a close within a second is the service's own doing.
+    assert await _closed_with(bot, timeout=1.0) == closecodes.UNAUTHENTICATED
+    await web.send({"type": "ping", "t": 4})
+    assert await web.recv() == {"type": "pong", "t": 4}
+    await database_sync_to_async(user_deactivate)(user_ids=[bob_id])
+    assert await _closed_with(web, timeout=1.0) == closecodes.UNAUTHENTICATED
