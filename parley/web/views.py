@@ -20,6 +20,7 @@ from parley.accounts.services import guest_create
 from parley.core.errors import ParleyError
 from parley.messaging.events import user_ref
 from parley.realtime import metrics
+from parley.realtime.subscription import CHANNEL_PREFIX
 from parley.rooms.access import room_access_for_user
 from parley.rooms.selectors import room_list_public
 from parley.rooms.services import room_create, room_get_or_create_public
@@ -103,7 +104,8 @@ async def _layer_ok() -> bool:
     if layer is None:
         return False
     try:
-        channel = await layer.new_channel("healthz.")
+        # The hub's prefix: under the core Redis layer the hub's read loop delivers the probe.
+        channel = await layer.new_channel(CHANNEL_PREFIX)
         await asyncio.wait_for(layer.send(channel, {"type": "healthz"}), timeout=1.0)
         message = await asyncio.wait_for(layer.receive(channel), timeout=1.0)
         return message.get("type") == "healthz"
