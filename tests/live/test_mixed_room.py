@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, Person
 from tests.support.http import signup
 from tests.support.redis import RedisServer, redis_server
 from tests.support.server import ROOT, Databases, LiveServer, make_server
@@ -227,3 +229,119 @@ class _closing:
 
     def __exit__(self, *exc: object) -> None:
         self.socket.close()
+
+
+# --- in real browsers ------------------------------------------------------------------------
+
+# The talk's own page, reduced to its socket: a plain WebSocket on the tutorial route that
+# collects {"message"} frames, opened on a Parley page so that the origin is the server's.
+TALK_CLIENT = """url => new Promise((resolve, reject) => {
+  const talk = window.talk = {messages: [], closes: []};
+  const ws = talk.ws = new WebSocket(url);
+  ws.onmessage = e => talk.messages.push(JSON.parse(e.data).message);
+  ws.onclose = e => { talk.closes.push(e.code); reject(new Error('closed ' + e.code)); };
+  ws.onopen = () => resolve(true);
+})"""
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def pubsub_pair(live_databases: Databases, workdir: Path) -> Iterator[Pair]:
+    with ExitStack() as stack:
+        yield start_pair(stack, live_databases, workdir, PARLEY_CHANNEL_LAYER="pubsub")
+
+
+def talk_messages(page: Page) -> list[str]:
+    return [str(m) for m in page.evaluate("() => window.talk.messages")]
+
+
+@pytest.mark.browser
+def test_the_talks_page_and_a_room_page_in_chromium_with_tutorial_sockets_and_a_bot(
+    pubsub_pair: Pair, chromium: Browser
+) -> None:
+    pair = pubsub_pair
+    a, b = pair.a, pair.b
+    with ExitStack() as stack:
+        bot_a = stack.enter_context(_closing(bot(a, pair.token)))
+        bot_b = stack.enter_context(_closing(bot(b, pair.token)))
+        tutorial(a, pair.origin).close()  # the tutorial route creates the room
+        for each in (bot_a, bot_b):
+            start = each.subscribe(ROOM, since=0)
+        post_and_wait(bot_a, ["said before anyone else came"])
+        start += 1
+
+        # On A: the talk's page in Chromium and a sync tutorial socket; on B: an async one.
+        talk = Person(chromium, a.base_url, "talk")
+        stack.callback(talk.close)
+        talk.page.goto(a.base_url + "/")
+        assert talk.page.evaluate(TALK_CLIENT, f"{a.ws_base}/ws/chats/{ROOM}/") is True
+        ta_sync = stack.enter_context(_closing(tutorial(a, pair.origin, sync=True)))
+        tb = stack.enter_context(_closing(tutorial(b, pair.origin)))
+
+        # wendy, on Parley's room page on B: joins, types, sends.
+        wendy = Person(chromium, b.base_url, "wendy")
+        stack.callback(wendy.close)
+        wendy.sign_up_into(ROOM)
+        joined = bot_a.until("presence", lambda f: "wendy" in _names(f.get("joined", [])))
+        wendy_id = next(u["id"] for u in joined["joined"] if u.get("username") == "wendy")
+        wendy.page.get_by_label("Message", exact=True).press_sequentially("hello from the room pa", delay=30)
+        bot_a.until("typing", lambda f: f["user"]["username"] == "wendy")
+        wendy.page.get_by_label("Message", exact=True).press_sequentially("ge", delay=30)
+        wendy.page.get_by_label("Message", exact=True).press("Enter")
+        wendy.expect_once("hello from the room page")
+
+        # Everyone else talks; wendy sees it all on her page.
+        talk.page.evaluate("text => window.talk.ws.send(JSON.stringify({message: text}))", "from the talk's page")
+        ta_sync.say("from the sync tutorial client on A")
+        tb.say("from the async tutorial client on B")
+        from_bots = post_and_wait(bot_a, ["bot on A"]) | post_and_wait(bot_b, ["bot on B"])
+        for text in (
+            "from the talk's page",
+            "from the sync tutorial client on A",
+            "from the async tutorial client on B",
+        ):
+            wendy.expect_once(text)
+        for text in from_bots:
+            wendy.expect_once(text)
+
+        # wendy leaves: presence says so; the tutorial sockets never hear of it.
+        wendy.page.close()
+        bot_a.until("presence", lambda f: wendy_id in {u["id"] for u in f.get("left", [])})
+        assert wendy.js_errors == [] and wendy.dialogs == []
+
+        stored = bot_b.history(ROOM)
+        last = stored[-1]["seq"]
+        want = expected(stored, start, last)
+        assert len(want) == 6
+        talk.page.wait_for_function("n => window.talk.messages.length >= n", arg=len(want))
+        assert talk_messages(talk.page) == want
+        for each in (ta_sync, tb):
+            assert each.wait_messages(len(want)) == want, each.url
+            assert each.is_open
+        assert talk.page.evaluate("() => [window.talk.ws.readyState, window.talk.closes]") == [1, []]
+
+        # SIGTERM to A: the talk's page and A's tutorial socket get 1012; B's socket carries on.
+        assert a.proc is not None
+        a.proc.send_signal(signal.SIGTERM)
+        talk.page.wait_for_function("() => window.talk.closes.length > 0", timeout=10_000)
+        assert talk.page.evaluate("() => window.talk.closes") == [1012]
+        assert ta_sync.wait_closed() == 1012
+        assert bot_a.wait_closed() == 1012
+        assert a.proc.wait(timeout=15) in (0, -signal.SIGTERM)
+        post_and_wait(bot_b, ["after A went away"])
+        assert tb.wait_messages(len(want) + 1)[-1] == "after A went away" and tb.is_open
+        assert talk_messages(talk.page) == want and talk.js_errors == []
+
+    assert tb.close_code == 1000
+    assert_clean_logs(a, b)
