@@ -165,6 +165,8 @@ def test_tutorial_sockets_in_a_room_with_typing_presence_two_processes_and_a_dra
         said = post_and_wait(person, ["wendy: hello, mixed room"])
         person.close()
         bot_a.until("presence", lambda f: wendy_id in {u["id"] for u in f.get("left", [])})
+        for each in tutorials:
+            assert each.is_open, f"{each.url} closed ({each.close_code}) by typing or presence"
 
         # Everyone posts at once, on both processes: tutorial frames and pipelined bot sends.
         for i in range(5):

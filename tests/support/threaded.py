@@ -58,7 +58,12 @@ class ThreadedSocket:
         return not self.closed.is_set()
 
     def send_json(self, frame: dict[str, Any]) -> None:
-        self.ws.send(json.dumps(frame))
+        try:
+            self.ws.send(json.dumps(frame))
+        except ConnectionClosed:
+            # Not chained: the cause was raised in the reader thread (its frames are gone).
+            self.closed.wait(WAIT)
+            raise AssertionError(f"{self.url}: the server closed the socket ({self.close_code})") from None
 
     def wait(self, condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
         deadline = time.monotonic() + timeout
