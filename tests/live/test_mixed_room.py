@@ -21,6 +21,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -125,6 +126,26 @@ def assert_clean_logs(*servers: LiveServer) -> None:
         assert not trouble, f"{live.log_path.name}: {trouble[:10]}\n{live.log()}"
 
 
+def _redis_cli(redis: RedisServer, *args: str) -> list[str]:
+    result = subprocess.run(
+        ["redis-cli", "-p", str(redis.port), *args], capture_output=True, text=True, check=True, timeout=10
+    )
+    return result.stdout.split()
+
+
+def assert_nothing_left_in_redis(pair: Pair, timeout: float = 5.0) -> None:
+    """Once every socket is closed, the room has no group members and no one online in Redis,
+    and the live process subscribes to its own channels only (the hub's and the /healthz probe's)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        keys = [k for k in _redis_cli(pair.redis, "--scan") if not k.startswith("parley:rate:")]
+        subscribed = _redis_cli(pair.redis, "pubsub", "channels")
+        if not keys and len(subscribed) <= 2:
+            return
+        assert time.monotonic() < deadline, f"left in Redis: keys {keys}, subscriptions {subscribed}"
+        time.sleep(0.1)
+
+
 def post_and_wait(poster: V1Socket, bodies: list[str]) -> dict[str, int]:
     cids = [poster.post(ROOM, body) for body in bodies]
     by_cid = poster.acked(cids)
@@ -214,6 +235,7 @@ def test_tutorial_sockets_in_a_room_with_typing_presence_two_processes_and_a_dra
     for each in (tb, tb_sync, bot_b):
         assert each.close_code == 1000, f"{each.url} ended with {each.close_code}, not the client's close"
     assert_clean_logs(a, b)
+    assert_nothing_left_in_redis(pair)
 
 
 def _names(users: list[dict[str, Any]]) -> set[str]:
