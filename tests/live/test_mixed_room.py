@@ -54,10 +54,6 @@ class Pair:
     redis: RedisServer
     token: str
 
-    @property
-    def origin(self) -> str:
-        return self.a.base_url
-
 
 def start_pair(stack: ExitStack, databases: Databases, workdir: Path, **env: str) -> Pair:
     """Both servers start, and the token is minted, at the same time (each takes seconds)."""
@@ -106,9 +102,10 @@ def bearer_token(live: LiveServer, username: str) -> str:
     return result.stdout.strip()
 
 
-def tutorial(live: LiveServer, origin: str, *, sync: bool = False) -> TutorialSocket:
+def tutorial(live: LiveServer, *, sync: bool = False) -> TutorialSocket:
+    """The talk's client, on a page served by ``live`` (so the origin is that server's own)."""
     path = f"/ws/chats/sync/{ROOM}/" if sync else f"/ws/chats/{ROOM}/"
-    return TutorialSocket(live.ws_base + path, origin=origin)
+    return TutorialSocket(live.ws_base + path, origin=live.base_url)
 
 
 def bot(live: LiveServer, token: str) -> V1Socket:
@@ -168,15 +165,15 @@ def test_tutorial_sockets_in_a_room_with_typing_presence_two_processes_and_a_dra
         start = first["before the tutorial clients came"]
 
         # The talk's clients, two per process; none of them may see what came before.
-        ta, ta_sync = tutorial(a, pair.origin), tutorial(a, pair.origin, sync=True)
-        tb, tb_sync = tutorial(b, pair.origin), tutorial(b, pair.origin, sync=True)
+        ta, ta_sync = tutorial(a), tutorial(a, sync=True)
+        tb, tb_sync = tutorial(b), tutorial(b, sync=True)
         tutorials = [ta, ta_sync, tb, tb_sync]
         for each in tutorials:
             stack.enter_context(_closing(each))
 
         # A person joins on B (presence on both processes), types, posts and leaves.
         person = stack.enter_context(
-            _closing(V1Socket(b.ws_base + "/ws/", origin=pair.origin, headers={"Cookie": wendy.cookie_header()}))
+            _closing(V1Socket(b.ws_base + "/ws/", origin=b.base_url, headers={"Cookie": wendy.cookie_header()}))
         )
         person.subscribe(ROOM)
         joined = bot_a.until("presence", lambda f: "wendy" in _names(f.get("joined", [])))
@@ -300,7 +297,7 @@ def test_the_talks_page_and_a_room_page_in_chromium_with_tutorial_sockets_and_a_
     with ExitStack() as stack:
         bot_a = stack.enter_context(_closing(bot(a, pair.token)))
         bot_b = stack.enter_context(_closing(bot(b, pair.token)))
-        tutorial(a, pair.origin).close()  # the tutorial route creates the room
+        tutorial(a).close()  # the tutorial route creates the room
         for each in (bot_a, bot_b):
             each.subscribe(ROOM, since=0)
         start = post_and_wait(bot_a, ["said before anyone else came"])["said before anyone else came"]
@@ -310,8 +307,8 @@ def test_the_talks_page_and_a_room_page_in_chromium_with_tutorial_sockets_and_a_
         stack.callback(talk.close)
         talk.page.goto(a.base_url + "/")
         assert talk.page.evaluate(TALK_CLIENT, f"{a.ws_base}/ws/chats/{ROOM}/") is True
-        ta_sync = stack.enter_context(_closing(tutorial(a, pair.origin, sync=True)))
-        tb = stack.enter_context(_closing(tutorial(b, pair.origin)))
+        ta_sync = stack.enter_context(_closing(tutorial(a, sync=True)))
+        tb = stack.enter_context(_closing(tutorial(b)))
 
         # wendy, on Parley's room page on B: joins, types, sends.
         wendy = Person(chromium, b.base_url, "wendy")
