@@ -116,6 +116,10 @@ def _channel_layers(kind: str, redis_url: str) -> dict[str, dict[str, object]]:
         # channels_redis prunes a group member this old whatever its activity: the hub re-adds its
         # groups every 10 minutes, well inside it (parley/realtime/subscription.py).
         config.update({"capacity": 1000, "expiry": 60, "group_expiry": 3600})
+        # The layer's receive blocks in BZPOPMIN for 5 s; redis-py >= 8 gives every read a 5 s
+        # socket timeout by default, so an idle hub's read failed with TimeoutError every few
+        # seconds. A read timeout above the 5 s block keeps dead-connection detection.
+        config["hosts"] = [{"address": redis_url, "socket_timeout": 15}]
     return {"default": {"BACKEND": backends[kind], "CONFIG": config}}
 
 

@@ -7,7 +7,6 @@ import logging
 import math
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django import forms
 from django.conf import settings
 from django.contrib.auth import login
@@ -21,7 +20,7 @@ from parley.accounts.services import guest_create
 from parley.accounts.throttle import client_address
 from parley.core.errors import ParleyError, RateLimited
 from parley.messaging.events import user_ref
-from parley.realtime import metrics, ratelimit
+from parley.realtime import metrics, probe, ratelimit
 from parley.rooms.access import room_access_for_user
 from parley.rooms.selectors import room_list_public
 from parley.rooms.services import room_create, room_creation_allow, room_get_or_create_public
@@ -125,14 +124,9 @@ def _database_ok() -> bool:
 
 
 async def _layer_ok() -> bool:
-    layer = get_channel_layer()
-    if layer is None:
-        return False
     try:
-        channel = await layer.new_channel("healthz.")
-        await asyncio.wait_for(layer.send(channel, {"type": "healthz"}), timeout=1.0)
-        message = await asyncio.wait_for(layer.receive(channel), timeout=1.0)
-        return message.get("type") == "healthz"
+        async with asyncio.timeout(1.0):
+            return await probe.layer_ok()
     except Exception:
         log.warning("healthz: channel layer check failed", exc_info=True)
         return False
