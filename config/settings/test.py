@@ -13,3 +13,6 @@ PARLEY_RATE_BURST = 1000
 # Worker threads must not keep connections open past a test (PostgreSQL refuses to drop the
 # test database while any session uses it).
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# No pool in-process: pytest-django's per-test transactions live on one connection per thread.
+# Live servers (tests/live) run the pool as production does.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405

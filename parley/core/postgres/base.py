@@ -1,0 +1,91 @@
+"""Django's PostgreSQL backend, with every wait on the database bounded (parley.core.dbguard).
+
+- New connections: refused at once while the database is known to be unreachable; otherwise
+  bounded by the pool's wait (``timeout``) or libpq's ``connect_timeout``.
+- Round trips (statements through cursors, COMMIT, ROLLBACK, the usability check, handing a
+  connection back): a deadline, cut by the watchdog.
+- A connection-level failure opens the breaker and drains the pool, whose other idle connections
+  went the same way (a restarted server, a dropped proxy): they are replaced in the background
+  instead of each failing one request in turn.
+
+No extra round trip anywhere: the checks are local (a clock read, a flag) and the pool hands out
+connections without a health query, so the realtime path pays nothing per frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import DatabaseError, OperationalError
+from django.db.backends.postgresql import base
+
+from parley.core.dbguard import breaker, statement_deadline, watchdog
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        breaker.check()
+        try:
+            return super().get_new_connection(conn_params)
+        except Exception:
+            self._unreachable()
+            raise
+
+    def connect(self) -> None:
+        super().connect()
+        if self._guarded_execute not in self.execute_wrappers:
+            self.execute_wrappers.insert(0, self._guarded_execute)
+
+    def _guarded_execute(
+        self, execute: Callable[..., Any], sql: Any, params: Any, many: bool, context: dict[str, Any]
+    ) -> Any:
+        with self._round_trip():
+            return execute(sql, params, many, context)
+
+    def _commit(self) -> None:
+        with self._round_trip():
+            super()._commit()  # type: ignore[misc]
+
+    def _rollback(self) -> None:
+        with self._round_trip():
+            super()._rollback()  # type: ignore[misc]
+
+    def _close(self) -> None:
+        with self._round_trip(check=False):
+            super()._close()  # type: ignore[misc]
+
+    def is_usable(self) -> bool:
+        with self._round_trip():
+            return bool(super().is_usable())
+
+    @contextmanager
+    def _round_trip(self, *, check: bool = True) -> Iterator[None]:
+        conn = self.connection
+        seconds = statement_deadline()
+        if conn is None or not seconds or conn.closed:
+            yield
+            return
+        trip = watchdog.arm(conn.pgconn.socket, seconds)
+        try:
+            yield
+        except DatabaseError as exc:
+            cut = watchdog.disarm(trip)
+            if cut or conn.broken:
+                self._unreachable()
+            if cut:
+                raise OperationalError(f"the database did not answer within {seconds:.2f} s") from exc
+            raise
+        else:
+            if watchdog.disarm(trip) and check:
+                # Cut just as the answer arrived: the answer stands, the connection is gone.
+                self._unreachable()
+            else:
+                breaker.succeeded()
+
+    def _unreachable(self) -> None:
+        breaker.failed()
+        pool = self.pool
+        if pool is not None:
+            pool.drain()
