@@ -12,9 +12,13 @@ from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import DatabaseError
 from django.http.cookie import parse_cookie
 
 from parley.accounts.services import user_for_token
+from parley.core.errors import Unavailable
+from parley.realtime import closecodes
+from parley.realtime.dbwait import bounded, db_call
 
 log = logging.getLogger("parley.security")
 
@@ -92,21 +96,39 @@ class LeanAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        token = _bearer(scope)
-        user: Any
-        if token is not None:
-            user = await database_sync_to_async(user_for_token)(token=token)
-            if user is None:
-                log.warning("ws auth failed: unknown bearer token")
-                user = AnonymousUser()
-        else:
-            key = _session_key(scope)
-            if key is None:
-                user = AnonymousUser()
-            else:
-                store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
-                user = await get_user({"session": store})
+        try:
+            user = await _user(scope)
+        except (Unavailable, DatabaseError):
+            log.warning("ws refused: the database did not answer the handshake")
+            await refuse_unavailable(receive, send)
+            return None
         return await self.inner(dict(scope, user=user, **{RAW_SEND: send}), receive, send)
+
+
+async def _user(scope: dict[str, Any]) -> Any:
+    """The bearer token's user, else the session's, else AnonymousUser: one bounded crossing."""
+    token = _bearer(scope)
+    if token is not None:
+        user = await db_call(user_for_token, token=token)
+        if user is None:
+            log.warning("ws auth failed: unknown bearer token")
+            return AnonymousUser()
+        return user
+    key = _session_key(scope)
+    if key is None:
+        return AnonymousUser()
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
+    return await bounded(get_user({"session": store}))
+
+
+async def refuse_unavailable(receive: Any, send: Any) -> None:
+    """Answer a handshake the database could not serve: accept, then close 1013 so the client
+    reconnects with backoff (a refusal before accept would look like a forbidden origin)."""
+    message = await receive()
+    if message.get("type") != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": closecodes.TRY_AGAIN_LATER})
 
 
 def _session_key(scope: dict[str, Any]) -> str | None:
