@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django import forms
 from django.conf import settings
@@ -20,6 +20,7 @@ from parley.accounts.services import guest_create
 from parley.core.errors import ParleyError
 from parley.messaging.events import user_ref
 from parley.realtime import metrics
+from parley.realtime.perloop import PerLoop
 from parley.rooms.access import room_access_for_user
 from parley.rooms.selectors import room_list_public
 from parley.rooms.services import room_create, room_get_or_create_public
@@ -88,7 +89,11 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "web/room.html", {"room": target, "config": config})
 
 
+HEALTH_TIMEOUT = 2.0  # seconds each check may take: a load balancer's probe must not hang
+
+
 def _database_ok() -> bool:
+    """SELECT 1 on a worker thread; the connection goes back to the pool at once."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -96,25 +101,68 @@ def _database_ok() -> bool:
     except DatabaseError:
         log.warning("healthz: database check failed", exc_info=True)
         return False
+    finally:
+        connection.close()
 
 
-async def _layer_ok() -> bool:
-    layer = get_channel_layer()
-    if layer is None:
-        return False
-    try:
-        channel = await layer.new_channel("healthz.")
-        await asyncio.wait_for(layer.send(channel, {"type": "healthz"}), timeout=1.0)
-        message = await asyncio.wait_for(layer.receive(channel), timeout=1.0)
-        return message.get("type") == "healthz"
-    except Exception:
-        log.warning("healthz: channel layer check failed", exc_info=True)
-        return False
+async def _database_check() -> bool:
+    # Not the request's thread-sensitive executor: leaving the request waits for its thread, so a
+    # check stuck on a silent database would hold the answer. This one can be left behind.
+    check = asyncio.get_running_loop().run_in_executor(None, _database_ok)
+    done, _ = await asyncio.wait({check}, timeout=HEALTH_TIMEOUT)
+    if check in done:
+        return check.result()
+    check.add_done_callback(lambda f: f.exception())
+    log.warning("healthz: database check took longer than %.1f s", HEALTH_TIMEOUT)
+    return False
+
+
+class LayerProbe:
+    """A message sent to ourselves through the channel layer, on one channel kept for the
+    process's life. (A new channel per check leaks: the pub/sub layer keeps a channel subscribed
+    in Redis after a receive until the process ends.) Concurrent checks share the probe in flight,
+    so a flood of /healthz sends one message at a time."""
+
+    def __init__(self) -> None:
+        self._channel: str | None = None
+        self._in_flight: asyncio.Task[bool] | None = None
+
+    async def check(self) -> bool:
+        if self._in_flight is None:
+            self._in_flight = asyncio.get_running_loop().create_task(self._probe())
+            self._in_flight.add_done_callback(self._done)
+        return await asyncio.shield(self._in_flight)
+
+    def _done(self, task: asyncio.Task[bool]) -> None:
+        self._in_flight = None
+
+    async def _probe(self) -> bool:
+        layer = get_channel_layer()
+        if layer is None:
+            return False
+        token = uuid.uuid4().hex
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                if self._channel is None:
+                    self._channel = await layer.new_channel("healthz.")
+                await layer.send(self._channel, {"type": "healthz", "token": token})
+                while True:  # a probe that timed out earlier may still arrive: skip it
+                    message = await layer.receive(self._channel)
+                    if message.get("token") == token:
+                        return True
+        except Exception:
+            # Start over with a new channel: after a cancelled receive the pub/sub layer has
+            # unsubscribed this one, and a send before the next receive would be lost.
+            self._channel = None
+            log.warning("healthz: channel layer check failed", exc_info=True)
+            return False
+
+
+_layer_probe: PerLoop[LayerProbe] = PerLoop(LayerProbe)
 
 
 async def healthz(request: HttpRequest) -> HttpResponse:
-    database = await sync_to_async(_database_ok)()
-    layer = await _layer_ok()
+    database, layer = await asyncio.gather(_database_check(), _layer_probe.get().check())
     ok = database and layer
     body = {
         "status": "ok" if ok else "unavailable",
