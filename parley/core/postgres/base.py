@@ -4,9 +4,10 @@
   bounded by the pool's wait (``timeout``) or libpq's ``connect_timeout``.
 - Round trips (statements through cursors, COMMIT, ROLLBACK, the usability check, handing a
   connection back): a deadline, cut by the watchdog.
-- A connection-level failure opens the breaker and drains the pool, whose other idle connections
-  went the same way (a restarted server, a dropped proxy): they are replaced in the background
-  instead of each failing one request in turn.
+- A connection that cannot be made, or a round trip cut by the watchdog, opens the breaker
+  (new work fails at once for a moment). A dropped connection only drains the pool: its idle
+  siblings most likely went the same way (a restarted server, a dropped proxy) and are replaced
+  in the background instead of each failing one request in turn.
 
 No extra round trip anywhere: the checks are local (a clock read, a flag) and the pool hands out
 connections without a health query, so the realtime path pays nothing per frame.
@@ -72,8 +73,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
             yield
         except DatabaseError as exc:
             cut = watchdog.disarm(trip)
-            if cut or conn.broken:
+            if cut:
                 self._unreachable()
+            elif conn.broken:
+                self._replace_idle()
             if cut:
                 raise OperationalError(f"the database did not answer within {seconds:.2f} s") from exc
             raise
@@ -85,7 +88,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 breaker.succeeded()
 
     def _unreachable(self) -> None:
+        """No connection could be made, or a round trip went unanswered: fail new work fast."""
         breaker.failed()
+        self._replace_idle()
+
+    def _replace_idle(self) -> None:
+        """A connection was dropped (a restarted server, a proxy): its idle siblings most likely
+        were too. The pool closes them and opens new ones in the background."""
         pool = self.pool
         if pool is not None:
             pool.drain()
