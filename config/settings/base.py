@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "parley.web.middleware.DatabaseUnavailableMiddleware",  # last: first to see a view's exception
 ]
 
 ROOT_URLCONF = "config.urls"
