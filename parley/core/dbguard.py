@@ -59,7 +59,8 @@ class Watchdog:
             self._armed.add(trip)
             if self._thread is None or self._pid != os.getpid():
                 self._start()
-        self._wake.set()
+        if not self._wake.is_set():
+            self._wake.set()
         return trip
 
     def disarm(self, trip: RoundTrip) -> bool:
