@@ -114,3 +114,17 @@ def test_a_statement_timeout_leaves_the_connection_and_the_breaker_alone(
     assert not breaker.open
     db.close_if_unusable_or_obsolete()
     assert _select(db)[0] == (1,)
+
+
+def test_a_busy_pool_fails_the_request_but_is_not_an_outage(through_proxy: tuple[DatabaseWrapper, PgProxy]) -> None:
+    db, _ = through_proxy
+    assert _select(db)[0] == (1,)
+    pool = db.pool
+    assert pool is not None
+    held = [pool.getconn(), pool.getconn()]  # the pool's two connections, both in use
+    result, took = _select(db)
+    assert isinstance(result, OperationalError) and took < 0.8  # the pool wait, 0.5 s
+    assert not breaker.open
+    for conn in held:
+        pool.putconn(conn)
+    assert _select(db)[0] == (1,)

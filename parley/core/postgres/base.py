@@ -2,8 +2,8 @@
 
 - New connections: refused at once while the database is known to be unreachable; otherwise
   bounded by the pool's wait (``timeout``) or libpq's ``connect_timeout``.
-- Round trips (statements through cursors, COMMIT, ROLLBACK, the usability check, handing a
-  connection back): a deadline, cut by the watchdog.
+- Round trips (statements through cursors, COMMIT, ROLLBACK, the usability check): a deadline,
+  cut by the watchdog.
 - A connection that cannot be made, or a round trip cut by the watchdog, opens the breaker
   (new work fails at once for a moment). A dropped connection only drains the pool: its idle
   siblings most likely went the same way (a restarted server, a dropped proxy) and are replaced
@@ -21,8 +21,11 @@ from typing import Any
 
 from django.db import DatabaseError, OperationalError
 from django.db.backends.postgresql import base
+from psycopg_pool import PoolTimeout
 
 from parley.core.dbguard import breaker, statement_deadline, watchdog
+
+_connect_errors_seen: dict[int, int] = {}  # pool id -> its failed connection attempts at the last look
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -30,9 +33,22 @@ class DatabaseWrapper(base.DatabaseWrapper):
         breaker.check()
         try:
             return super().get_new_connection(conn_params)
-        except Exception:
-            self._unreachable()
+        except Exception as exc:
+            if not self._pool_busy(exc):
+                self._unreachable()
             raise
+
+    def _pool_busy(self, exc: Exception) -> bool:
+        """A pool wait that ran out while every connection was in use and no attempt to open one
+        has failed since the last look: load, not an outage. The request fails; nothing else."""
+        pool = self.pool
+        if pool is None or not isinstance(exc, PoolTimeout):
+            return False
+        stats = pool.get_stats()
+        errors = stats.get("connections_errors", 0)
+        fresh_errors = errors != _connect_errors_seen.get(id(pool), 0)
+        _connect_errors_seen[id(pool)] = errors
+        return not fresh_errors and stats.get("pool_size", 0) >= stats.get("pool_max", 1)
 
     def connect(self) -> None:
         super().connect()
@@ -53,20 +69,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
         with self._round_trip():
             super()._rollback()  # type: ignore[misc]
 
-    def _close(self) -> None:
-        with self._round_trip(check=False):
-            super()._close()  # type: ignore[misc]
-
     def is_usable(self) -> bool:
         with self._round_trip():
             return bool(super().is_usable())
 
     @contextmanager
-    def _round_trip(self, *, check: bool = True) -> Iterator[None]:
+    def _round_trip(self) -> Iterator[None]:
         conn = self.connection
         seconds = statement_deadline()
-        if conn is None or not seconds or conn.closed:
-            yield
+        if conn is None or not seconds or conn.closed or conn.broken:
+            yield  # nothing to wait on: the call fails (or works) at once
             return
         trip = watchdog.arm(conn.pgconn.socket, seconds)
         try:
@@ -81,7 +93,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 raise OperationalError(f"the database did not answer within {seconds:.2f} s") from exc
             raise
         else:
-            if watchdog.disarm(trip) and check:
+            if watchdog.disarm(trip):
                 # Cut just as the answer arrived: the answer stands, the connection is gone.
                 self._unreachable()
             else:
