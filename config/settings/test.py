@@ -16,3 +16,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # No pool in-process: pytest-django's per-test transactions live on one connection per thread.
 # Live servers (tests/live) run the pool as production does.
 DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
+# Creating and dropping the test database can take seconds on a busy machine: no statement
+# timeout in-process (tests of the timeout set their own). Live servers run with the defaults.
+PARLEY_DB_STATEMENT_TIMEOUT = 0.0
+DATABASES["default"].get("OPTIONS", {}).pop("options", None)  # noqa: F405
