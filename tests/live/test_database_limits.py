@@ -104,9 +104,9 @@ def test_connections_stay_under_the_pool_maximum_under_pages_sockets_and_posts(
             pages = pool.map(get, range(120))
             acked = asyncio.run(posts())
             statuses = list(pages)
+        print(f"peak {max(counter.samples)} connections over {len(counter.samples)} samples, pool max {pool_max}")
         assert statuses.count(200) == len(statuses), statuses
         assert [len(a) for a in acked] == [25, 25, 25, 25]
-        print(f"peak {max(counter.samples)} connections over {len(counter.samples)} samples, pool max {pool_max}")
         assert counter.samples and max(counter.samples) >= 1
         assert max(counter.samples) <= pool_max, f"{max(counter.samples)} connections, pool max {pool_max}"
 
@@ -253,10 +253,11 @@ def test_healthz_leaves_no_subscription_in_redis(live_databases: Databases, work
         with running(live_databases, workdir, REDIS_URL=server.url, PARLEY_CHANNEL_LAYER="pubsub") as live:
             client = redis.Redis.from_url(server.url)
             assert _status(live.base_url + "/healthz") == 200
-            before = len(client.pubsub_channels())
+            before, clients_before = len(client.pubsub_channels()), len(client.client_list())
             with ThreadPoolExecutor(4) as pool:
                 statuses = list(pool.map(lambda _: _status(live.base_url + "/healthz"), range(400)))
-            after = len(client.pubsub_channels())
+            after, clients_after = len(client.pubsub_channels()), len(client.client_list())
             client.close()
         assert statuses.count(200) == 400
         assert after <= before, f"{after - before} channels left subscribed by 400 health checks"
+        assert clients_after <= clients_before, f"{clients_after - clients_before} more Redis connections"
