@@ -121,6 +121,32 @@ async def _user(scope: dict[str, Any]) -> Any:
     return await bounded(get_user({"session": store}))
 
 
+class UnavailableRefusal:
+    """For routes whose middleware reads the database before any consumer runs (the tutorial's
+    AuthMiddlewareStack looks up the session): a database failure there closes the handshake
+    with 1013, as on ``/ws/``, instead of the server's HTTP 500."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        answered = False
+
+        async def watching_send(message: dict[str, Any]) -> None:
+            nonlocal answered
+            answered = True
+            await send(message)
+
+        try:
+            return await self.inner(scope, receive, watching_send)
+        except (Unavailable, DatabaseError):
+            if answered:
+                raise
+            log.warning("ws refused: the database did not answer the handshake")
+            await refuse_unavailable(receive, send)
+            return None
+
+
 async def refuse_unavailable(receive: Any, send: Any) -> None:
     """Answer a handshake the database could not serve: accept, then close 1013 so the client
     reconnects with backoff (a refusal before accept would look like a forbidden origin)."""
