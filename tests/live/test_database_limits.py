@@ -141,6 +141,29 @@ async def _handshake(live: LiveServer, cookie: str) -> tuple[str, float]:
         return f"http {exc.response.status_code}", time.monotonic() - started
 
 
+async def _tutorial_handshake(live: LiveServer, cookie: str) -> tuple[str, float]:
+    """Open the Channels tutorial's route: 'ok' once it takes a message, or how it failed."""
+    started = time.monotonic()
+    try:
+        async with websockets.connect(
+            live.ws_base + "/ws/chats/lobby/",
+            origin=live.base_url,
+            additional_headers={"Cookie": cookie},
+            open_timeout=10,
+        ) as ws:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))  # a refusal says why, then closes
+            if "error" not in frame:
+                return "ok", time.monotonic() - started  # a message of the room: it works
+            await asyncio.wait_for(ws.recv(), 10)  # the close
+            return f"refused {frame}", time.monotonic() - started
+    except TimeoutError:
+        return "ok", time.monotonic() - started  # accepted and quiet: a working socket
+    except websockets.ConnectionClosed as exc:
+        return f"closed {exc.rcvd.code if exc.rcvd else None}", time.monotonic() - started
+    except websockets.InvalidStatus as exc:
+        return f"http {exc.response.status_code}", time.monotonic() - started
+
+
 async def _fails_fast(
     live: LiveServer, ann: Session, ws: Any, cids: list[str], *, must_fail: bool = True
 ) -> dict[str, dict[str, Any]]:
@@ -159,20 +182,28 @@ async def _fails_fast(
             answers[cid] = frame
         return answers, slowest
 
-    (answers, slowest), (outcome, took), (page, page_took), (health, health_took) = await asyncio.gather(
+    (
+        (answers, slowest),
+        (outcome, took),
+        (tutorial, tutorial_took),
+        (page, page_took),
+        (health, health_took),
+    ) = await asyncio.gather(
         sends(),
         _handshake(live, cookie),
+        _tutorial_handshake(live, cookie),
         loop.run_in_executor(None, _timed_status, live.base_url + "/rooms/lobby/", cookie),
         loop.run_in_executor(None, _timed_status, live.base_url + "/healthz"),
     )
     kinds = [a.get("code", a["type"]) for a in answers.values()]
     print(f"sends {kinds} slowest {slowest:.2f} s; handshake {outcome} {took:.2f} s; page {page} {page_took:.2f} s;")
-    print(f"  healthz {health} {health_took:.2f} s")
+    print(f"  tutorial {tutorial[:40]} {tutorial_took:.2f} s; healthz {health} {health_took:.2f} s")
     assert slowest < 2.0, answers
     for frame in answers.values():
         if frame["type"] == "error":
             assert frame["code"] == "server_error" and frame["retry_after"] > 0, frame
     assert took < 3.0 and (outcome != "ok" or not must_fail), (outcome, took)
+    assert tutorial_took < 3.0 and (tutorial != "ok" or not must_fail), (tutorial, tutorial_took)
     assert page_took < 3.0 and (page == 503 or not must_fail), (page, page_took)
     assert health_took < 3.0 and (health != 200 or not must_fail), (health, health_took)
     return answers
