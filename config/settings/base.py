@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from config.env import EnvError, database_from_url, env_bool, env_int, env_list, env_str
+from config.env import DatabaseLimits, EnvError, database_from_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("PARLEY_VAR_DIR", str(BASE_DIR / "var")))
@@ -44,6 +44,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "parley.web.middleware.DatabaseUnavailableMiddleware",  # last: first to see a view's exception
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the 429 page
 ]
 
@@ -67,7 +68,25 @@ TEMPLATES = [
 ]
 
 _database_url = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'parley.sqlite3'}")
-DATABASES = {"default": database_from_url(_database_url, base_dir=BASE_DIR)}
+# PostgreSQL limits per process (docs/deploy.md, "Database connections and outages").
+PARLEY_DB_POOL_MAX = env_int("PARLEY_DB_POOL_MAX", 8)  # connections one process holds at most
+PARLEY_DB_STATEMENT_TIMEOUT = env_int("PARLEY_DB_STATEMENT_TIMEOUT_MS", 2000) / 1000  # 0: none
+# A frame or handshake waits this long for the database, then gets server_error / close 1013.
+PARLEY_DB_WAIT = env_int("PARLEY_DB_WAIT_MS", 1500) / 1000
+PARLEY_DB_RETRY_INTERVAL = 0.5  # after a connection failure, new work fails at once for this long
+DATABASES = {
+    "default": database_from_url(
+        _database_url,
+        base_dir=BASE_DIR,
+        limits=DatabaseLimits(
+            pool_min=env_int("PARLEY_DB_POOL_MIN", 1),
+            pool_max=PARLEY_DB_POOL_MAX,
+            pool_timeout=env_int("PARLEY_DB_POOL_TIMEOUT_MS", 1000) / 1000,
+            connect_timeout=env_int("PARLEY_DB_CONNECT_TIMEOUT", 2),
+            statement_timeout_ms=int(PARLEY_DB_STATEMENT_TIMEOUT * 1000),
+        ),
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

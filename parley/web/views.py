@@ -6,7 +6,6 @@ import asyncio
 import logging
 import math
 
-from asgiref.sync import sync_to_async
 from django import forms
 from django.conf import settings
 from django.contrib.auth import login
@@ -113,7 +112,11 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "web/room.html", {"room": target, "config": config})
 
 
+HEALTH_TIMEOUT = 2.0  # seconds each check may take: a load balancer's probe must not hang
+
+
 def _database_ok() -> bool:
+    """SELECT 1 on a worker thread; the connection goes back to the pool at once."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -121,11 +124,25 @@ def _database_ok() -> bool:
     except DatabaseError:
         log.warning("healthz: database check failed", exc_info=True)
         return False
+    finally:
+        connection.close()
+
+
+async def _database_check() -> bool:
+    # Not the request's thread-sensitive executor: leaving the request waits for its thread, so a
+    # check stuck on a silent database would hold the answer. This one can be left behind.
+    check = asyncio.get_running_loop().run_in_executor(None, _database_ok)
+    done, _ = await asyncio.wait({check}, timeout=HEALTH_TIMEOUT)
+    if check in done:
+        return check.result()
+    check.add_done_callback(lambda f: f.exception())
+    log.warning("healthz: database check took longer than %.1f s", HEALTH_TIMEOUT)
+    return False
 
 
 async def _layer_ok() -> bool:
     try:
-        async with asyncio.timeout(1.0):
+        async with asyncio.timeout(HEALTH_TIMEOUT):
             return await probe.layer_ok()
     except Exception:
         log.warning("healthz: channel layer check failed", exc_info=True)
@@ -133,8 +150,7 @@ async def _layer_ok() -> bool:
 
 
 async def healthz(request: HttpRequest) -> HttpResponse:
-    database = await sync_to_async(_database_ok)()
-    layer = await _layer_ok()
+    database, layer = await asyncio.gather(_database_check(), _layer_ok())
     ok = database and layer
     body = {
         "status": "ok" if ok else "unavailable",

@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 
@@ -33,6 +32,7 @@ from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
 from parley.realtime.batching import access_queue, post_queue, resume_queue
 from parley.realtime.connection import Connection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
+from parley.realtime.dbwait import db_call
 from parley.realtime.publish import room_signal_publish
 from parley.realtime.security import credential_of
 from parley.rooms.access import AccessRequest, room_access_for_user
@@ -243,8 +243,8 @@ class ClientConsumer(HubConsumer):
 
     async def on_history(self, frame: Frame) -> None:
         self._read_allowed()
-        found = await database_sync_to_async(room_history)(
-            user=self.user, room=frame.get("room"), before=frame.get("before"), limit=frame.get("limit")
+        found = await db_call(
+            room_history, user=self.user, room=frame.get("room"), before=frame.get("before"), limit=frame.get("limit")
         )
         self.push(frames.history(room=found.room, frames=found.frames))
 
@@ -254,7 +254,7 @@ class ClientConsumer(HubConsumer):
             raise BadRequest("subscribe to the room before sending typing")
         if not ratelimit.typing_allowed(self.user.pk, slug):
             return  # throttled: typing is a hint, dropping it is harmless
-        await database_sync_to_async(room_access_for_user)(slug=slug, user=self.user)
+        await db_call(room_access_for_user, slug=slug, user=self.user)
         text = frames.typing(room=slug, user=user_ref(self.user))
         await room_signal_publish(room=slug, kind="typing", text=text, user_id=self.user.pk)
 
