@@ -10,6 +10,7 @@ Channels runs ORM work on one thread, so this turns many short transactions (pos
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 
 from channels.db import database_sync_to_async
@@ -17,12 +18,14 @@ from channels.db import database_sync_to_async
 from parley.core.errors import ParleyError
 from parley.messaging.selectors import Resume, ResumeRequest, rooms_resume
 from parley.messaging.services import Posted, PostRequest, messages_post
+from parley.realtime import metrics
 from parley.realtime.perloop import PerLoop
 
 
 class BatchQueue[Req, Res]:
-    def __init__(self, run: Callable[[list[Req]], list[Res | ParleyError]], *, max_batch: int = 200) -> None:
+    def __init__(self, run: Callable[[list[Req]], list[Res | ParleyError]], *, name: str, max_batch: int = 200) -> None:
         self._run_batch = database_sync_to_async(run)
+        self._sizes = metrics.BATCH_SIZE.labels(queue=name)
         self._max = max_batch
         self._waiting: list[tuple[Req, asyncio.Future[Res]]] = []
         self._task: asyncio.Task[None] | None = None  # a strong reference while it runs
@@ -34,13 +37,16 @@ class BatchQueue[Req, Res]:
         future: asyncio.Future[Res] = loop.create_future()
         self._waiting.append((request, future))
         if self._task is None:
-            self._task = loop.create_task(self._drain())
+            # A clean context: the task serves every connection's requests, not the first one's
+            # (its log lines must not carry that connection's id).
+            self._task = loop.create_task(self._drain(), context=contextvars.Context())
         return future
 
     async def _drain(self) -> None:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[: self._max], self._waiting[self._max :]
+                self._sizes.observe(len(batch))
                 try:
                     results = await self._run_batch([request for request, _ in batch])
                 except Exception as exc:  # the database failed: every request of the batch learns it
@@ -59,8 +65,10 @@ class BatchQueue[Req, Res]:
             self._task = None
 
 
-_posts: PerLoop[BatchQueue[PostRequest, Posted]] = PerLoop(lambda: BatchQueue(messages_post))
-_resumes: PerLoop[BatchQueue[ResumeRequest, Resume]] = PerLoop(lambda: BatchQueue(rooms_resume, max_batch=500))
+_posts: PerLoop[BatchQueue[PostRequest, Posted]] = PerLoop(lambda: BatchQueue(messages_post, name="post"))
+_resumes: PerLoop[BatchQueue[ResumeRequest, Resume]] = PerLoop(
+    lambda: BatchQueue(rooms_resume, name="resume", max_batch=500)
+)
 
 
 def post_queue() -> BatchQueue[PostRequest, Posted]:

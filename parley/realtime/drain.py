@@ -55,6 +55,6 @@ async def _drain(connections: Callable[[], list[Any]], previous: Callable[..., A
     for start in range(0, len(open_now), size):
         for connection in open_now[start : start + size]:
             connection.drain_close()
-            metrics.counters["parley_drained_total"] += 1
+            metrics.DRAINED.inc()
         await asyncio.sleep(seconds / batches)
     previous(signal.SIGTERM, None)

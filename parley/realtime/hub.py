@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -128,14 +129,14 @@ class Hub:
     async def _dispatch(self, message: dict[str, Any]) -> None:
         handler = self._handlers.get(message.get("type", ""))
         if handler is None:
-            metrics.hub_stats["unknown_messages"] += 1
+            metrics.UNKNOWN_LAYER_MESSAGES.inc()
             return
         handler(message)
 
     def _on_event(self, message: dict[str, Any]) -> None:
         room = self.rooms.get(message["room"])
         if room is not None:
-            room.stream.offer(Delivery(message["seq"], message["frame"], message.get("tutorial")))
+            room.stream.offer(Delivery(message["seq"], message["frame"], message.get("tutorial"), message.get("ts")))
 
     def _on_signal(self, message: dict[str, Any]) -> None:
         room = self.rooms.get(message.get("room", ""))
@@ -153,12 +154,14 @@ class Hub:
 
     @staticmethod
     def _fan_out(slug: str, members: set[Member], delivery: Delivery) -> None:
-        metrics.hub_stats["dispatched"] += 1
+        metrics.EVENTS_DISPATCHED.inc()
         for member in list(members):
             try:
                 member.deliver_event(slug, delivery)
             except Exception:
                 log.exception("delivery failed room=%s seq=%s", slug, delivery.seq)
+        if delivery.committed is not None:  # once per fan-out; events read from the database have none
+            metrics.FANOUT_DELAY.observe(max(0.0, time.time() - delivery.committed))
 
     @staticmethod
     def _overflow(members: set[Member]) -> None:

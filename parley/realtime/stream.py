@@ -37,10 +37,11 @@ class Delivery:
     """One committed event on its way to the members of a room: its text for protocol v1 and,
     for a message, the tutorial routes' ``{"message": ...}``, each prepared once per fan-out."""
 
-    __slots__ = ("_tutorial", "_tutorial_text", "seq", "v1")
+    __slots__ = ("_tutorial", "_tutorial_text", "committed", "seq", "v1")
 
-    def __init__(self, seq: int, frame: str, tutorial: str | None) -> None:
+    def __init__(self, seq: int, frame: str, tutorial: str | None, committed: float | None = None) -> None:
         self.seq = seq
+        self.committed = committed  # time.time() at commit, when it came live from the layer
         self.v1 = Prepared(frame)
         self._tutorial_text = tutorial
         self._tutorial: Prepared | None = None
