@@ -32,7 +32,13 @@ def new_connection_id() -> str:
 
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+# uvicorn adds color_message (its message with terminal colours) to some records: not for JSON.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 _ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
 
 

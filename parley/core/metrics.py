@@ -32,7 +32,8 @@ from prometheus_client.process_collector import ProcessCollector
 
 from parley.core.multiproc import ENV
 
-CONTENT_TYPE = prometheus_client.CONTENT_TYPE_LATEST
+# the classic text format, which generate_latest writes (every Prometheus version reads it)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SAMPLE_SECONDS = 5.0  # how often a process copies its process and GC figures into shared gauges
 LAG_SECONDS = 0.5  # how often the event-loop lag is probed
 

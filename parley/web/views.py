@@ -20,6 +20,7 @@ from parley.accounts.services import guest_create
 from parley.core import metrics
 from parley.core.errors import ParleyError
 from parley.messaging.events import user_ref
+from parley.realtime import metrics as realtime_metrics  # noqa: F401  (defines what /metrics shows)
 from parley.rooms.access import room_access_for_user
 from parley.rooms.selectors import room_list_public
 from parley.rooms.services import room_create, room_get_or_create_public
