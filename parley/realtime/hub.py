@@ -136,7 +136,9 @@ class Hub:
     def _on_event(self, message: dict[str, Any]) -> None:
         room = self.rooms.get(message["room"])
         if room is not None:
-            room.stream.offer(Delivery(message["seq"], message["frame"], message.get("tutorial"), message.get("ts")))
+            room.stream.offer(
+                Delivery(message["seq"], message["frame"], message.get("tutorial"), message.get("committed"))
+            )
 
     def _on_signal(self, message: dict[str, Any]) -> None:
         room = self.rooms.get(message.get("room", ""))

@@ -22,7 +22,7 @@ def event(*, room: str, seq: int, frame: str, tutorial: str | None, committed: f
     """``frame``: the protocol v1 ``event`` frame; ``tutorial``: ``{"message": ...}`` for the
     tutorial routes, None for kinds they have no words for; ``committed``: when its transaction
     committed (``time.time()``), for the fan-out delay metric."""
-    return {"type": EVENT, "room": room, "seq": seq, "frame": frame, "tutorial": tutorial, "ts": committed}
+    return {"type": EVENT, "room": room, "seq": seq, "frame": frame, "tutorial": tutorial, "committed": committed}
 
 
 def signal(*, room: str, kind: SignalKind, text: str, user_id: int | None = None) -> dict[str, Any]:
