@@ -19,7 +19,7 @@ from django.test import Client, RequestFactory
 from prometheus_client import REGISTRY
 
 from parley.core import logs, metrics
-from parley.core.multiproc import ENV, prepare_multiprocess_dir
+from parley.core.multiproc import ENV, PREFIX, prepare_multiprocess_dir, sweep_orphans
 from parley.web.metrics_access import BadAllowList, metrics_allow_check, metrics_allowed, parse_allow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,6 +145,18 @@ def test_multiprocess_dir_named_is_emptied_unnamed_is_temporary(tmp_path: Path) 
     assert made.is_dir() and not any(made.iterdir())
     cleanup()
     assert not made.exists()
+
+
+def test_a_killed_servers_directory_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = tmp_path / f"{PREFIX}{gone.stdout.strip()}-abc"
+    running = tmp_path / f"{PREFIX}{os.getpid()}-def"
+    unrelated = tmp_path / f"{PREFIX}x1-ghi"
+    for path in (orphan, running, unrelated):
+        path.mkdir()
+        (path / "counter_1.db").write_bytes(b"")
+    sweep_orphans(str(tmp_path))
+    assert not orphan.exists() and running.exists() and unrelated.exists()
 
 
 def test_json_formatter_fields() -> None:

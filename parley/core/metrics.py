@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_late
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from parley.core.multiproc import ENV
+from parley.core.multiproc import ENV, alive
 
 # the classic text format, which generate_latest writes (every Prometheus version reads it)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -77,18 +77,8 @@ def sweep_dead(path: str) -> None:
     """Drop the live gauges of processes that ended without ``mark_dead`` (killed, crashed)."""
     for name in os.listdir(path):
         found = _LIVE_FILE.match(name)
-        if found and not _alive(int(found.group(1))):
+        if found and not alive(int(found.group(1))):
             multiprocess.mark_process_dead(int(found.group(1)), path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def mark_dead() -> None:

@@ -24,6 +24,31 @@ def prepare_multiprocess_dir(environ: MutableMapping[str, str]) -> Callable[[], 
         for path in glob.glob(os.path.join(named, "*.db")):
             os.remove(path)
         return lambda: None
-    made = tempfile.mkdtemp(prefix="parley-metrics-")
+    sweep_orphans()
+    made = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
     environ[ENV] = made
     return lambda: shutil.rmtree(made, ignore_errors=True)
+
+
+PREFIX = "parley-metrics-"
+
+
+def sweep_orphans(root: str | None = None) -> None:
+    """Remove the temporary directories of servers that are gone. A server does not always get
+    to remove its own: a single uvicorn process ends by re-raising SIGTERM, and SIGKILL ends
+    anything."""
+    root = root or tempfile.gettempdir()
+    for path in glob.glob(os.path.join(glob.escape(root), PREFIX + "*")):
+        pid = os.path.basename(path)[len(PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
