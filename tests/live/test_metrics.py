@@ -40,8 +40,37 @@ async def _settled(live: LiveServer, key: str, want: float, timeout: float = 5) 
         await asyncio.sleep(0.05)
 
 
-def test_latency_batch_socket_loop_and_process_metrics(live_databases: Databases, workdir: Path) -> None:
-    with running(live_databases, workdir) as live:
+def _status(live: LiveServer, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(live.base_url + "/metrics", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert b"parley_connections_total" in response.read()
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        assert b"parley_connections_total" not in exc.read()
+        return int(exc.code)
+
+
+TOKEN = "scrape-token-4d1f9a"
+
+
+def _access_is_enforced(live: LiveServer) -> None:
+    """The server runs with PARLEY_METRICS_ALLOW=127.0.0.1,::1 and PARLEY_METRICS_TOKEN=TOKEN."""
+    outside = {"X-Forwarded-For": "203.0.113.9"}  # through a local proxy uvicorn trusts (loopback)
+    assert _status(live, {}) == 200
+    assert _status(live, outside) == 403
+    assert _status(live, {**outside, "Authorization": f"Bearer {TOKEN}"}) == 200
+    assert _status(live, {**outside, "Authorization": "Bearer wrong-token"}) == 403
+    assert _status(live, {**outside, "Authorization": TOKEN}) == 403  # not a bearer header
+    assert _status(live, {"X-Forwarded-For": "127.0.0.1"}) == 200
+
+
+def test_latency_batch_socket_loop_and_process_metrics_and_who_may_read_them(
+    live_databases: Databases, workdir: Path
+) -> None:
+    env = {"PARLEY_METRICS_ALLOW": "127.0.0.1,::1", "PARLEY_METRICS_TOKEN": TOKEN}
+    with running(live_databases, workdir, **env) as live:
+        _access_is_enforced(live)
         ann, bob = signup(live.base_url, "ann"), signup(live.base_url, "bob")
         ann.get("/rooms/lobby/")
         before = live.metrics()
@@ -88,28 +117,3 @@ def test_latency_batch_socket_loop_and_process_metrics(live_databases: Databases
         assert any(key.startswith(name + "{pid=") and value > 0 for key, value in during.items()), name
     assert any(key.startswith("python_gc_collections_total{") for key in during)
     assert any(key.startswith("parley_gc_pause_seconds_count{") for key in during)
-
-
-def _status(live: LiveServer, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(live.base_url + "/metrics", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert b"parley_connections_total" in response.read()
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        assert b"parley_connections_total" not in exc.read()
-        return int(exc.code)
-
-
-def test_metrics_answer_only_allowed_addresses_or_the_token(live_databases: Databases, workdir: Path) -> None:
-    token = "scrape-token-4d1f9a"
-    outside = {"X-Forwarded-For": "203.0.113.9"}  # through a local proxy uvicorn trusts (loopback)
-    with running(live_databases, workdir, PARLEY_METRICS_ALLOW="127.0.0.1,::1", PARLEY_METRICS_TOKEN=token) as live:
-        assert _status(live, {}) == 200
-        assert _status(live, outside) == 403
-        assert _status(live, {**outside, "Authorization": f"Bearer {token}"}) == 200
-        assert _status(live, {**outside, "Authorization": "Bearer wrong-token"}) == 403
-        assert _status(live, {**outside, "Authorization": token}) == 403  # not a bearer header
-    with running(live_databases, workdir, PARLEY_METRICS_ALLOW="10.0.0.0/8") as live:
-        assert _status(live, {}) == 403  # loopback is not in the list
-        assert _status(live, {"X-Forwarded-For": "10.1.2.3"}) == 200
