@@ -81,7 +81,10 @@ class Hub:
     def _new_room(self, slug: str) -> _Room:
         members: set[Member] = set()
         stream = RoomStream(
-            slug, lambda delivery: self._fan_out(slug, members, delivery), on_overflow=lambda: self._overflow(members)
+            slug,
+            lambda delivery: self._fan_out(slug, members, delivery),
+            on_overflow=lambda: self._overflow(members),
+            on_gap=metrics.GAP_FILLS.inc,
         )
         return _Room(slug, stream, members)
 
