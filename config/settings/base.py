@@ -200,14 +200,30 @@ SECURE_CSP = {
     "form-action": ["'self'"],
 }
 
+# /metrics: client addresses or CIDRs allowed ("*": everyone), or the holder of the bearer token
+PARLEY_METRICS_ALLOW = env_list("PARLEY_METRICS_ALLOW", ["*"])
+PARLEY_METRICS_TOKEN = env_str("PARLEY_METRICS_TOKEN", "")
+
+# plain, or json: one object per line for Django, Parley and uvicorn (parley.core.logs)
+PARLEY_LOG_FORMAT = env_str("PARLEY_LOG_FORMAT", "plain")
+if PARLEY_LOG_FORMAT not in ("plain", "json"):
+    raise EnvError(f"PARLEY_LOG_FORMAT={PARLEY_LOG_FORMAT!r}: use plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "parley.core.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": PARLEY_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "parley": {"handlers": ["console"], "level": env_str("PARLEY_LOG_LEVEL", "INFO"), "propagate": False},
+        # uvicorn's own loggers keep uvicorn's format unless every line must be JSON
+        **{
+            name: {"handlers": ["console"], "level": "INFO", "propagate": False}
+            for name in (("uvicorn", "uvicorn.error", "uvicorn.access") if PARLEY_LOG_FORMAT == "json" else ())
+        },
     },
 }
 

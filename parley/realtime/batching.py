@@ -16,6 +16,7 @@ result, never a second message. One timer per queue, not one per request.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from typing import Any
 
@@ -25,13 +26,15 @@ from django.conf import settings
 from parley.core.errors import ParleyError, Unavailable
 from parley.messaging.selectors import Resume, ResumeRequest, rooms_resume
 from parley.messaging.services import Posted, PostRequest, messages_post
+from parley.realtime import metrics
 from parley.realtime.perloop import PerLoop
 from parley.rooms.access import AccessRequest, rooms_access
 
 
 class BatchQueue[Req, Res]:
-    def __init__(self, run: Callable[[list[Req]], list[Res | ParleyError]], *, max_batch: int = 200) -> None:
+    def __init__(self, run: Callable[[list[Req]], list[Res | ParleyError]], *, name: str, max_batch: int = 200) -> None:
         self._run_batch = database_sync_to_async(run)
+        self._sizes = metrics.BATCH_SIZE.labels(queue=name)
         self._max = max_batch
         self._waiting: list[tuple[Req, asyncio.Future[Res], float]] = []
         self._running: list[tuple[Req, asyncio.Future[Res], float]] = []  # the batch in the database
@@ -49,7 +52,9 @@ class BatchQueue[Req, Res]:
         if self._timer is None:
             self._timer = loop.call_at(deadline, self._expire)
         if self._task is None:
-            self._task = loop.create_task(self._drain())
+            # A clean context: the task serves every connection's requests, not the first one's
+            # (its log lines must not carry that connection's id).
+            self._task = loop.create_task(self._drain(), context=contextvars.Context())
         return future
 
     def _expire(self) -> None:
@@ -77,6 +82,7 @@ class BatchQueue[Req, Res]:
             while self._waiting:
                 batch, self._waiting = self._waiting[: self._max], self._waiting[self._max :]
                 self._running = batch
+                self._sizes.observe(len(batch))
                 try:
                     results = await self._run_batch([request for request, _, _ in batch])
                 except Exception as exc:  # the database failed: every request of the batch learns it
@@ -105,11 +111,14 @@ def _give_up(future: asyncio.Future[Any]) -> None:
         future.set_exception(Unavailable("the database did not answer in time; retry", retry_after=1.0))
 
 
-_posts: PerLoop[BatchQueue[PostRequest, Posted]] = PerLoop(lambda: BatchQueue(messages_post))
-_resumes: PerLoop[BatchQueue[ResumeRequest, Resume]] = PerLoop(lambda: BatchQueue(rooms_resume, max_batch=500))
+_posts: PerLoop[BatchQueue[PostRequest, Posted]] = PerLoop(lambda: BatchQueue(messages_post, name="post"))
+_resumes: PerLoop[BatchQueue[ResumeRequest, Resume]] = PerLoop(
+    lambda: BatchQueue(rooms_resume, name="resume", max_batch=500)
+)
 
-
-_access: PerLoop[BatchQueue[AccessRequest, None]] = PerLoop(lambda: BatchQueue(rooms_access, max_batch=500))
+_access: PerLoop[BatchQueue[AccessRequest, None]] = PerLoop(
+    lambda: BatchQueue(rooms_access, name="access", max_batch=500)
+)
 
 
 def post_queue() -> BatchQueue[PostRequest, Posted]:

@@ -96,7 +96,7 @@ class LayerSubscription:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                metrics.hub_stats["layer_errors"] += 1
+                metrics.LAYER_ERRORS.inc()
                 if not failing:
                     log.warning("channel layer receive failed; retrying", exc_info=True)
                 failing = True

@@ -17,13 +17,16 @@ from django.views.decorators.cache import never_cache
 from parley.accounts.models import User
 from parley.accounts.services import guest_create
 from parley.accounts.throttle import client_address
+from parley.core import metrics
 from parley.core.errors import ParleyError, RateLimited
 from parley.messaging.events import user_ref
-from parley.realtime import metrics, probe, ratelimit
+from parley.realtime import metrics as realtime_metrics  # noqa: F401  (defines what /metrics shows)
+from parley.realtime import probe, ratelimit
 from parley.rooms.access import room_access_for_user
 from parley.rooms.selectors import room_list_public
 from parley.rooms.services import room_create, room_creation_allow, room_get_or_create_public
 from parley.rooms.slugs import SLUG_RE
+from parley.web.metrics_access import BadAllowList, metrics_allowed
 
 log = logging.getLogger("parley.web")
 
@@ -160,6 +163,20 @@ async def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse(body, status=200 if ok else 503)
 
 
+@never_cache
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format, this process's counters. Keep it behind the proxy (docs/deploy.md)."""
-    return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4")
+    """Prometheus text format: every process of this server (parley.core.metrics), to the
+    addresses in PARLEY_METRICS_ALLOW or the holder of PARLEY_METRICS_TOKEN (docs/deploy.md)."""
+    try:
+        allowed = metrics_allowed(request)
+    except BadAllowList as exc:
+        log.error("metrics refused: %s", exc)
+        return HttpResponse(f"{exc}\n", status=500, content_type="text/plain")
+    if not allowed:
+        log.info("metrics refused to %s", request.META.get("REMOTE_ADDR"))
+        return HttpResponse(
+            "metrics are not available to this client (PARLEY_METRICS_ALLOW, PARLEY_METRICS_TOKEN)\n",
+            status=403,
+            content_type="text/plain",
+        )
+    return HttpResponse(metrics.render(), content_type=metrics.CONTENT_TYPE)

@@ -163,7 +163,7 @@ async def _join(scope: dict[str, Any], send: Any, author: User, room: str) -> tu
     except BaseException:
         await conn.close()
         raise
-    metrics.counters["parley_tutorial_connections_total"] += 1
+    metrics.TUTORIAL_CONNECTIONS.inc()
     return TutorialSession(conn, author, room), stream
 
 
