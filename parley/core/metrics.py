@@ -30,7 +30,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_late
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from parley.core.multiproc import ENV, alive
+from parley.core.multiproc import alive
 
 # the classic text format, which generate_latest writes (every Prometheus version reads it)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -53,7 +53,7 @@ LOOP_LAG = Histogram(
 
 
 def multiprocess_dir() -> str | None:
-    return os.environ.get(ENV) or None
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 # --- a scrape -----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ def prepare_multiprocess_dir(environ: MutableMapping[str, str]) -> Callable[[], 
     to call once they have all stopped. A directory the operator names is emptied of a previous
     run's values and kept; otherwise a fresh temporary one is made and removed afterwards (two
     servers on one machine never share one by accident)."""
-    named = environ.get(ENV)
+    named = environ.get("PROMETHEUS_MULTIPROC_DIR")
     if named:
         os.makedirs(named, exist_ok=True)
         for path in glob.glob(os.path.join(named, "*.db")):
@@ -26,7 +26,7 @@ def prepare_multiprocess_dir(environ: MutableMapping[str, str]) -> Callable[[], 
         return lambda: None
     sweep_orphans()
     made = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
-    environ[ENV] = made
+    environ["PROMETHEUS_MULTIPROC_DIR"] = made
     return lambda: shutil.rmtree(made, ignore_errors=True)
 
 
