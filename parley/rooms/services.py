@@ -48,7 +48,10 @@ def room_creation_allow(*, user: User | None, address: str | None) -> None:
         wait = spend(table, key, per_hour / 3600, per_hour)
         if wait is not None:
             minutes = max(1, math.ceil(wait / 60))
-            raise RateLimited(f"too many new rooms; try again in {minutes} min", retry_after=wait)
+            unit = "minute" if minutes == 1 else "minutes"
+            raise RateLimited(
+                f"too many new rooms from you or your network; try again in {minutes} {unit}", retry_after=wait
+            )
 
 
 def room_get_or_create_public(*, slug: str, creator: User | None, address: str | None = None) -> Room:
