@@ -1,0 +1,132 @@
+"""The dependency lists, their lock files, and the library internals Parley depends on.
+
+requirements*.txt are the inputs (pyproject.toml reads them as its dependency lists); the lock
+files pin what `make run` and `make test` install. A line added to an input without `make lock`
+fails here, with the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNTIME = ["requirements.txt"]
+EXTRAS = {"daphne": "requirements-daphne.txt", "bench": "requirements-bench.txt", "dev": "requirements-dev.txt"}
+LOCKS = {
+    "requirements.lock": RUNTIME,
+    "requirements-dev.lock": [*RUNTIME, *EXTRAS.values()],
+}
+PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+
+
+def _requirements(name: str) -> list[Requirement]:
+    lines = (ROOT / name).read_text().splitlines()
+    return [Requirement(line.split(" #")[0]) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _pins(lock: str) -> dict[str, set[Version]]:
+    """Every `name==version` entry of a lock file (one name may have several, under markers)."""
+    pins: dict[str, set[Version]] = {}
+    for line in (ROOT / lock).read_text().splitlines():
+        if match := PIN.match(line):
+            pins.setdefault(canonicalize_name(match[1]), set()).add(Version(match[2]))
+    return pins
+
+
+@pytest.mark.parametrize("lock", sorted(LOCKS))
+def test_lock_pins_a_version_every_input_line_accepts(lock: str) -> None:
+    pins = _pins(lock)
+    stale = []
+    for source in LOCKS[lock]:
+        for req in _requirements(source):
+            versions = pins.get(canonicalize_name(req.name), set())
+            if not any(req.specifier.contains(v, prereleases=True) for v in versions):
+                stale.append(f"{source}: {req} (locked: {sorted(map(str, versions)) or 'nothing'})")
+    assert not stale, f"{lock} is older than its inputs; run `make lock`:\n" + "\n".join(stale)
+
+
+@pytest.mark.parametrize("lock", sorted(LOCKS))
+def test_every_pin_carries_hashes(lock: str) -> None:
+    entries = re.split(r"\n(?=[A-Za-z0-9])", (ROOT / lock).read_text())
+    pinned = [e for e in entries if PIN.match(e)]
+    assert len(pinned) >= 10
+    missing = [e.split()[0] for e in pinned if "--hash=sha256:" not in e]
+    assert not missing, f"pins without hashes in {lock}: {missing}"
+
+
+def test_dev_lock_keeps_the_runtime_pins() -> None:
+    """`make test` installs requirements-dev.lock over requirements.lock: they must agree."""
+    runtime, dev = _pins("requirements.lock"), _pins("requirements-dev.lock")
+    differ = {name: (runtime[name], dev.get(name)) for name in runtime if dev.get(name) != runtime[name]}
+    assert not differ, f"run `make lock`: {differ}"
+
+
+def test_pyproject_reads_its_lists_from_the_requirement_files() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    dynamic = project["tool"]["setuptools"]["dynamic"]
+    assert set(project["project"]["dynamic"]) == {"dependencies", "optional-dependencies"}
+    assert dynamic["dependencies"]["file"] == RUNTIME
+    assert {name: spec["file"] for name, spec in dynamic["optional-dependencies"].items()} == {
+        name: [file] for name, file in EXTRAS.items()
+    }
+    # setuptools reads these files as plain requirement lists: pip's `-r`/`-c` lines would break it.
+    for file in [*RUNTIME, *EXTRAS.values()]:
+        assert all(r.name for r in _requirements(file))
+
+
+def test_every_package_is_in_the_distribution() -> None:
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    top_level = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests"}
+    assert top_level == {"parley", "config"}, "a new top-level package needs a line in pyproject.toml"
+    assert set(include) >= {"parley", "parley.*", "config", "config.*"}
+
+
+def test_uvicorn_protocol_internals_parley_uses() -> None:
+    """parley/server/uvicorn_ws.py overrides handle_connect and reads these attributes of uvicorn's
+    private websockets-sansio protocol; requirements.txt pins uvicorn to the minor tested here."""
+    from uvicorn.config import Config
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from uvicorn.server import ServerState
+
+    from parley.server.uvicorn_ws import ParleyWebSocketProtocol
+
+    assert "event" in inspect.signature(WebSocketsSansIOProtocol.handle_connect).parameters
+    config = Config(app="config.asgi:application", ws=ParleyWebSocketProtocol)
+    loop = asyncio.new_event_loop()
+    try:
+        protocol = ParleyWebSocketProtocol(config=config, server_state=ServerState(), app_state={}, _loop=loop)
+    finally:
+        loop.close()
+    for name in ("close_sent", "disconnected", "handshake_complete", "initial_response", "writable", "conn"):
+        assert hasattr(protocol, name), name
+    assert isinstance(protocol.writable, asyncio.Event)
+    source = inspect.getsource(WebSocketsSansIOProtocol)
+    for name in ("transport", "scope"):  # assigned once a connection arrives
+        assert re.search(rf"self\.{name}\b(: [^=\n]+)? = ", source), name
+
+
+async def test_channels_in_memory_layer_internals_parley_uses() -> None:
+    """parley/realtime/memlayer.py stores (expiry, message) tuples in InMemoryChannelLayer's
+    `channels` queues and throttles its `_clean_expired`; the parent's `receive` must read them."""
+    from channels.layers import InMemoryChannelLayer
+
+    from parley.realtime.memlayer import LocalChannelLayer
+
+    assert callable(InMemoryChannelLayer._clean_expired)
+    layer = LocalChannelLayer()
+    assert isinstance(layer.channels, dict) and isinstance(layer.groups, dict) and layer.expiry > 0
+    await layer.group_add("room.pkg", "hub.pkg!one")
+    await layer.group_send("room.pkg", {"type": "parley.event", "seq": 7})
+    assert await asyncio.wait_for(InMemoryChannelLayer.receive(layer, "hub.pkg!one"), 1) == {
+        "type": "parley.event",
+        "seq": 7,
+    }
