@@ -1,4 +1,5 @@
-"""The dependency lists, their lock files, and the library internals Parley depends on.
+"""The dependency lists, their lock files, and channels internals Parley depends on (uvicorn's are in
+tests/realtime/test_uvicorn_internals.py).
 
 requirements*.txt are the inputs (pyproject.toml reads them as its dependency lists); the lock
 files pin what `make run` and `make test` install. A line added to an input without `make lock`
@@ -90,30 +91,6 @@ def test_every_package_is_in_the_distribution() -> None:
     assert set(include) >= {"parley", "parley.*", "config", "config.*"}
 
 
-def test_uvicorn_protocol_internals_parley_uses() -> None:
-    """parley/server/uvicorn_ws.py overrides handle_connect and reads these attributes of uvicorn's
-    private websockets-sansio protocol; requirements.txt pins uvicorn to the minor tested here."""
-    from uvicorn.config import Config
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-    from uvicorn.server import ServerState
-
-    from parley.server.uvicorn_ws import ParleyWebSocketProtocol
-
-    assert "event" in inspect.signature(WebSocketsSansIOProtocol.handle_connect).parameters
-    config = Config(app="config.asgi:application", ws=ParleyWebSocketProtocol)
-    loop = asyncio.new_event_loop()
-    try:
-        protocol = ParleyWebSocketProtocol(config=config, server_state=ServerState(), app_state={}, _loop=loop)
-    finally:
-        loop.close()
-    for name in ("close_sent", "disconnected", "handshake_complete", "initial_response", "writable", "conn"):
-        assert hasattr(protocol, name), name
-    assert isinstance(protocol.writable, asyncio.Event)
-    source = inspect.getsource(WebSocketsSansIOProtocol)
-    for name in ("transport", "scope"):  # assigned once a connection arrives
-        assert re.search(rf"self\.{name}\b(: [^=\n]+)? = ", source), name
-
-
 async def test_channels_in_memory_layer_internals_parley_uses() -> None:
     """parley/realtime/memlayer.py stores (expiry, message) tuples in InMemoryChannelLayer's
     `channels` queues and throttles its `_clean_expired`; the parent's `receive` must read them."""
@@ -130,3 +107,14 @@ async def test_channels_in_memory_layer_internals_parley_uses() -> None:
         "type": "parley.event",
         "seq": 7,
     }
+
+
+def test_channels_consumer_call_sets_only_what_parley_sets() -> None:
+    """HubConsumer.__call__ (parley/realtime/consumers/base.py) replaces AsyncConsumer.__call__ and
+    sets scope, channel_layer (None) and base_send; the layer-channel attributes go unused without a
+    layer. Anything else a new Channels sets there, Parley's replacement would miss."""
+    from channels.consumer import AsyncConsumer
+
+    assigned = set(re.findall(r"self\.(\w+)\s*=", inspect.getsource(AsyncConsumer.__call__)))
+    assert assigned >= {"scope", "channel_layer", "base_send"}
+    assert assigned <= {"scope", "channel_layer", "base_send", "channel_name", "channel_receive"}, assigned
