@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 UV ?= $(shell command -v uv 2>/dev/null)
 ifneq ($(strip $(UV)),)
 NEW_VENV = $(UV) venv --quiet --seed --python "$$(bin/find-python)" $(VENV)
-INSTALL = $(UV) pip install --quiet --python $(BIN)/python
+INSTALL = $(UV) pip install --quiet --compile-bytecode --python $(BIN)/python
 else
 NEW_VENV = "$$(bin/find-python)" -m venv $(VENV)
 INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check
@@ -32,8 +32,9 @@ $(BIN)/.runtime: requirements.lock requirements.txt | $(BIN)/python
 	$(INSTALL) -r requirements.txt
 	@touch $@
 
-$(BIN)/.daphne: $(BIN)/.runtime requirements-daphne.txt requirements-dev.lock
-	$(INSTALL) -r requirements-daphne.txt -c requirements-dev.lock
+$(BIN)/.daphne: $(BIN)/.runtime requirements-daphne.lock requirements-daphne.txt
+	$(INSTALL) -r requirements-daphne.lock
+	$(INSTALL) -r requirements.txt -r requirements-daphne.txt
 	@touch $@
 
 $(BIN)/.installed: $(BIN)/.runtime requirements-dev.lock requirements-daphne.txt requirements-bench.txt requirements-dev.txt
@@ -57,7 +58,8 @@ run: migrate $(if $(filter daphne,$(SERVER)),$(BIN)/.daphne)
 # --upgrade-package NAME) moves pins forward.
 lock: $(if $(strip $(UV)),,setup)
 	$(LOCK) requirements.txt -o requirements.lock
-	$(LOCK) -c requirements.lock requirements.txt requirements-daphne.txt requirements-bench.txt \
+	$(LOCK) -c requirements.lock requirements.txt requirements-daphne.txt -o requirements-daphne.lock
+	$(LOCK) -c requirements-daphne.lock requirements.txt requirements-daphne.txt requirements-bench.txt \
 		requirements-dev.txt -o requirements-dev.lock
 
 services:

@@ -24,6 +24,7 @@ RUNTIME = ["requirements.txt"]
 EXTRAS = {"daphne": "requirements-daphne.txt", "bench": "requirements-bench.txt", "dev": "requirements-dev.txt"}
 LOCKS = {
     "requirements.lock": RUNTIME,
+    "requirements-daphne.lock": [*RUNTIME, EXTRAS["daphne"]],
     "requirements-dev.lock": [*RUNTIME, *EXTRAS.values()],
 }
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
@@ -64,10 +65,14 @@ def test_every_pin_carries_hashes(lock: str) -> None:
     assert not missing, f"pins without hashes in {lock}: {missing}"
 
 
-def test_dev_lock_keeps_the_runtime_pins() -> None:
-    """`make test` installs requirements-dev.lock over requirements.lock: they must agree."""
-    runtime, dev = _pins("requirements.lock"), _pins("requirements-dev.lock")
-    differ = {name: (runtime[name], dev.get(name)) for name in runtime if dev.get(name) != runtime[name]}
+@pytest.mark.parametrize(
+    ("smaller", "larger"),
+    [("requirements.lock", "requirements-daphne.lock"), ("requirements-daphne.lock", "requirements-dev.lock")],
+)
+def test_larger_locks_keep_the_smaller_ones_pins(smaller: str, larger: str) -> None:
+    """Each set is installed over the smaller one (`make run`, then `make test`): the pins must agree."""
+    small, large = _pins(smaller), _pins(larger)
+    differ = {name: (small[name], large.get(name)) for name in small if large.get(name) != small[name]}
     assert not differ, f"run `make lock`: {differ}"
 
 
