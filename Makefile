@@ -12,8 +12,8 @@ ifneq ($(strip $(UV)),)
 NEW_VENV = $(UV) venv --quiet --seed --python "$$(bin/find-python)" $(VENV)
 INSTALL = $(UV) pip install --quiet --compile-bytecode --python $(BIN)/python
 else
-NEW_VENV = "$$(bin/find-python)" -m venv $(VENV)
-INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check
+NEW_VENV = bin/venv-pip new $(VENV)
+INSTALL = bin/venv-pip $(VENV) install --quiet
 endif
 # The lock tool: uv on PATH, else the one the dev extra puts in the venv.
 LOCK = $(or $(strip $(UV)),$(BIN)/uv) pip compile --quiet --universal --python-version 3.12 \
