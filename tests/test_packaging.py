@@ -1,5 +1,5 @@
 """The dependency lists, their lock files, and channels internals Parley depends on (uvicorn's are in
-tests/realtime/test_uvicorn_internals.py).
+tests/realtime/ and tests/server/test_uvicorn_internals.py).
 
 requirements*.txt are the inputs (pyproject.toml reads them as its dependency lists); the lock
 files pin what `make run` and `make test` install. A line added to an input without `make lock`
