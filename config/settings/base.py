@@ -6,7 +6,7 @@ from datetime import timedelta
 from importlib.util import find_spec
 from pathlib import Path
 
-from config.env import EnvError, database_from_url, env_bool, env_int, env_list, env_str
+from config.env import DatabaseLimits, EnvError, database_from_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("PARLEY_VAR_DIR", str(BASE_DIR / "var")))
@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "parley.web.middleware.DatabaseUnavailableMiddleware",  # last: first to see a view's exception
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the 429 page
 ]
 
@@ -69,7 +70,25 @@ TEMPLATES = [
 ]
 
 _database_url = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'parley.sqlite3'}")
-DATABASES = {"default": database_from_url(_database_url, base_dir=BASE_DIR)}
+# PostgreSQL limits per process (docs/deploy.md, "Database connections and outages").
+PARLEY_DB_POOL_MAX = env_int("PARLEY_DB_POOL_MAX", 8)  # connections one process holds at most
+PARLEY_DB_STATEMENT_TIMEOUT = env_int("PARLEY_DB_STATEMENT_TIMEOUT_MS", 2000) / 1000  # 0: none
+# A frame or handshake waits this long for the database, then gets server_error / close 1013.
+PARLEY_DB_WAIT = env_int("PARLEY_DB_WAIT_MS", 1500) / 1000
+PARLEY_DB_RETRY_INTERVAL = 0.5  # after a connection failure, new work fails at once for this long
+DATABASES = {
+    "default": database_from_url(
+        _database_url,
+        base_dir=BASE_DIR,
+        limits=DatabaseLimits(
+            pool_min=env_int("PARLEY_DB_POOL_MIN", 1),
+            pool_max=PARLEY_DB_POOL_MAX,
+            pool_timeout=env_int("PARLEY_DB_POOL_TIMEOUT_MS", 1000) / 1000,
+            connect_timeout=env_int("PARLEY_DB_CONNECT_TIMEOUT", 2),
+            statement_timeout_ms=int(PARLEY_DB_STATEMENT_TIMEOUT * 1000),
+        ),
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -118,6 +137,10 @@ def _channel_layers(kind: str, redis_url: str) -> dict[str, dict[str, object]]:
         # channels_redis prunes a group member this old whatever its activity: the hub re-adds its
         # groups every 10 minutes, well inside it (parley/realtime/subscription.py).
         config.update({"capacity": 1000, "expiry": 60, "group_expiry": 3600})
+        # The layer's receive blocks in BZPOPMIN for 5 s; redis-py >= 8 gives every read a 5 s
+        # socket timeout by default, so an idle hub's read failed with TimeoutError every few
+        # seconds. A read timeout above the 5 s block keeps dead-connection detection.
+        config["hosts"] = [{"address": redis_url, "socket_timeout": 15}]
     return {"default": {"BACKEND": backends[kind], "CONFIG": config}}
 
 
@@ -179,14 +202,30 @@ SECURE_CSP = {
     "form-action": ["'self'"],
 }
 
+# /metrics: client addresses or CIDRs allowed ("*": everyone), or the holder of the bearer token
+PARLEY_METRICS_ALLOW = env_list("PARLEY_METRICS_ALLOW", ["*"])
+PARLEY_METRICS_TOKEN = env_str("PARLEY_METRICS_TOKEN", "")
+
+# plain, or json: one object per line for Django, Parley and uvicorn (parley.core.logs)
+PARLEY_LOG_FORMAT = env_str("PARLEY_LOG_FORMAT", "plain")
+if PARLEY_LOG_FORMAT not in ("plain", "json"):
+    raise EnvError(f"PARLEY_LOG_FORMAT={PARLEY_LOG_FORMAT!r}: use plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "parley.core.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": PARLEY_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "parley": {"handlers": ["console"], "level": env_str("PARLEY_LOG_LEVEL", "INFO"), "propagate": False},
+        # uvicorn's own loggers keep uvicorn's format unless every line must be JSON
+        **{
+            name: {"handlers": ["console"], "level": "INFO", "propagate": False}
+            for name in (("uvicorn", "uvicorn.error", "uvicorn.access") if PARLEY_LOG_FORMAT == "json" else ())
+        },
     },
 }
 

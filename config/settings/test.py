@@ -14,3 +14,10 @@ PARLEY_RATE_BURST = 1000
 # test database while any session uses it).
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 PARLEY_ROOMS_PER_HOUR = 100_000  # tests create many rooms from one address; the limit test lowers it
+# No pool in-process: pytest-django's per-test transactions live on one connection per thread.
+# Live servers (tests/live) run the pool as production does.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
+# Creating and dropping the test database can take seconds on a busy machine: no statement
+# timeout in-process (tests of the timeout set their own). Live servers run with the defaults.
+PARLEY_DB_STATEMENT_TIMEOUT = 0.0
+DATABASES["default"].get("OPTIONS", {}).pop("options", None)  # noqa: F405

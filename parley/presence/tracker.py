@@ -14,6 +14,7 @@ comes and goes within one window is not announced at all.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import socket
@@ -108,7 +109,8 @@ class PresenceTracker:
         else:
             changes[user["id"]] = (online, user)
         if self._flusher is None:
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+            # serves every connection of the process: not in this one's context (its log id)
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_later(), context=contextvars.Context())
 
     async def _flush_later(self) -> None:
         try:

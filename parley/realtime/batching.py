@@ -5,51 +5,94 @@ A lone request goes straight to the database thread (no added delay); under load
 queue behind the crossing in progress and the next one takes them all (up to ``max_batch``).
 Channels runs ORM work on one thread, so this turns many short transactions (posts) or reads
 (resumes after a reconnect storm) into few.
+
+No request waits longer than ``PARLEY_DB_WAIT``: past it, it fails with ``Unavailable`` (the
+client gets ``server_error`` with ``retry_after`` and retries with the same cid), whatever the
+database thread is doing, and if it has not reached the database yet it never will. A request
+already in a batch may still commit after it was answered: the retry then gets its stored
+result, never a second message. One timer per queue, not one per request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
+from typing import Any
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
-from parley.core.errors import ParleyError
+from parley.core.errors import ParleyError, Unavailable
 from parley.messaging.selectors import Resume, ResumeRequest, rooms_resume
 from parley.messaging.services import Posted, PostRequest, messages_post
+from parley.realtime import metrics
 from parley.realtime.perloop import PerLoop
 from parley.rooms.access import AccessRequest, rooms_access
 
 
 class BatchQueue[Req, Res]:
-    def __init__(self, run: Callable[[list[Req]], list[Res | ParleyError]], *, max_batch: int = 200) -> None:
+    def __init__(self, run: Callable[[list[Req]], list[Res | ParleyError]], *, name: str, max_batch: int = 200) -> None:
         self._run_batch = database_sync_to_async(run)
+        self._sizes = metrics.BATCH_SIZE.labels(queue=name)
         self._max = max_batch
-        self._waiting: list[tuple[Req, asyncio.Future[Res]]] = []
+        self._waiting: list[tuple[Req, asyncio.Future[Res], float]] = []
+        self._running: list[tuple[Req, asyncio.Future[Res], float]] = []  # the batch in the database
         self._task: asyncio.Task[None] | None = None  # a strong reference while it runs
+        self._timer: asyncio.TimerHandle | None = None
 
     def submit(self, request: Req) -> asyncio.Future[Res]:
-        """Queue one request; the future resolves to its result or raises its ParleyError.
-        Requests reach the database in the order they were submitted."""
+        """Queue one request; the future resolves to its result or raises its ParleyError
+        (``Unavailable`` after ``PARLEY_DB_WAIT``). Requests reach the database in the order
+        they were submitted."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Res] = loop.create_future()
-        self._waiting.append((request, future))
+        deadline = loop.time() + settings.PARLEY_DB_WAIT
+        self._waiting.append((request, future, deadline))
+        if self._timer is None:
+            self._timer = loop.call_at(deadline, self._expire)
         if self._task is None:
-            self._task = loop.create_task(self._drain())
+            # A clean context: the task serves every connection's requests, not the first one's
+            # (its log lines must not carry that connection's id).
+            self._task = loop.create_task(self._drain(), context=contextvars.Context())
         return future
+
+    def _expire(self) -> None:
+        """Fail every request past its deadline; requests are in deadline order."""
+        self._timer = None
+        now = asyncio.get_running_loop().time()
+        for _, future, deadline in self._running:
+            if deadline > now:
+                break
+            _give_up(future)
+        expired = 0
+        for _, future, deadline in self._waiting:
+            if deadline > now:
+                break
+            _give_up(future)
+            expired += 1
+        del self._waiting[:expired]
+        running = next((deadline for _, future, deadline in self._running if not future.done()), None)
+        earliest = running if running is not None else (self._waiting[0][2] if self._waiting else None)
+        if earliest is not None:
+            self._timer = asyncio.get_running_loop().call_at(earliest, self._expire)
 
     async def _drain(self) -> None:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[: self._max], self._waiting[self._max :]
+                self._running = batch
+                self._sizes.observe(len(batch))
                 try:
-                    results = await self._run_batch([request for request, _ in batch])
+                    results = await self._run_batch([request for request, _, _ in batch])
                 except Exception as exc:  # the database failed: every request of the batch learns it
-                    for _, future in batch:
+                    for _, future, _ in batch:
                         if not future.done():
                             future.set_exception(exc)
                     continue
-                for (_, future), result in zip(batch, results, strict=True):
+                finally:
+                    self._running = []
+                for (_, future, _), result in zip(batch, results, strict=True):
                     if future.done():
                         continue
                     if isinstance(result, ParleyError):
@@ -58,13 +101,24 @@ class BatchQueue[Req, Res]:
                         future.set_result(result)
         finally:
             self._task = None
+            if self._timer is not None and not self._waiting:
+                self._timer.cancel()
+                self._timer = None
 
 
-_posts: PerLoop[BatchQueue[PostRequest, Posted]] = PerLoop(lambda: BatchQueue(messages_post))
-_resumes: PerLoop[BatchQueue[ResumeRequest, Resume]] = PerLoop(lambda: BatchQueue(rooms_resume, max_batch=500))
+def _give_up(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(Unavailable("the database did not answer in time; retry", retry_after=1.0))
 
 
-_access: PerLoop[BatchQueue[AccessRequest, None]] = PerLoop(lambda: BatchQueue(rooms_access, max_batch=500))
+_posts: PerLoop[BatchQueue[PostRequest, Posted]] = PerLoop(lambda: BatchQueue(messages_post, name="post"))
+_resumes: PerLoop[BatchQueue[ResumeRequest, Resume]] = PerLoop(
+    lambda: BatchQueue(rooms_resume, name="resume", max_batch=500)
+)
+
+_access: PerLoop[BatchQueue[AccessRequest, None]] = PerLoop(
+    lambda: BatchQueue(rooms_access, name="access", max_batch=500)
+)
 
 
 def post_queue() -> BatchQueue[PostRequest, Posted]:

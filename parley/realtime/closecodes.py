@@ -7,3 +7,4 @@ TOO_SLOW = 4408  # the client stopped reading and its pending data passed the li
 TOO_MANY_CONNECTIONS = 4429  # too many sockets of this user here, or guests from this address
 TOO_LARGE = 1009  # a frame above the server's hard limit (uvicorn --ws-max-size)
 RESTARTING = 1012  # server restarting: reconnect and resume
+TRY_AGAIN_LATER = 1013  # the database did not answer the handshake in time: reconnect with backoff

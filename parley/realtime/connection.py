@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
-from parley.realtime import closecodes, frames
+from parley.realtime import closecodes, frames, metrics
 from parley.realtime.stream import Delivery, RoomStream
 from parley.realtime.tasks import spawn
 
@@ -28,6 +28,7 @@ class State(enum.Enum):
 
 class Connection:
     __slots__ = ("credential", "outbox", "runtime", "state", "streams", "user_id")
+    open_sockets = metrics.SOCKETS_OPEN.labels(route="client")  # this route's gauge
 
     def __init__(self, runtime: Runtime, user_id: int, credential: Credential | None = None) -> None:
         """Call only after ``runtime.slots.take(user_id)`` allowed it: ``close`` releases it.
@@ -44,6 +45,7 @@ class Connection:
             raise RuntimeError(f"open() on a {self.state.value} connection")
         self.outbox = outbox
         self.state = State.OPEN
+        self.open_sockets.inc()
         await self.runtime.hub.join_user(self.user_id, self)
 
     async def close(self) -> None:
@@ -53,6 +55,7 @@ class Connection:
         was_open, self.state = self.state is State.OPEN, State.CLOSED
         self.runtime.slots.release(self.user_id)
         if was_open:
+            self.open_sockets.dec()
             for slug in list(self.streams):
                 await self.unfollow(slug)
             await self.runtime.hub.leave_user(self.user_id, self)
@@ -143,6 +146,7 @@ class TutorialConnection(Connection):
     """The Channels tutorial's protocol: ``{"message": ...}`` for messages, nothing else."""
 
     __slots__ = ()
+    open_sockets = metrics.SOCKETS_OPEN.labels(route="tutorial")
 
     def deliver_signal(self, room: str, kind: str, text: str, user_id: int | None) -> None:
         return  # the tutorial protocol has no presence or typing

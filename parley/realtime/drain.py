@@ -48,7 +48,7 @@ def draining() -> bool:
 
 async def refuse(scope: dict[str, Any], receive: Callable[[], Any], send: Callable[[Any], Any]) -> None:
     """Answer a new request or handshake 503 during the drain (``Connection: close``)."""
-    metrics.counters["parley_drain_refusals_total"] += 1
+    metrics.DRAIN_REFUSALS.inc()
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": 503, "headers": REFUSAL_HEADERS})
         await send({"type": "http.response.body", "body": REFUSAL})
@@ -93,6 +93,6 @@ async def _drain(connections: Callable[[], list[Any]], previous: Callable[..., A
     for start in range(0, len(open_now), size):
         for connection in open_now[start : start + size]:
             connection.drain_close()
-            metrics.counters["parley_drained_total"] += 1
+            metrics.DRAINED.inc()
         await asyncio.sleep(seconds / batches)
     previous(signal.SIGTERM, None)

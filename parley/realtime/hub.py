@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -83,7 +84,10 @@ class Hub:
     def _new_room(self, slug: str) -> _Room:
         members: set[Member] = set()
         stream = RoomStream(
-            slug, lambda delivery: self._fan_out(slug, members, delivery), on_overflow=lambda: self._overflow(members)
+            slug,
+            lambda delivery: self._fan_out(slug, members, delivery),
+            on_overflow=lambda: self._overflow(members),
+            on_gap=metrics.GAP_FILLS.inc,
         )
         return _Room(slug, stream, members)
 
@@ -131,14 +135,16 @@ class Hub:
     async def _dispatch(self, message: dict[str, Any]) -> None:
         handler = self._handlers.get(message.get("type", ""))
         if handler is None:
-            metrics.hub_stats["unknown_messages"] += 1
+            metrics.UNKNOWN_LAYER_MESSAGES.inc()
             return
         handler(message)
 
     def _on_event(self, message: dict[str, Any]) -> None:
         room = self.rooms.get(message["room"])
         if room is not None:
-            room.stream.offer(Delivery(message["seq"], message["frame"], message.get("tutorial")))
+            room.stream.offer(
+                Delivery(message["seq"], message["frame"], message.get("tutorial"), message.get("committed"))
+            )
 
     def _on_signal(self, message: dict[str, Any]) -> None:
         room = self.rooms.get(message.get("room", ""))
@@ -161,12 +167,14 @@ class Hub:
 
     @staticmethod
     def _fan_out(slug: str, members: set[Member], delivery: Delivery) -> None:
-        metrics.hub_stats["dispatched"] += 1
+        metrics.EVENTS_DISPATCHED.inc()
         for member in list(members):
             try:
                 member.deliver_event(slug, delivery)
             except Exception:
                 log.exception("delivery failed room=%s seq=%s", slug, delivery.seq)
+        if delivery.committed is not None:  # once per fan-out; events read from the database have none
+            metrics.FANOUT_DELAY.observe(max(0.0, time.time() - delivery.committed))
 
     @staticmethod
     def _overflow(members: set[Member]) -> None:

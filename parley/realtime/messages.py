@@ -19,10 +19,11 @@ ROOM_REVOKED: Final = "parley.room_revoked"  # a user lost access to a room: the
 SignalKind = Literal["presence", "typing"]
 
 
-def event(*, room: str, seq: int, frame: str, tutorial: str | None) -> dict[str, Any]:
+def event(*, room: str, seq: int, frame: str, tutorial: str | None, committed: float | None = None) -> dict[str, Any]:
     """``frame``: the protocol v1 ``event`` frame; ``tutorial``: ``{"message": ...}`` for the
-    tutorial routes, None for kinds they have no words for."""
-    return {"type": EVENT, "room": room, "seq": seq, "frame": frame, "tutorial": tutorial}
+    tutorial routes, None for kinds they have no words for; ``committed``: when its transaction
+    committed (``time.time()``), for the fan-out delay metric."""
+    return {"type": EVENT, "room": room, "seq": seq, "frame": frame, "tutorial": tutorial, "committed": committed}
 
 
 def signal(*, room: str, kind: SignalKind, text: str, user_id: int | None = None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 Write = Callable[[bytes], bool]  # the server's ``parley.wire`` extension: True if written
 
 _CLOSE = object()  # queue marker: close after the frames before it
-WIRE_FAILURES = "parley_wire_write_failures_total"
+_wire_failures = [0]  # this process's count, to log the first one only
 
 
 class Outbox:
@@ -165,8 +165,9 @@ class Outbox:
         parley.server.uvicorn_ws): this connection sends through ASGI ``send`` from now on, so
         the frame and every later one still go out, in order."""
         self._write = None
-        metrics.counters[WIRE_FAILURES] += 1
-        if metrics.counters[WIRE_FAILURES] == 1:  # the first of the process, with its traceback
+        metrics.WIRE_WRITE_FAILURES.inc()
+        _wire_failures[0] += 1
+        if _wire_failures[0] == 1:  # the first of the process, with its traceback
             log.exception("direct frame write failed; falling back to ASGI websocket.send")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -47,18 +48,19 @@ def room_events_publish(batch: list[PublishedEvent]) -> None:
     Called on commit in a database thread. When the process's event loop is known (the hub binds
     it), the batch is handed to it and the thread returns at once: it does not wait for the
     fan-out, and the next transaction can start. Batches keep their order through one queue."""
+    committed = time.time()
     loop = _bound_loop
     if loop is not None and loop.is_running() and not _on_loop(loop):
-        loop.call_soon_threadsafe(_enqueue, batch)
+        loop.call_soon_threadsafe(_enqueue, batch, committed)
         return
     try:
-        async_to_sync(_publish_all)(batch)
+        async_to_sync(_publish_all)(batch, committed)
     except Exception:
         log.warning("publish failed for %s events; subscribers get them from the database", len(batch), exc_info=True)
 
 
 _bound_loop: asyncio.AbstractEventLoop | None = None
-_queue: deque[list[PublishedEvent]] = deque()
+_queue: deque[tuple[list[PublishedEvent], float]] = deque()
 _draining: set[asyncio.Task[None]] = set()
 MAX_QUEUED_BATCHES = 10_000  # beyond this the layer is not keeping up; repair delivers the rest
 
@@ -77,11 +79,11 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
-def _enqueue(batch: list[PublishedEvent]) -> None:
+def _enqueue(batch: list[PublishedEvent], committed: float) -> None:
     if len(_queue) >= MAX_QUEUED_BATCHES:
-        dropped = _queue.popleft()
+        dropped, _ = _queue.popleft()
         log.warning("publish queue full; %s events left to the repair poll", len(dropped))
-    _queue.append(batch)
+    _queue.append((batch, committed))
     loop = asyncio.get_running_loop()
     if not any(task.get_loop() is loop and not task.done() for task in _draining):
         task = loop.create_task(_drain())
@@ -91,19 +93,23 @@ def _enqueue(batch: list[PublishedEvent]) -> None:
 
 async def _drain() -> None:
     while _queue:
-        batch = _queue.popleft()
+        batch, committed = _queue.popleft()
         try:
-            await _publish_all(batch)
+            await _publish_all(batch, committed)
         except Exception:
             log.warning(
                 "publish failed for %s events; subscribers get them from the database", len(batch), exc_info=True
             )
 
 
-async def _publish_all(batch: list[PublishedEvent]) -> None:
+async def _publish_all(batch: list[PublishedEvent], committed: float | None = None) -> None:
     for event in batch:
         message = messages.event(
-            room=event.room, seq=event.seq, frame=event.frame, tutorial=frames.tutorial_message(event.body)
+            room=event.room,
+            seq=event.seq,
+            frame=event.frame,
+            tutorial=frames.tutorial_message(event.body),
+            committed=committed,
         )
         await _group_send(room_group(event.room), message)
 

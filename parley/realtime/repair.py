@@ -51,7 +51,7 @@ class Repair:
                 continue
             suspect = self.suspect.pop(slug, 0)
             if suspect and position < suspect and stream.catch_up(last_seq):
-                metrics.hub_stats["repairs"] += 1
+                metrics.REPAIRS.inc()
                 log.info("repairing room=%s from=%s to=%s", slug, position, last_seq)
                 lost = True
             if last_seq > position:

@@ -46,6 +46,6 @@ async def revalidate(hub: Hub) -> int:
             conn.end_session()
             closed += 1
     if closed:
-        metrics.counters["parley_revoked_closes_total"] += closed
+        metrics.REVOKED_CLOSES.inc(closed)
         log.info("closed %s sockets whose sign-in was revoked", closed)
     return closed

@@ -15,6 +15,8 @@ import contextlib
 import logging
 from typing import Any
 
+from parley.core import logs
+from parley.core import metrics as process_metrics
 from parley.presence.heartbeat import heartbeat_forever
 from parley.presence.tracker import PresenceTracker
 from parley.realtime import drain, publish
@@ -61,10 +63,12 @@ class Runtime:
             started.set_exception(exc)
             started.exception()  # retrieved: the next start tries again
             raise
+        process_metrics.watch_gc()
         self._tasks = [
             spawn(self.repair.run_forever()),
             spawn(heartbeat_forever(self.presence, lambda: list(self.hub.rooms))),
             spawn(revalidate_forever(self.hub)),
+            spawn(process_metrics.watch_process()),
         ]
         drain.install(loop, self.hub.connections)
         started.set_result(None)
@@ -77,6 +81,7 @@ class Runtime:
             with contextlib.suppress(BaseException):
                 await task
         await self.hub.subscription.close()
+        process_metrics.mark_dead()
 
 
 _runtimes = PerLoop(Runtime)
@@ -106,6 +111,8 @@ class RuntimeApp:
             runtime = current()
             if not runtime.started:
                 await runtime.start()
+            # This task serves one socket (set after the start: the runtime's tasks serve all).
+            logs.connection_id.set(logs.new_connection_id())
         return await self.app(scope, receive, send)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:

@@ -14,11 +14,15 @@ from channels.middleware import BaseMiddleware
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import DatabaseError
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 from parley.accounts.selectors import Credential
 from parley.accounts.services import token_hash, user_for_token
+from parley.core.errors import Unavailable
+from parley.realtime import closecodes
+from parley.realtime.dbwait import bounded, db_call
 
 log = logging.getLogger("parley.security")
 
@@ -151,24 +155,66 @@ class LeanAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        token = _bearer(scope)
-        user: Any
-        extra: dict[str, Any] = {RAW_SEND: send}
-        if token is not None:
-            user = await database_sync_to_async(user_for_token)(token=token)
-            if user is None:
-                log.warning("ws auth failed: unknown bearer token")
-                user = AnonymousUser()
-            extra[TOKEN_KEY] = token_hash(token)
-        else:
-            key = _session_key(scope)
-            if key is None:
-                user = AnonymousUser()
-            else:
-                store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
-                user = await get_user({"session": store})
-                extra[SESSION_KEY] = key
-        return await self.inner(dict(scope, user=user, **extra), receive, send)
+        try:
+            user, extra = await _user(scope)
+        except (Unavailable, DatabaseError):
+            log.warning("ws refused: the database did not answer the handshake")
+            await refuse_unavailable(receive, send)
+            return None
+        return await self.inner(dict(scope, user=user, **extra, **{RAW_SEND: send}), receive, send)
+
+
+async def _user(scope: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The bearer token's user, else the session's, else AnonymousUser: one bounded crossing.
+    Also what the user signed in with (TOKEN_KEY or SESSION_KEY), for revocation."""
+    token = _bearer(scope)
+    if token is not None:
+        user = await db_call(user_for_token, token=token)
+        if user is None:
+            log.warning("ws auth failed: unknown bearer token")
+            return AnonymousUser(), {}
+        return user, {TOKEN_KEY: token_hash(token)}
+    key = _session_key(scope)
+    if key is None:
+        return AnonymousUser(), {}
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
+    return await bounded(get_user({"session": store})), {SESSION_KEY: key}
+
+
+class UnavailableRefusal:
+    """For routes whose middleware reads the database before any consumer runs (the tutorial's
+    AuthMiddlewareStack looks up the session): a database failure there closes the handshake
+    with 1013, as on ``/ws/``, instead of the server's HTTP 500."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        answered = False
+
+        async def watching_send(message: dict[str, Any]) -> None:
+            nonlocal answered
+            answered = True
+            await send(message)
+
+        try:
+            return await self.inner(scope, receive, watching_send)
+        except (Unavailable, DatabaseError):
+            if answered:
+                raise
+            log.warning("ws refused: the database did not answer the handshake")
+            await refuse_unavailable(receive, send)
+            return None
+
+
+async def refuse_unavailable(receive: Any, send: Any) -> None:
+    """Answer a handshake the database could not serve: accept, then close 1013 so the client
+    reconnects with backoff (a refusal before accept would look like a forbidden origin)."""
+    message = await receive()
+    if message.get("type") != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": closecodes.TRY_AGAIN_LATER})
 
 
 def _session_key(scope: dict[str, Any]) -> str | None:

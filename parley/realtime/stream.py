@@ -37,10 +37,11 @@ class Delivery:
     """One committed event on its way to the members of a room: its text for protocol v1 and,
     for a message, the tutorial routes' ``{"message": ...}``, each prepared once per fan-out."""
 
-    __slots__ = ("_tutorial", "_tutorial_text", "seq", "v1")
+    __slots__ = ("_tutorial", "_tutorial_text", "committed", "seq", "v1")
 
-    def __init__(self, seq: int, frame: str, tutorial: str | None) -> None:
+    def __init__(self, seq: int, frame: str, tutorial: str | None, committed: float | None = None) -> None:
         self.seq = seq
+        self.committed = committed  # time.time() at commit, when it came live from the layer
         self.v1 = Prepared(frame)
         self._tutorial_text = tutorial
         self._tutorial: Prepared | None = None
@@ -66,17 +67,25 @@ async def fetch_from_database(room: str, after: int, upto: int) -> list[Delivery
 
 
 class RoomStream:
-    __slots__ = ("_emit", "_fetch", "_filling", "_held", "_on_overflow", "closed", "position", "room")
+    __slots__ = ("_emit", "_fetch", "_filling", "_held", "_on_gap", "_on_overflow", "closed", "position", "room")
 
     def __init__(
-        self, room: str, emit: Emit, *, fetch: Fetch = fetch_from_database, on_overflow: Callable[[], None]
+        self,
+        room: str,
+        emit: Emit,
+        *,
+        fetch: Fetch = fetch_from_database,
+        on_overflow: Callable[[], None],
+        on_gap: Callable[[], None] | None = None,
     ) -> None:
+        """``on_gap``: called when an event arrives ahead of the next expected seq (a fill starts)."""
         self.room = room
         self.position: int | None = None  # seq of the last event emitted; None until started
         self.closed = False
         self._emit = emit
         self._fetch = fetch
         self._on_overflow = on_overflow
+        self._on_gap = on_gap
         self._held: list[Delivery] = []
         self._filling = False
 
@@ -101,6 +110,8 @@ class RoomStream:
             self._emit(delivery)
         elif delivery.seq > position:
             self._hold(delivery)
+            if self._on_gap is not None:
+                self._on_gap()
             self._fill(upto=delivery.seq - 1)
 
     def catch_up(self, upto: int) -> bool:

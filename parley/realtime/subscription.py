@@ -28,6 +28,13 @@ REGROUP_EVERY = 600.0  # seconds; channels_redis group_expiry is 3600 in base se
 Dispatch = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+# channels_redis' core layer reads every process-local channel of one prefix with one BZPOPMIN
+# under one lock per layer. A probe channel (/healthz) with this prefix is served by the hub's
+# read loop at once; with another prefix it waits for the lock, which the hub holds for up to
+# the layer's 5 s poll.
+CHANNEL_PREFIX = "hub."
+
+
 class LayerSubscription:
     def __init__(self, dispatch: Dispatch) -> None:
         self._dispatch = dispatch
@@ -37,7 +44,7 @@ class LayerSubscription:
         self._reader: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
-        self.channel = await get_channel_layer().new_channel("hub.")
+        self.channel = await get_channel_layer().new_channel(CHANNEL_PREFIX)
         self._reader = spawn(self._read())
 
     async def close(self) -> None:
@@ -89,7 +96,7 @@ class LayerSubscription:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                metrics.hub_stats["layer_errors"] += 1
+                metrics.LAYER_ERRORS.inc()
                 if not failing:
                     log.warning("channel layer receive failed; retrying", exc_info=True)
                 failing = True

@@ -83,7 +83,18 @@ def count(name: str, code: int | None = None) -> None:
     503 over the cap), ``parley_connections_shed_total`` (idle connections closed to make room)
     and ``parley_idle_connections_closed_total`` (closed at the deadline without sending a byte).
     """
-    metrics.counters[name if code is None else f"{name}|{code}"] += 1
+    counter = _COUNTERS[name]
+    if code is None:
+        counter.inc()
+    else:
+        counter.labels(code=str(code)).inc()
+
+
+_COUNTERS: dict[str, Any] = {
+    "parley_connection_refusals_total": metrics.CONNECTION_REFUSALS,
+    "parley_connections_shed_total": metrics.CONNECTIONS_SHED,
+    "parley_idle_connections_closed_total": metrics.IDLE_CONNECTIONS_CLOSED,
+}
 
 
 _admissions: weakref.WeakKeyDictionary[Any, Admission] = weakref.WeakKeyDictionary()

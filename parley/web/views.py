@@ -6,8 +6,6 @@ import asyncio
 import logging
 import math
 
-from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django import forms
 from django.conf import settings
 from django.contrib.auth import login
@@ -19,13 +17,16 @@ from django.views.decorators.cache import never_cache
 from parley.accounts.models import User
 from parley.accounts.services import guest_create
 from parley.accounts.throttle import client_address
+from parley.core import metrics
 from parley.core.errors import ParleyError, RateLimited
 from parley.messaging.events import user_ref
-from parley.realtime import metrics, ratelimit
+from parley.realtime import metrics as realtime_metrics  # noqa: F401  (defines what /metrics shows)
+from parley.realtime import probe, ratelimit
 from parley.rooms.access import room_access_for_user
 from parley.rooms.selectors import room_list_public
 from parley.rooms.services import room_create, room_creation_allow, room_get_or_create_public
 from parley.rooms.slugs import SLUG_RE
+from parley.web.metrics_access import BadAllowList, metrics_allowed
 
 log = logging.getLogger("parley.web")
 
@@ -114,7 +115,11 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "web/room.html", {"room": target, "config": config})
 
 
+HEALTH_TIMEOUT = 2.0  # seconds each check may take: a load balancer's probe must not hang
+
+
 def _database_ok() -> bool:
+    """SELECT 1 on a worker thread; the connection goes back to the pool at once."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -122,25 +127,33 @@ def _database_ok() -> bool:
     except DatabaseError:
         log.warning("healthz: database check failed", exc_info=True)
         return False
+    finally:
+        connection.close()
+
+
+async def _database_check() -> bool:
+    # Not the request's thread-sensitive executor: leaving the request waits for its thread, so a
+    # check stuck on a silent database would hold the answer. This one can be left behind.
+    check = asyncio.get_running_loop().run_in_executor(None, _database_ok)
+    done, _ = await asyncio.wait({check}, timeout=HEALTH_TIMEOUT)
+    if check in done:
+        return check.result()
+    check.add_done_callback(lambda f: f.exception())
+    log.warning("healthz: database check took longer than %.1f s", HEALTH_TIMEOUT)
+    return False
 
 
 async def _layer_ok() -> bool:
-    layer = get_channel_layer()
-    if layer is None:
-        return False
     try:
-        channel = await layer.new_channel("healthz.")
-        await asyncio.wait_for(layer.send(channel, {"type": "healthz"}), timeout=1.0)
-        message = await asyncio.wait_for(layer.receive(channel), timeout=1.0)
-        return message.get("type") == "healthz"
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            return await probe.layer_ok()
     except Exception:
         log.warning("healthz: channel layer check failed", exc_info=True)
         return False
 
 
 async def healthz(request: HttpRequest) -> HttpResponse:
-    database = await sync_to_async(_database_ok)()
-    layer = await _layer_ok()
+    database, layer = await asyncio.gather(_database_check(), _layer_ok())
     ok = database and layer
     body = {
         "status": "ok" if ok else "unavailable",
@@ -150,6 +163,20 @@ async def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse(body, status=200 if ok else 503)
 
 
+@never_cache
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format, this process's counters. Keep it behind the proxy (docs/deploy.md)."""
-    return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4")
+    """Prometheus text format: every process of this server (parley.core.metrics), to the
+    addresses in PARLEY_METRICS_ALLOW or the holder of PARLEY_METRICS_TOKEN (docs/deploy.md)."""
+    try:
+        allowed = metrics_allowed(request)
+    except BadAllowList as exc:
+        log.error("metrics refused: %s", exc)
+        return HttpResponse(f"{exc}\n", status=500, content_type="text/plain")
+    if not allowed:
+        log.info("metrics refused to %s", request.META.get("REMOTE_ADDR"))
+        return HttpResponse(
+            "metrics are not available to this client (PARLEY_METRICS_ALLOW, PARLEY_METRICS_TOKEN)\n",
+            status=403,
+            content_type="text/plain",
+        )
+    return HttpResponse(metrics.render(), content_type=metrics.CONTENT_TYPE)

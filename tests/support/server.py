@@ -150,12 +150,22 @@ class LiveServer:
             self.proc.wait(timeout=5)
 
     def metric(self, name: str) -> int:
-        """A counter from /metrics of the process that answers (0 when it has not counted yet)."""
-        with urllib.request.urlopen(self.base_url + "/metrics", timeout=5) as response:
-            for line in response.read().decode().splitlines():
-                if line.startswith(name + " "):
-                    return int(line.split()[1])
-        return 0
+        """A counter or gauge without labels from /metrics: the sum over the server's processes
+        (0 when it has not counted yet)."""
+        value = self.metrics().get(name, 0.0)
+        return int(value)
+
+    def metrics(self, headers: dict[str, str] | None = None) -> dict[str, float]:
+        """Every sample of one scrape of /metrics, keyed as written (``name{labels}``)."""
+        request = urllib.request.Request(self.base_url + "/metrics", headers=headers or {})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            text = response.read().decode()
+        samples: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.rpartition(" ")
+                samples[key] = float(value)
+        return samples
 
     def log(self) -> str:
         try:

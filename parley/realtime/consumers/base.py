@@ -25,7 +25,7 @@ def outbox_for(scope: dict[str, Any], send: Any) -> Outbox:
     LeanAuthMiddleware) and, where the server offers it, direct frame writes."""
     wire = scope.get("extensions", {}).get(WIRE) if settings.PARLEY_WIRE_WRITES else None
     if wire:
-        metrics.counters["parley_wire_connections_total"] += 1
+        metrics.WIRE_CONNECTIONS.inc()
     return Outbox(
         scope.get(RAW_SEND, send),
         limit=settings.PARLEY_OUTBOX_BYTES,
@@ -35,7 +35,7 @@ def outbox_for(scope: dict[str, Any], send: Any) -> Outbox:
 
 
 def _too_slow() -> None:
-    metrics.counters["parley_slow_client_closes_total"] += 1
+    metrics.SLOW_CLIENT_CLOSES.inc()
 
 
 class HubConsumer(AsyncWebsocketConsumer):

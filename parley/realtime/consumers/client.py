@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 
@@ -33,6 +32,7 @@ from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
 from parley.realtime.batching import access_queue, post_queue, resume_queue
 from parley.realtime.connection import Connection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
+from parley.realtime.dbwait import db_call
 from parley.realtime.publish import room_signal_publish
 from parley.realtime.security import credential_of
 from parley.rooms.access import AccessRequest, room_access_for_user
@@ -61,6 +61,7 @@ class ClientConsumer(HubConsumer):
     user: User
     _reads = 0.0  # the read bucket's tokens at _reads_at (0.0: not used yet)
     _reads_at = 0.0
+    received_at = 0.0  # perf_counter() when the frame being handled arrived
 
     # --- connection lifecycle -------------------------------------------------------------
 
@@ -77,7 +78,7 @@ class ClientConsumer(HubConsumer):
             return
         rt = runtime.current()
         if not rt.slots.take(user.pk):
-            metrics.counters["parley_too_many_connections_total"] += 1
+            metrics.TOO_MANY_CONNECTIONS.inc()
             log.info("ws refused: user=%s holds %s sockets", user.pk, settings.PARLEY_MAX_CONNECTIONS_PER_USER)
             await self.accept()
             await self.close(code=closecodes.TOO_MANY_CONNECTIONS)
@@ -86,13 +87,13 @@ class ClientConsumer(HubConsumer):
         self.conn = conn = Connection(rt, user.pk, credential_of(self.scope))
         self.user = user
         await self.accept()
-        metrics.counters["parley_connections_total"] += 1
-        metrics.gauges["parley_connections_open"] += 1
+        metrics.CONNECTIONS.inc()
+        metrics.CONNECTIONS_OPEN.inc()
         await conn.open(outbox_for(self.scope, self.base_send))
 
     async def leave(self, conn: Connection) -> None:
         if conn.outbox is not None:
-            metrics.gauges["parley_connections_open"] -= 1
+            metrics.CONNECTIONS_OPEN.dec()
         followed = [slug for slug in conn.streams if conn.following(slug)]
         await conn.close()
         presence = conn.runtime.presence
@@ -112,13 +113,14 @@ class ClientConsumer(HubConsumer):
             conn.outbox.push(text)
 
     def error(self, code: str, detail: str, *, ref: Any = None, retry_after: float | None = None) -> None:
-        metrics.counters[f"parley_errors_total|{code}"] += 1
+        metrics.ERRORS.labels(code=code).inc()
         self.push(frames.error(code, detail, ref=ref, retry_after=retry_after))
 
     # --- inbound frames ---------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        metrics.counters["parley_frames_in_total"] += 1
+        self.received_at = time.perf_counter()
+        metrics.FRAMES_IN.inc()
         if self.conn is None:
             return  # refused in connect; the close is on its way
         if text_data is None:
@@ -229,9 +231,9 @@ class ClientConsumer(HubConsumer):
                 reply_to=frame.get("reply_to"),
             )
         )
-        result.add_done_callback(partial(self._acked, frame))
+        result.add_done_callback(partial(self._acked, frame, self.received_at))
 
-    def _acked(self, frame: Frame, result: asyncio.Future[Posted]) -> None:
+    def _acked(self, frame: Frame, received_at: float, result: asyncio.Future[Posted]) -> None:
         if result.cancelled():
             return
         exc = result.exception()
@@ -240,11 +242,12 @@ class ClientConsumer(HubConsumer):
             return
         posted = result.result()
         self.push(frames.ack(room=posted.room, cid=posted.cid, seq=posted.seq))
+        metrics.ACK_LATENCY.observe(time.perf_counter() - received_at)
 
     async def on_history(self, frame: Frame) -> None:
         self._read_allowed()
-        found = await database_sync_to_async(room_history)(
-            user=self.user, room=frame.get("room"), before=frame.get("before"), limit=frame.get("limit")
+        found = await db_call(
+            room_history, user=self.user, room=frame.get("room"), before=frame.get("before"), limit=frame.get("limit")
         )
         self.push(frames.history(room=found.room, frames=found.frames))
 
@@ -254,7 +257,7 @@ class ClientConsumer(HubConsumer):
             raise BadRequest("subscribe to the room before sending typing")
         if not ratelimit.typing_allowed(self.user.pk, slug):
             return  # throttled: typing is a hint, dropping it is harmless
-        await database_sync_to_async(room_access_for_user)(slug=slug, user=self.user)
+        await db_call(room_access_for_user, slug=slug, user=self.user)
         text = frames.typing(room=slug, user=user_ref(self.user))
         await room_signal_publish(room=slug, kind="typing", text=text, user_id=self.user.pk)
 

@@ -35,7 +35,7 @@ from django.db import DatabaseError
 
 from parley.accounts.models import User
 from parley.core import json
-from parley.core.errors import BadRequest, NotAuthenticated, ParleyError, RateLimited
+from parley.core.errors import BadRequest, NotAuthenticated, ParleyError, RateLimited, Unavailable
 from parley.messaging.selectors import rooms_last_seq
 from parley.messaging.services import Posted, PostRequest
 from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
@@ -43,6 +43,7 @@ from parley.realtime.batching import post_queue
 from parley.realtime.connection import TutorialConnection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
 from parley.realtime.consumers.client import send_allowed
+from parley.realtime.dbwait import db_call
 from parley.realtime.security import credential_of
 from parley.realtime.stream import RoomStream
 from parley.realtime.tasks import spawn
@@ -86,6 +87,8 @@ def refusal(exc: Exception) -> tuple[str, int]:
         code = closecodes.UNAUTHENTICATED
     elif isinstance(exc, RateLimited):
         code = closecodes.TOO_MANY_CONNECTIONS
+    elif isinstance(exc, (Unavailable, DatabaseError)):
+        code = closecodes.TRY_AGAIN_LATER
     elif isinstance(exc, ParleyError):
         code = closecodes.FORBIDDEN
     else:
@@ -160,7 +163,7 @@ async def _join(scope: dict[str, Any], send: Any, author: User, room: str) -> tu
     except BaseException:
         await conn.close()
         raise
-    metrics.counters["parley_tutorial_connections_total"] += 1
+    metrics.TUTORIAL_CONNECTIONS.inc()
     return TutorialSession(conn, author, room), stream
 
 
@@ -175,7 +178,7 @@ class TutorialConsumer(HubConsumer):
 
     async def connect(self) -> None:
         try:
-            author, room = await database_sync_to_async(tutorial_author)(self.scope)
+            author, room = await db_call(tutorial_author, self.scope)
         except Exception as exc:
             await self._refuse(exc)
             return

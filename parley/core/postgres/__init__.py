@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend with bounded waits (``ENGINE = "parley.core.postgres"``)."""
