@@ -6,9 +6,10 @@ ARG PYTHON_VERSION=3.13
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-# Runtime dependencies only; every one ships manylinux wheels, so no compiler is needed.
-COPY requirements.txt /tmp/requirements.txt
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install -r /tmp/requirements.txt
+# Runtime dependencies only, the versions and hashes of requirements.lock (what `make run` installs);
+# every one ships manylinux wheels, so no compiler is needed.
+COPY requirements.lock /tmp/requirements.lock
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.lock
 
 FROM python:${PYTHON_VERSION}-slim-bookworm
 ENV PATH=/opt/venv/bin:$PATH \

@@ -1,26 +1,66 @@
-# Parley: `make run` serves the embedded default; `make test` sets up and runs every test.
+# Parley: `make run` installs the runtime and serves the embedded default; `make test` installs the
+# rest (extras dev, bench, daphne) and runs every test. `make lock` refreshes the lock files.
 SHELL := /bin/sh
 VENV := .venv
 BIN := $(VENV)/bin
 PG_URL ?= postgres://postgres@127.0.0.1:5432/parley
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run setup migrate test test-fast lint format services bench bench-quick clean
+# Installs use uv when it is on PATH and pip otherwise (`make run UV=` forces pip).
+UV ?= $(shell command -v uv 2>/dev/null)
+ifneq ($(strip $(UV)),)
+NEW_VENV = $(UV) venv --quiet --seed --python "$$(bin/find-python)" $(VENV)
+INSTALL = $(UV) pip install --quiet --compile-bytecode --python $(BIN)/python
+else
+NEW_VENV = bin/venv-pip new $(VENV)
+INSTALL = bin/venv-pip $(VENV) install --quiet
+endif
+# The lock tool: uv on PATH, else the one the dev extra puts in the venv.
+LOCK = $(or $(strip $(UV)),$(BIN)/uv) pip compile --quiet --universal --python-version 3.12 \
+	--generate-hashes --custom-compile-command "make lock" $(LOCK_ARGS)
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt requirements-bench.txt
-	@test -x $(BIN)/python || "$$(bin/find-python)" -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+.PHONY: run runtime setup migrate lock test test-fast lint format services bench bench-quick clean
+
+$(BIN)/python:
+	@test -x $@ || $(NEW_VENV)
+
+# Each set is installed from its lock (hash-checked), then from its requirements files: that second
+# pass installs nothing while the lock is current, and only a line newer than the lock otherwise
+# (tests/test_packaging.py then asks for `make lock`).
+$(BIN)/.runtime: requirements.lock requirements.txt | $(BIN)/python
+	$(INSTALL) -r requirements.lock
+	$(INSTALL) -r requirements.txt
 	@touch $@
+
+$(BIN)/.daphne: $(BIN)/.runtime requirements-daphne.lock requirements-daphne.txt
+	$(INSTALL) -r requirements-daphne.lock
+	$(INSTALL) -r requirements.txt -r requirements-daphne.txt
+	@touch $@
+
+$(BIN)/.installed: $(BIN)/.runtime requirements-dev.lock requirements-daphne.txt requirements-bench.txt requirements-dev.txt
+	$(INSTALL) -r requirements-dev.lock
+	$(INSTALL) -r requirements.txt -r requirements-daphne.txt -r requirements-bench.txt -r requirements-dev.txt
+	@touch $@
+
+runtime: $(BIN)/.runtime
 
 setup: $(BIN)/.installed
 
-migrate: setup
+migrate: runtime
 	@mkdir -p var staticfiles
 	$(BIN)/python manage.py migrate --noinput
 
-run: migrate
+# SERVER=daphne adds the daphne extra.
+run: migrate $(if $(filter daphne,$(SERVER)),$(BIN)/.daphne)
 	$(BIN)/python bin/serve
+
+# After editing requirements*.txt. Keeps every pin it can; LOCK_ARGS=--upgrade (or
+# --upgrade-package NAME) moves pins forward.
+lock: $(if $(strip $(UV)),,setup)
+	$(LOCK) requirements.txt -o requirements.lock
+	$(LOCK) -c requirements.lock requirements.txt requirements-daphne.txt -o requirements-daphne.lock
+	$(LOCK) -c requirements-daphne.lock requirements.txt requirements-daphne.txt requirements-bench.txt \
+		requirements-dev.txt -o requirements-dev.lock
 
 services:
 	@bin/ensure-services

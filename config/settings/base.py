@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib.util import find_spec
 from pathlib import Path
 
 from config.env import DatabaseLimits, EnvError, database_from_url, env_bool, env_int, env_list, env_str
@@ -15,7 +16,8 @@ DEBUG = False
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 
 INSTALLED_APPS = [
-    "daphne",  # Lets `manage.py runserver` serve ASGI; uvicorn is the default server (bin/serve).
+    # With the `daphne` extra installed, `manage.py runserver` serves ASGI; uvicorn is the default server (bin/serve).
+    *(["daphne"] if find_spec("daphne") else []),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -67,9 +67,10 @@ def test_dockerfile_runs_the_start_command_as_a_non_root_user() -> None:
     assert json.loads(health.split("CMD", 1)[1].strip()) == [f"{workdir}/bin/healthcheck"]
     env = " ".join(args for i, args in final if i == "ENV")
     assert "DJANGO_SETTINGS_MODULE=config.settings.production" in env
-    # runtime dependencies only: the dev and bench requirement files stay out of the image
+    # runtime dependencies only, pinned with hashes: the extras' files stay out of the image
     copied = " ".join(args for i, args in _all_instructions() if i in {"COPY", "RUN"})
-    assert "requirements.txt" in copied and "requirements-dev" not in copied and "requirements-bench" not in copied
+    assert "requirements.lock" in copied and "--require-hashes" in copied
+    assert not any(extra in copied for extra in ("requirements-dev", "requirements-bench", "requirements-daphne"))
 
 
 def _all_instructions() -> list[tuple[str, str]]:
