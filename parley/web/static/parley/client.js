@@ -21,6 +21,8 @@
  *              online: everyone online in the room now (after applying the frame)
  *   typing     {room, user}                           someone else is typing in the room
  *   error      {code, detail, ref, retry_after}       every error frame (for notices)
+ *   revoked    {room}                                 the user lost access to the room (removed from it):
+ *              nothing more of it arrives and it is not resubscribed
  */
 (function (global) {
   "use strict";
@@ -216,9 +218,22 @@
           if (this.rooms.has(frame.room)) this.presence.typingFrame(frame);
           return;
         case "error": return this._onError(frame);
-        case "unsubscribed": return;
+        case "unsubscribed": return this._onUnsubscribed(frame);
         default: this._emit(frame.type, frame); // read receipts... for a richer UI
       }
+    },
+
+    _onUnsubscribed: function (frame) {
+      // Unasked, with a reason: the server dropped the room (the user lost access to it).
+      var r = this.rooms.get(frame.room);
+      if (!r || frame.reason !== "access_revoked") return;
+      r.wanted = false;
+      r.subscribed = false;
+      r.subscribing = false;
+      r.buffer = [];
+      this.presence.presenceFrame({ room: frame.room, online: [] }); // who is there is no longer ours to see
+      this.presence.forget(frame.room);
+      this._emit("revoked", { room: frame.room });
     },
 
     _onEvent: function (ev) {

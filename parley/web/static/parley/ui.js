@@ -57,6 +57,20 @@
     notice(text, frame.code === "rate_limited" ? "info" : "error");
   });
 
+  var lostAccess = false; // removed from this room: stays so, whatever the connection does
+
+  client.on("revoked", function (info) {
+    if (info.room !== room) return;
+    lostAccess = true;
+    setStatusText("signed-out", "No access");
+    signedOut.textContent = "You no longer have access to #" + room + ". ";
+    var a = el("a", null, "Back to the rooms");
+    a.href = "/";
+    signedOut.appendChild(a);
+    signedOut.hidden = false;
+    setComposerEnabled(false);
+  });
+
   client.on("subscribe-failed", function (info) {
     if (info.room === room && !messages.isLoaded()) setStatusText("error", "Could not open #" + room);
   });
@@ -69,6 +83,7 @@
   }
 
   client.on("status", function (s) {
+    if (lostAccess) return;
     clearInterval(countdown);
     countdown = null;
     reconnectBtn.hidden = true;
