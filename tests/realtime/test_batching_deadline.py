@@ -37,7 +37,7 @@ async def _outcome(future: asyncio.Future[str]) -> tuple[str, float]:
 async def test_requests_give_up_at_the_deadline_and_expired_ones_are_never_run(settings: Any) -> None:
     settings.PARLEY_DB_WAIT = 0.3
     db = StuckDatabase()
-    queue: BatchQueue[str, str] = BatchQueue(db)
+    queue: BatchQueue[str, str] = BatchQueue(db, name="test")
     first = queue.submit("a")  # starts a batch that hangs
     await asyncio.sleep(0.05)
     queued = [queue.submit(name) for name in ("b", "c")]  # wait behind it
@@ -54,7 +54,7 @@ async def test_a_quick_database_answers_everything(settings: Any) -> None:
     settings.PARLEY_DB_WAIT = 0.3
     db = StuckDatabase()
     db.release.set()
-    queue: BatchQueue[str, str] = BatchQueue(db)
+    queue: BatchQueue[str, str] = BatchQueue(db, name="test")
     results = await asyncio.gather(*(queue.submit(str(i)) for i in range(50)))
     assert results == [f"done {i}" for i in range(50)]
     await asyncio.sleep(0.4)  # the deadline timer finds nothing to expire
@@ -63,7 +63,7 @@ async def test_a_quick_database_answers_everything(settings: Any) -> None:
 async def test_late_result_does_not_overwrite_the_answer(settings: Any) -> None:
     settings.PARLEY_DB_WAIT = 0.2
     db = StuckDatabase()
-    queue: BatchQueue[str, str] = BatchQueue(db)
+    queue: BatchQueue[str, str] = BatchQueue(db, name="test")
     future = queue.submit("x")
     assert (await _outcome(future))[0] == "unavailable"
     db.release.set()
