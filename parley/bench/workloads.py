@@ -79,6 +79,16 @@ async def open_members(server: Server, rooms: list[str], meter: Meter, concurren
     return conns
 
 
+def check_open(conns: list[Conn]) -> None:
+    """Raise if the server closed any member socket after its handshake: the tutorial protocol
+    has no answer to wait for, so a socket Parley refuses (an error, then 4400/4429/...) would
+    otherwise count as a member that never receives."""
+    closed = sum(1 for conn in conns if conn.closed)
+    if closed:
+        why = conns[0].meter.last_error or "no error frame"
+        raise RuntimeError(f"the server closed {closed} of {len(conns)} sockets after opening ({why})")
+
+
 def close_all(conns: list[Conn]) -> None:
     for conn in conns:
         conn.close()
@@ -214,6 +224,7 @@ async def w1(server: Server, n: int, p: Profile, ids: Ids, say: Progress) -> Res
     say(f"  W1 N={n}: {n} sockets open in {time.monotonic() - t0:.1f}s")
     try:
         await settle(0.5)
+        check_open(conns)
 
         async def step(rate: float) -> Result:
             return await run_step(server, [(conns[0], room)], n, rate, p.step_s, p.drain_s, ids)
@@ -235,6 +246,7 @@ async def w2(server: Server, p: Profile, ids: Ids, say: Progress) -> Result:
     senders = [(conns[5 * i], room) for i, room in enumerate(rooms)]
     try:
         await settle(0.5)
+        check_open(conns)
 
         async def step(rate: float) -> Result:
             return await run_step(server, senders, 5, rate, p.step_s, p.drain_s, ids)
@@ -274,6 +286,7 @@ async def w3(server: Server, p: Profile, say: Progress) -> Result:
     try:
         await settle(1.0)
         after = server.rss()
+        check_open(conns)
     finally:
         close_all(conns)
         await settle(0.5)
