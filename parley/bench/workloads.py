@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import math
@@ -76,7 +77,37 @@ async def open_members(server: Server, rooms: list[str], meter: Meter, concurren
     if failed:
         close_all(conns)
         raise RuntimeError(f"{len(failed)} of {len(rooms)} sockets failed to open/join: {failed[0]!r}")
+    if server.spec.protocol != "parley":
+        try:
+            await joined(list(zip(conns, rooms, strict=True)))
+        except BaseException:
+            close_all(conns)
+            raise
     return conns
+
+
+async def joined(members: list[tuple[Conn, str]], wait_s: float = 30.0, every_s: float = 0.5) -> None:
+    """The tutorial protocol has no answer to a join: a server may accept the handshake before
+    the socket follows its room (Parley's tutorial routes join after a database read), and a
+    message sent meanwhile never reaches it (no resume). So each room gets a probe message (id
+    0, older than any step's) from its first member, again every ``every_s`` until every member
+    has received one."""
+    rooms: dict[str, list[Conn]] = {}
+    for conn, room in members:
+        rooms.setdefault(room, []).append(conn)
+    deadline = time.monotonic() + wait_s
+    while waiting := [m for m in rooms.values() if any(c.received == 0 for c in m)]:
+        if time.monotonic() > deadline:
+            missing = sum(1 for m in waiting for c in m if c.received == 0)
+            raise RuntimeError(f"{missing} of {len(members)} sockets received nothing in {wait_s:.0f}s")
+        for m in waiting:
+            m[0].send_text(json.dumps({"message": body(0)}))
+        pending = [c for m in waiting for c in m]
+        await wait_until(functools.partial(_all_received, pending), time.monotonic() + every_s)
+
+
+def _all_received(conns: list[Conn]) -> bool:
+    return all(c.received for c in conns)
 
 
 def check_open(conns: list[Conn]) -> None:
