@@ -2,9 +2,10 @@
 
 Every message the bench sends carries ``@@B<id>:<monotonic ns>;`` in its body; a frame that
 contains the marker is a delivery, whatever the server's framing (Parley's ``event``, the
-tutorial's ``{"message": ...}``). Other frames (``ack``, ``subscribed``, ``error``) are parsed as
-JSON; only Parley sends them. Client and server run on this machine, so one monotonic clock
-measures send-to-receipt.
+tutorial's ``{"message": ...}``). Other frames are parsed as JSON; only Parley sends them:
+``ack``, ``subscribed``, ``error``, and its tutorial routes' errors, ``{"message": "[Parley] ...",
+"error": {...}}``. Client and server run on this machine, so one monotonic clock measures
+send-to-receipt.
 """
 
 from __future__ import annotations
@@ -108,6 +109,10 @@ class Conn(WSListener):
             fut = self.waiters.pop(str(obj.get("ref") or ""), None)
             if fut is not None and not fut.done():
                 fut.set_exception(RuntimeError(meter.last_error))
+        elif kind is None and isinstance(obj.get("error"), dict):
+            # Parley's tutorial routes: {"message": "[Parley] ...", "error": {"code", "detail"}}
+            meter.errors += 1
+            meter.last_error = f"{obj['error'].get('code')}: {obj['error'].get('detail')}"
 
     def send_text(self, text: str) -> None:
         if self.transport is not None and not self.closed:

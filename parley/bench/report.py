@@ -7,7 +7,19 @@ from pathlib import Path
 from typing import Any
 
 Run = dict[str, Any]
-COLUMNS = ["parley", "parley-asgi", "parley-2p", "parley-2p-core", "tutorial", "floor"]
+COLUMNS = [
+    "parley",
+    "parley-asgi",
+    "parley-2p",
+    "parley-2p-core",
+    "tutorial-route",
+    "tutorial-route-sync",
+    "tutorial",
+    "floor",
+]
+# Parley's tutorial routes at W1 N=1,000, as a share of the floor's deliveries/s in the same run
+TUTORIAL_ROUTE_TARGETS = {"tutorial-route": 0.5, "tutorial-route-sync": 0.25}
+TUTORIAL_ROUTE_N = 1000
 
 
 def columns(run: Run) -> list[str]:
@@ -90,6 +102,8 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         ratios[f"W1 N={n} parley-2p/parley"] = _ratio(two, parley)
         ratios[f"W1 N={n} tutorial/floor"] = _ratio(w1_figure(_w1(run, "tutorial", n)), floor)
         ratios[f"W1 N={n} parley-asgi/floor"] = _ratio(w1_figure(_w1(run, "parley-asgi", n)), floor)
+        for route in TUTORIAL_ROUTE_TARGETS:
+            ratios[f"W1 N={n} {route}/floor"] = _ratio(w1_figure(_w1(run, route, n)), floor)
         if n >= 1000:
             value = ratios[f"W1 N={n} parley/floor"]
             targets.append({"target": f"W1 N={n} >= 0.8 x floor", "value": value, "met": bool(value and value >= 0.8)})
@@ -98,6 +112,7 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             targets.append(
                 {"target": f"W1 N={n} 2 procs >= 1.5 x 1", "value": value, "met": bool(value and value >= 1.5)}
             )
+    targets += _tutorial_route_targets(run, ratios)
     w2 = _get(run, "parley", "W2")
     if w2 is not None:
         best = w2.get("hold") or w2.get("best")
@@ -126,6 +141,28 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         met4 = bool(secs and secs <= 5) if full else None
         targets.append({"target": "W4 1,000 clients caught up <= 5 s", "value": secs, "met": met4})
     return ratios, targets
+
+
+def _tutorial_route_targets(run: Run, ratios: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per tutorial route in the run. met is None when the run cannot judge: no W1
+    N=1,000 (tiny), or no floor figure beside it; a route that did not start, errored or passed
+    no rate is not met."""
+    targets: list[dict[str, Any]] = []
+    n = TUTORIAL_ROUTE_N
+    for route, share in TUTORIAL_ROUTE_TARGETS.items():
+        if route not in run["results"]:
+            continue
+        value: float | None = None
+        met: bool | None = None
+        mine, floor = _w1(run, route, n), w1_figure(_w1(run, "floor", n))
+        started = all(r.get("workload") != "start" for r in run["results"][route])
+        if not started or (mine is not None and mine.get("error")):
+            met = False
+        elif mine is not None and floor:
+            value = ratios.get(f"W1 N={n} {route}/floor") or 0.0
+            met = value >= share
+        targets.append({"target": f"W1 N={n:,} {route} >= {share} x floor", "value": value, "met": met})
+    return targets
 
 
 def verdict(met: bool | None) -> str:

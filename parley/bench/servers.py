@@ -45,15 +45,26 @@ SERVER_CPU, CLIENT_CPU = 0, 1
 class Spec:
     name: str
     label: str
-    protocol: str  # "parley" (protocol v1 on /ws/) or "tutorial" ({"message"} on /ws/chats/<room>/)
+    protocol: str  # "parley" (protocol v1 on /ws/) or "tutorial" ({"message"} on `path`)
     workers: int = 1
     layer: str = "memory"  # Parley's PARLEY_CHANNEL_LAYER
     env: tuple[tuple[str, str], ...] = ()  # extra settings for this configuration
+    app: str = "parley"  # what runs: "parley" (bin/serve), or a peer: "floor", "channels-tutorial"
+    path: str = "/ws/chats/{room}/"  # the tutorial protocol's route
 
 
 SPECS = {
-    "floor": Spec("floor", "raw-ASGI floor (G)", "tutorial"),
-    "tutorial": Spec("tutorial", "tutorial consumer (B)", "tutorial"),
+    "floor": Spec("floor", "raw-ASGI floor (G)", "tutorial", app="floor"),
+    "tutorial": Spec("tutorial", "tutorial consumer (B)", "tutorial", app="channels-tutorial"),
+    # Parley's own tutorial routes, on the hub, every message stored: bin/serve like `parley`,
+    # the bot's bearer token, the same limits lifted
+    "tutorial-route": Spec("tutorial-route", "Parley, /ws/chats/<room>/ (async consumer)", "tutorial"),
+    "tutorial-route-sync": Spec(
+        "tutorial-route-sync",
+        "Parley, /ws/chats/sync/<room>/ (sync consumer)",
+        "tutorial",
+        path="/ws/chats/sync/{room}/",
+    ),
     "parley": Spec("parley", "Parley, 1 process", "parley"),
     "parley-asgi": Spec(
         "parley-asgi",
@@ -169,7 +180,7 @@ class Server:
     def url(self, room: str) -> str:
         if self.spec.protocol == "parley":
             return f"ws://127.0.0.1:{self.port}/ws/"
-        return f"ws://127.0.0.1:{self.port}/ws/chats/{room}/"
+        return f"ws://127.0.0.1:{self.port}" + self.spec.path.format(room=room)
 
     def headers(self) -> dict[str, str]:
         if "token" in self.creds:
@@ -290,8 +301,8 @@ def launch(spec: Spec, workdir: Path, dbs: Databases, slugs: list[str]) -> tuple
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("REDIS_URL", None)
     info: dict[str, str] = {"label": spec.label, "pinning": "CPU 0" if spec.workers == 1 else "CPUs 0-1"}
-    if spec.protocol == "tutorial":
-        if spec.name == "tutorial":
+    if spec.app != "parley":
+        if spec.app == "channels-tutorial":
             env["DJANGO_SETTINGS_MODULE"] = "parley.bench.fixtures.tutorial_settings"
             app = "parley.bench.fixtures.tutorial_asgi:application"
         else:
@@ -301,6 +312,8 @@ def launch(spec: Spec, workdir: Path, dbs: Databases, slugs: list[str]) -> tuple
         url, server.creds = dbs.fresh(slugs)
         info["database"] = dbs.engine
         info["auth"] = "bearer token" if "token" in server.creds else "session cookie"
+        if spec.protocol == "tutorial":
+            info["route"] = spec.path
         env.update(
             DJANGO_SETTINGS_MODULE="config.settings.dev",
             DEBUG="0",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import math
@@ -76,7 +77,47 @@ async def open_members(server: Server, rooms: list[str], meter: Meter, concurren
     if failed:
         close_all(conns)
         raise RuntimeError(f"{len(failed)} of {len(rooms)} sockets failed to open/join: {failed[0]!r}")
+    if server.spec.protocol != "parley":
+        try:
+            await joined(list(zip(conns, rooms, strict=True)))
+        except BaseException:
+            close_all(conns)
+            raise
     return conns
+
+
+async def joined(members: list[tuple[Conn, str]], wait_s: float = 30.0, every_s: float = 0.5) -> None:
+    """The tutorial protocol has no answer to a join: a server may accept the handshake before
+    the socket follows its room (Parley's tutorial routes join after a database read), and a
+    message sent meanwhile never reaches it (no resume). So each room gets a probe message (id
+    0, older than any step's) from its first member, again every ``every_s`` until every member
+    has received one."""
+    rooms: dict[str, list[Conn]] = {}
+    for conn, room in members:
+        rooms.setdefault(room, []).append(conn)
+    deadline = time.monotonic() + wait_s
+    while waiting := [m for m in rooms.values() if any(c.received == 0 for c in m)]:
+        if time.monotonic() > deadline:
+            missing = sum(1 for m in waiting for c in m if c.received == 0)
+            raise RuntimeError(f"{missing} of {len(members)} sockets received nothing in {wait_s:.0f}s")
+        for m in waiting:
+            m[0].send_text(json.dumps({"message": body(0)}))
+        pending = [c for m in waiting for c in m]
+        await wait_until(functools.partial(_all_received, pending), time.monotonic() + every_s)
+
+
+def _all_received(conns: list[Conn]) -> bool:
+    return all(c.received for c in conns)
+
+
+def check_open(conns: list[Conn]) -> None:
+    """Raise if the server closed any member socket after its handshake: the tutorial protocol
+    has no answer to wait for, so a socket Parley refuses (an error, then 4400/4429/...) would
+    otherwise count as a member that never receives."""
+    closed = sum(1 for conn in conns if conn.closed)
+    if closed:
+        why = conns[0].meter.last_error or "no error frame"
+        raise RuntimeError(f"the server closed {closed} of {len(conns)} sockets after opening ({why})")
 
 
 def close_all(conns: list[Conn]) -> None:
@@ -214,6 +255,7 @@ async def w1(server: Server, n: int, p: Profile, ids: Ids, say: Progress) -> Res
     say(f"  W1 N={n}: {n} sockets open in {time.monotonic() - t0:.1f}s")
     try:
         await settle(0.5)
+        check_open(conns)
 
         async def step(rate: float) -> Result:
             return await run_step(server, [(conns[0], room)], n, rate, p.step_s, p.drain_s, ids)
@@ -235,6 +277,7 @@ async def w2(server: Server, p: Profile, ids: Ids, say: Progress) -> Result:
     senders = [(conns[5 * i], room) for i, room in enumerate(rooms)]
     try:
         await settle(0.5)
+        check_open(conns)
 
         async def step(rate: float) -> Result:
             return await run_step(server, senders, 5, rate, p.step_s, p.drain_s, ids)
@@ -274,6 +317,7 @@ async def w3(server: Server, p: Profile, say: Progress) -> Result:
     try:
         await settle(1.0)
         after = server.rss()
+        check_open(conns)
     finally:
         close_all(conns)
         await settle(0.5)

@@ -46,6 +46,42 @@ def test_bench_tiny_measures_floor_and_parley(tmp_path: Path) -> None:
 
 
 @pytest.mark.live
+def test_bench_tiny_measures_the_tutorial_routes(tmp_path: Path) -> None:
+    # Parley's own /ws/chats/<room>/ and /ws/chats/sync/<room>/ beside the floor: authenticated as
+    # the bench's bot, limits lifted like protocol v1's, every frame a real, stored message
+    routes = ["tutorial-route", "tutorial-route-sync"]
+    argv = [sys.executable, "-m", "parley.bench", "--profile", "tiny", "--servers", ",".join(["floor", *routes])]
+    argv += ["--workloads", "W1", "--db", "sqlite", "--out", str(tmp_path)]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    run = json.loads((tmp_path / "results.json").read_text())
+    paths = {"tutorial-route": "/ws/chats/w1-20/", "tutorial-route-sync": "/ws/chats/sync/w1-20/"}
+    for route in routes:
+        assert run["servers"][route]["database"] == "sqlite"
+        assert run["servers"][route]["auth"] == "bearer token"
+        (w1,) = run["results"][route]
+        assert w1["workload"] == "W1" and "error" not in w1, w1
+        assert w1["steps"], w1
+        for step in w1["steps"]:
+            # nothing refused or rate-limited (the tutorial routes answer errors in-band)
+            assert step["errors"] == 0, step["last_error"]
+        first = w1["steps"][0]
+        assert 0 < first["delivered"] <= first["expected"] == first["messages"] * 20
+        assert f"W1 N=20 {route}/floor" in run["ratios"]
+        # the sockets went to the route named, and the server logged no failure
+        log = (tmp_path / f"{route}.log").read_text()
+        assert f'"WebSocket {paths[route]}" [accepted]' in log
+        assert "Traceback" not in log
+    targets = {t["target"]: t for t in run["targets"]}
+    # tiny has no N=1,000: the targets are reported, as not judged
+    assert targets["W1 N=1,000 tutorial-route >= 0.5 x floor"]["met"] is None
+    assert targets["W1 N=1,000 tutorial-route-sync >= 0.25 x floor"]["met"] is None
+    summary = (tmp_path / "summary.md").read_text()
+    assert "tutorial-route-sync" in summary and "n/a" in summary
+
+
+@pytest.mark.live
 def test_bench_measures_a_deployment_it_did_not_start(live_databases: Databases, workdir: Path) -> None:
     # a "deployment": Parley under bin/serve, prepared with the management command, rate limit lifted
     lifted = {"PARLEY_RATE_PER_SECOND": "1000000", "PARLEY_RATE_BURST": "1000000"}

@@ -25,9 +25,10 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import WebsocketConsumer
 from django.conf import settings
@@ -201,10 +202,15 @@ class TutorialConsumer(HubConsumer):
             await self.session.post(text_data)
 
 
+# The sync consumers' inbound frames, in order: one worker, not the database thread
+_FRAMES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-sync-frames")
+
+
 class SyncTutorialConsumer(WebsocketConsumer):
     """Sync flavour (``/ws/chats/sync/<room>/``): ``connect``, ``receive`` and ``disconnect`` run
-    in a worker thread, as in the talk. What must run on the event loop (the hub, the outbox)
-    is handed to it with ``_on_loop``; deliveries never enter the thread."""
+    in a worker thread, as in the talk (``receive`` in one of its own, see ``dispatch``). What
+    must run on the event loop (the hub, the outbox) is handed to it with ``_on_loop``;
+    deliveries never enter the thread."""
 
     channel_layer_alias = "parley.hub-only"  # no layer channel: events come from the hub
     session: TutorialSession | None = None
@@ -218,6 +224,16 @@ class SyncTutorialConsumer(WebsocketConsumer):
             session, self.session = self.session, None
             if session is not None:  # however the consumer ended: leave the hub, free the slot
                 await session.conn.close()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels runs a sync consumer's every handler on the database thread. Frames go to
+        a thread of their own instead (``receive`` touches no database): on the database thread
+        each frame waited for the post batch being committed, and the socket's next frame was
+        read only after it, so one sender's messages were stored one per commit."""
+        if message["type"] == "websocket.receive":
+            await sync_to_async(self.websocket_receive, thread_sensitive=False, executor=_FRAMES)(message)
+        else:
+            await super().dispatch(message)
 
     def _on_loop[T](self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """Run a coroutine on the event loop from this consumer's thread and wait for it. It
