@@ -120,3 +120,40 @@ async def test_a_tutorial_socket_leaves_the_hub_when_it_goes(lobby: None) -> Non
     await ws.disconnect()
     await asyncio.sleep(0.1)
     assert "lobby" not in hub.rooms and hub.users == {} and runtime.current().slots.held == {}
+
+
+def _post_now(body: str) -> None:
+    from parley.accounts.models import User
+    from parley.messaging.services import PostRequest, messages_post
+
+    [result] = messages_post([PostRequest(user=User.objects.get(username="ann"), room="lobby", cid=body, body=body)])
+    assert not isinstance(result, Exception), result
+
+
+@pytest.mark.parametrize("route", ["/ws/chats/lobby/", "/ws/chats/sync/lobby/"])
+async def test_a_message_committed_right_after_the_accept_reaches_the_new_socket(
+    lobby: None, route: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The talk's client is connected from the moment the handshake is accepted: whatever is
+    committed from then on must reach it (the socket joined the room and read where it was
+    before accepting)."""
+    from channels.db import database_sync_to_async
+    from django.db import connection
+
+    from parley.realtime.consumers.tutorial import SyncTutorialConsumer, TutorialConsumer
+
+    real_async, real_sync = TutorialConsumer.accept, SyncTutorialConsumer.accept
+
+    async def accept_then_post(self: Any, *args: Any, **kwargs: Any) -> None:
+        await real_async(self, *args, **kwargs)
+        await database_sync_to_async(_post_now)("right after the accept")
+
+    def accept_then_post_sync(self: Any, *args: Any, **kwargs: Any) -> None:
+        real_sync(self, *args, **kwargs)
+        _post_now("right after the accept")
+        connection.close()  # this is the consumer's thread: leave no session open past the test
+
+    monkeypatch.setattr(TutorialConsumer, "accept", accept_then_post)
+    monkeypatch.setattr(SyncTutorialConsumer, "accept", accept_then_post_sync)
+    tut = await _tutorial(route)
+    assert await _next(tut) == {"message": "right after the accept"}

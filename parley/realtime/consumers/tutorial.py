@@ -29,7 +29,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.generic.websocket import WebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
@@ -186,10 +185,20 @@ class TutorialConsumer(HubConsumer):
         if not runtime.current().slots.take(author.pk):
             await self._refuse(RateLimited("too many open sockets for this user", retry_after=5.0))
             return
-        await self.accept()
+        # Join and read where the room is before the client learns it is connected: everything
+        # committed from the accept on reaches it (the Channels tutorial, too, joins the group
+        # before it accepts).
         session, stream = await _join(self.scope, self.base_send, author, room)
         self.session, self.conn = session, session.conn
-        session.conn.start(stream, await database_sync_to_async(_last_seq)(room))
+        try:
+            position = await db_call(_last_seq, room)
+        except Exception as exc:
+            self.session = self.conn = None
+            await session.conn.close()
+            await self._refuse(exc)
+            return
+        await self.accept()
+        session.conn.start(stream, position)
 
     async def _refuse(self, exc: Exception) -> None:
         text, code = refusal(exc)
@@ -257,10 +266,18 @@ class SyncTutorialConsumer(WebsocketConsumer):
         if not self._on_loop(lambda: _take_slot(author.pk)):
             self._refuse(RateLimited("too many open sockets for this user", retry_after=5.0))
             return
+        # Joined and positioned before the accept, as the async flavour (see there).
+        session, stream = self._on_loop(lambda: _join(self.scope, self.loop_send, author, room))
+        self.session = session
+        try:
+            position = _last_seq(room)  # here, in the database thread: the loop must not wait for it
+        except Exception as exc:
+            self.session = None
+            self._on_loop(session.conn.close)
+            self._refuse(exc)
+            return
         self.accept()
-        self.session, stream = self._on_loop(lambda: _join(self.scope, self.loop_send, author, room))
-        position = _last_seq(room)  # here, in the database thread: the loop must not wait for it
-        self.loop.call_soon_threadsafe(self.session.conn.start, stream, position, context=contextvars.Context())
+        self.loop.call_soon_threadsafe(session.conn.start, stream, position, context=contextvars.Context())
 
     def _refuse(self, exc: Exception) -> None:
         text, code = refusal(exc)
