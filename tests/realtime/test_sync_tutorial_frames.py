@@ -15,7 +15,7 @@ from config.asgi import application
 from parley.core import json
 from parley.realtime import runtime
 from tests import factories
-from tests.realtime.conftest import ORIGIN
+from tests.realtime.conftest import HOST, ORIGIN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,7 +35,7 @@ def lobby() -> None:
 
 
 async def test_sync_route_frames_do_not_wait_for_the_database_thread(lobby: None) -> None:
-    ws = WebsocketCommunicator(application, "/ws/chats/sync/lobby/", headers=[(b"origin", ORIGIN)])
+    ws = WebsocketCommunicator(application, "/ws/chats/sync/lobby/", headers=[HOST, (b"origin", ORIGIN)])
     connected, _ = await ws.connect()
     assert connected
     await _joined("lobby")
