@@ -3,7 +3,12 @@ with one page) that signs up, chats and looks at what is on screen."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.support.server import ROOT
 
@@ -26,6 +31,19 @@ expect.set_options(timeout=WAIT)
 
 MESSAGES = "#messages li.msg"
 CONFIRMED = "#messages li.msg:not(.pending):not(.failed)"
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright, headless; the test is skipped where it is not installed."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 class Person:

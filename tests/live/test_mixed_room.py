@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, Person
+from tests.e2e.browser import Person
+from tests.e2e.browser import chromium as launched_chromium
 from tests.support.http import signup
 from tests.support.redis import RedisServer, redis_server
 from tests.support.server import ROOT, Databases, LiveServer, make_server
@@ -268,14 +269,8 @@ TALK_CLIENT = """url => new Promise((resolve, reject) => {
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

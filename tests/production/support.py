@@ -4,16 +4,23 @@ would (Host of an allowed host, X-Forwarded-Proto: https, cookies marked Secure 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import shlex
 import ssl
 import subprocess
 import urllib.parse
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from http.cookies import SimpleCookie
 from pathlib import Path
+
+import psycopg
+
+from tests.support.server import PG_ADMIN
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DOC = ROOT / "docs" / "deploy.md"
@@ -168,3 +175,16 @@ def nginx_config(workdir: Path, *, upstreams: list[int], http_port: int, https_p
         f"http {{ access_log off; include {workdir}/parley.conf; }}\n"
     )
     return main
+
+
+@contextlib.contextmanager
+def new_postgres(prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -10,16 +10,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from parley.core.startup import MIGRATE_LOCK_KEY
-from tests.production.support import ROOT
-from tests.support.server import PG_ADMIN
+from tests.production.support import ROOT, new_postgres
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -42,20 +39,8 @@ def _migrate(database_url: str, *extra: str) -> subprocess.Popen[str]:
     )
 
 
-@contextlib.contextmanager
-def empty_postgres() -> Iterator[str]:
-    name = f"parley_lock_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 def test_postgres_migration_waits_for_the_advisory_lock_then_gives_up() -> None:
-    with empty_postgres() as url, psycopg.connect(url, autocommit=True) as holder:
+    with new_postgres("parley_lock") as url, psycopg.connect(url, autocommit=True) as holder:
         assert holder.execute("SELECT pg_try_advisory_lock(%s)", (MIGRATE_LOCK_KEY,)).fetchone() == (True,)
         began = time.monotonic()
         proc = _migrate(url, "--lock-timeout", "1")

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import redis
 import websockets
@@ -36,10 +35,11 @@ from tests.production.support import (
     ProxiedClient,
     documented_start,
     insecure_tls_context,
+    new_postgres,
     nginx_config,
     static_urls,
 )
-from tests.support.server import PG_ADMIN, free_port
+from tests.support.server import free_port
 
 pytestmark = [pytest.mark.live, pytest.mark.redis, pytest.mark.timeout(300)]
 
@@ -70,18 +70,6 @@ def _env(values: dict[str, str]) -> dict[str, str]:
     base["PATH"] = os.path.dirname(sys.executable) + os.pathsep + base.get("PATH", "")
     base["PYTHONUNBUFFERED"] = "1"
     return {**base, **values}
-
-
-@contextlib.contextmanager
-def fresh_postgres() -> Iterator[str]:
-    name = f"parley_prod_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @contextlib.contextmanager
@@ -227,7 +215,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     documented = documented_start()
     assert documented.exports.get("DJANGO_SETTINGS_MODULE") == "config.settings.production"
     redis_url = f"redis://127.0.0.1:6379/{REDIS_DB}"
-    with fresh_postgres() as database_url, redis_keys_cleaned(redis_url):
+    with new_postgres("parley_prod") as database_url, redis_keys_cleaned(redis_url):
         common = {
             "DJANGO_SETTINGS_MODULE": "config.settings.production",
             "SECRET_KEY": secrets.token_urlsafe(64),
