@@ -92,6 +92,14 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 2) if a is not None and b else None
 
 
+def _judged(run: dict[str, Any], configurations: list[str], met: bool) -> bool | None:
+    """None (n/a) when a configuration the target compares was not part of the run; otherwise
+    whether it was met (a configuration that ran and failed counts as not met)."""
+    if any(name not in run["results"] for name in configurations):
+        return None
+    return met
+
+
 def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     ratios: dict[str, Any] = {}
     targets: list[dict[str, Any]] = []
@@ -106,12 +114,12 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             ratios[f"W1 N={n} {route}/floor"] = _ratio(w1_figure(_w1(run, route, n)), floor)
         if n >= 1000:
             value = ratios[f"W1 N={n} parley/floor"]
-            targets.append({"target": f"W1 N={n} >= 0.8 x floor", "value": value, "met": bool(value and value >= 0.8)})
+            judged = _judged(run, ["parley", "floor"], value is not None and value >= 0.8)
+            targets.append({"target": f"W1 N={n} >= 0.8 x floor", "value": value, "met": judged})
         value = ratios[f"W1 N={n} parley-2p/parley"]
         if two is not None or "parley-2p" in run["results"]:
-            targets.append(
-                {"target": f"W1 N={n} 2 procs >= 1.5 x 1", "value": value, "met": bool(value and value >= 1.5)}
-            )
+            judged = _judged(run, ["parley-2p", "parley"], value is not None and value >= 1.5)
+            targets.append({"target": f"W1 N={n} 2 procs >= 1.5 x 1", "value": value, "met": judged})
     targets += _tutorial_route_targets(run, ratios)
     w2 = _get(run, "parley", "W2")
     if w2 is not None:
@@ -166,8 +174,11 @@ def _tutorial_route_targets(run: Run, ratios: dict[str, Any]) -> list[dict[str, 
 
 
 def verdict(met: bool | None) -> str:
-    """A target's outcome; None: this run's sizes were too small to say (quick and tiny profiles)."""
-    return "n/a (smaller than the target's workload: run the full profile)" if met is None else ("yes" if met else "no")
+    """A target's outcome; None: this run cannot say (sizes too small for it, as in the quick and
+    tiny profiles, or a configuration it compares was not run)."""
+    if met is None:
+        return "n/a (not measured at the target's size, or a configuration it compares was not run)"
+    return "yes" if met else "no"
 
 
 def table(run: Run) -> str:
