@@ -15,18 +15,26 @@ class Bucket:
     updated: float
 
 
+def full(burst: float) -> Bucket:
+    return Bucket(tokens=burst, updated=time.monotonic())
+
+
 def spend[K](buckets: dict[K, Bucket], key: K, rate: float, burst: float) -> float | None:
     """Spend one token of ``buckets[key]`` (``rate`` per second, at most ``burst``). None when
     allowed, else seconds to wait."""
-    now = time.monotonic()
     bucket = buckets.get(key)
     if bucket is None:
         if len(buckets) >= MAX_TRACKED:
             buckets.clear()
-        bucket = buckets[key] = Bucket(tokens=burst, updated=now)
-    else:
-        bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
-        bucket.updated = now
+        bucket = buckets[key] = full(burst)
+    return take(bucket, rate, burst)
+
+
+def take(bucket: Bucket, rate: float, burst: float) -> float | None:
+    """Spend one token of ``bucket``: None when allowed, else seconds to wait."""
+    now = time.monotonic()
+    bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
+    bucket.updated = now
     if bucket.tokens >= 1.0:
         bucket.tokens -= 1.0
         return None

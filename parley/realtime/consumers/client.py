@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from parley.accounts.models import User
-from parley.core import json
+from parley.core import buckets, json
 from parley.core.buckets import Bucket, spend
 from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import user_ref
@@ -59,8 +59,7 @@ async def send_allowed(user_id: int) -> None:
 
 class ClientConsumer(HubConsumer):
     user: User
-    _reads = 0.0  # the read bucket's tokens at _reads_at (0.0: not used yet)
-    _reads_at = 0.0
+    _reads: Bucket | None = None  # subscribe/history frames: made at the first one
     received_at = 0.0  # perf_counter() when the frame being handled arrived
 
     # --- connection lifecycle -------------------------------------------------------------
@@ -166,16 +165,12 @@ class ClientConsumer(HubConsumer):
         """Frames that read the database (subscribe, history) spend this connection's read
         bucket: PARLEY_READS_BURST at once (a reconnect resubscribes every room), refilled at
         PARLEY_READS_PER_SECOND."""
-        now = time.monotonic()
         rate, burst = float(settings.PARLEY_READS_PER_SECOND), float(settings.PARLEY_READS_BURST)
-        tokens = min(burst, self._reads + (now - self._reads_at) * rate) if self._reads_at else burst
-        self._reads_at = now
-        if tokens < 1.0:
-            self._reads = tokens
-            raise RateLimited(
-                "too many subscribe/history frames; slow down", retry_after=round((1.0 - tokens) / rate, 3)
-            )
-        self._reads = tokens - 1.0
+        if self._reads is None:
+            self._reads = buckets.full(burst)
+        wait = buckets.take(self._reads, rate, burst)
+        if wait is not None:
+            raise RateLimited("too many subscribe/history frames; slow down", retry_after=wait)
 
     async def on_subscribe(self, frame: Frame) -> None:
         self._read_allowed()
