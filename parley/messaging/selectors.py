@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from parley.accounts.models import User
-from parley.core.errors import BadRequest, NotFound, ParleyError
+from parley.core.errors import BadRequest, ParleyError
 from parley.messaging.models import Event
-from parley.rooms.access import room_access_for_user, room_access_rule
+from parley.rooms.access import access_among, room_access_for_user
 from parley.rooms.models import Room
-from parley.rooms.selectors import memberships_among
 from parley.rooms.slugs import slug_validate
 
 
@@ -67,8 +66,8 @@ def rooms_resume(requests: list[ResumeRequest]) -> list[Resume | ParleyError]:
     rooms = {
         row[1]: row for row in Room.objects.filter(slug__in=slugs).values_list("id", "slug", "last_seq", "is_public")
     }
-    members = memberships_among(
-        {(rooms[s][0], r.user.pk) for r, s, _ in _ok(checked) if s in rooms and not rooms[s][3]}
+    denials = iter(
+        access_among([(r.user, s) for r, s, _ in _ok(checked)], {s: (row[0], row[3]) for s, row in rooms.items()})
     )
     # Per room, the newest events after the oldest ``since`` asked: every request's answer is a
     # tail of them (seqs are dense, so a request needs at most ``limit`` past its own since).
@@ -92,16 +91,11 @@ def rooms_resume(requests: list[ResumeRequest]) -> list[Resume | ParleyError]:
             results.append(item)
             continue
         request, slug, since = item
-        try:
-            if slug not in rooms:
-                raise NotFound(f"no room {slug!r}")
-            room_id, _, last_seq, is_public = rooms[slug]
-            room_access_rule(
-                user=request.user, slug=slug, is_public=is_public, is_member=(room_id, request.user.pk) in members
-            )
-        except ParleyError as exc:
-            results.append(exc)
+        denied = next(denials)
+        if denied is not None:
+            results.append(denied)
             continue
+        room_id, _, last_seq, _ = rooms[slug]
         if since is None:
             results.append(Resume(room_id=room_id, room=slug, last_seq=last_seq, frames=[], truncated=False))
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -55,27 +56,22 @@ class AccessRequest:
 def rooms_access(requests: list[AccessRequest]) -> list[ParleyError | None]:
     """Many users' access to many rooms at once (a reconnect storm's subscribes): one read of
     the rooms and one of the memberships, whatever the count. None where access is granted."""
-    slugs = {request.room for request in requests}
-    rooms = {
-        slug: (pk, public)
-        for pk, slug, public in Room.objects.filter(slug__in=slugs).values_list("id", "slug", "is_public")
-    }
-    members = memberships_among(
-        {(rooms[r.room][0], r.user.pk) for r in requests if r.room in rooms and not rooms[r.room][1]}
-    )
+    rows = Room.objects.filter(slug__in={r.room for r in requests}).values_list("slug", "id", "is_public")
+    return access_among([(r.user, r.room) for r in requests], {slug: (pk, public) for slug, pk, public in rows})
+
+
+def access_among(asks: list[tuple[User, str]], rooms: Mapping[str, tuple[int, bool]]) -> list[ParleyError | None]:
+    """The rule for many (user, room slug) pairs whose rooms the caller has read (slug -> id,
+    is_public; a slug missing there does not exist): one query for the memberships. One result
+    per pair, in order: None where access is granted."""
+    members = memberships_among({(rooms[s][0], u.pk) for u, s in asks if s in rooms and not rooms[s][1]})
     results: list[ParleyError | None] = []
-    for request in requests:
+    for user, slug in asks:
+        found = rooms.get(slug)
         try:
-            found = rooms.get(request.room)
             if found is None:
-                raise NotFound(_no_room(request.room))
-            room_id, is_public = found
-            room_access_rule(
-                user=request.user,
-                slug=request.room,
-                is_public=is_public,
-                is_member=(room_id, request.user.pk) in members,
-            )
+                raise NotFound(_no_room(slug))
+            room_access_rule(user=user, slug=slug, is_public=found[1], is_member=(found[0], user.pk) in members)
         except ParleyError as exc:
             results.append(exc)
         else:
