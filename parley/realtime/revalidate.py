@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from parley.accounts.selectors import credentials_revoked
 from parley.realtime import metrics
 from parley.realtime.connection import Connection
+from parley.realtime.dbwait import db_call
 from parley.realtime.hub import Hub
 
 log = logging.getLogger("parley.realtime")
@@ -39,7 +39,7 @@ async def revalidate(hub: Hub) -> int:
     connections = [c for c in hub.connections() if isinstance(c, Connection) and c.credential is not None]
     if not connections:
         return 0
-    revoked = await database_sync_to_async(credentials_revoked)({c.credential for c in connections if c.credential})
+    revoked = await db_call(credentials_revoked, {c.credential for c in connections if c.credential})
     closed = 0
     for conn in connections:
         if conn.credential in revoked:
