@@ -6,7 +6,6 @@ import hashlib
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import transaction
 
@@ -90,7 +89,7 @@ def token_revoke(*, token_ids: Collection[int]) -> list[RevokedToken]:
         rows = list(ApiToken.objects.select_for_update().filter(pk__in=list(token_ids)).order_by("pk"))
         ApiToken.objects.filter(pk__in=[row.pk for row in rows]).delete()
         for row in rows:
-            transaction.on_commit(partial(user_sessions_end, user_id=row.user_id, key=row.key_hash))
+            user_sessions_end(user_id=row.user_id, key=row.key_hash)
     return [RevokedToken(token_id=row.pk, user_id=row.user_id, name=row.name) for row in rows]
 
 
@@ -109,5 +108,5 @@ def user_deactivate(*, user_ids: Collection[int]) -> list[int]:
         )
         User.objects.filter(pk__in=ids).update(is_active=False)
         for user_id in ids:
-            transaction.on_commit(partial(user_sessions_end, user_id=user_id))
+            user_sessions_end(user_id=user_id)
     return ids

@@ -115,23 +115,26 @@ async def _publish_all(batch: list[PublishedEvent], committed: float | None = No
 
 
 def user_sessions_end(*, user_id: int, key: str | None = None) -> None:
-    """Close the sockets of a user whose sign-in ended (4401), on every process: all of them
-    (logout, deactivation), or with ``key`` those opened with one token hash or session key."""
-    try:
-        async_to_sync(_group_send)(user_group(user_id), messages.session_ended(user_id=user_id, key=key))
-    except Exception:
-        log.warning("could not close sockets of user=%s after its sign-in ended", user_id, exc_info=True)
+    """Once the current transaction commits (at once outside one): close the sockets of a user
+    whose sign-in ended (4401), on every process: all of them (logout, deactivation), or with
+    ``key`` those opened with one token hash or session key."""
+    _to_user_on_commit(user_id, messages.session_ended(user_id=user_id, key=key))
 
 
 def user_room_revoke(*, user_id: int, room: str) -> None:
-    """After the current transaction commits: every socket of the user, on every process, drops
+    """Once the current transaction commits: every socket of the user, on every process, drops
     ``room`` (the membership that let them read it is gone)."""
+    _to_user_on_commit(user_id, messages.room_revoked(user_id=user_id, room=room))
+
+
+def _to_user_on_commit(user_id: int, message: dict[str, object]) -> None:
+    """Send ``message`` to the user's group after commit; logged, never raised."""
 
     def send() -> None:
         try:
-            async_to_sync(_group_send)(user_group(user_id), messages.room_revoked(user_id=user_id, room=room))
+            async_to_sync(_group_send)(user_group(user_id), message)
         except Exception:
-            log.warning("could not drop room=%s from the sockets of user=%s", room, user_id, exc_info=True)
+            log.warning("could not send %s to the sockets of user=%s", message["type"], user_id, exc_info=True)
 
     transaction.on_commit(send)
 
