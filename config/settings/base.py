@@ -73,8 +73,10 @@ _database_url = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'parley.sqlite3'}
 # PostgreSQL limits per process (docs/deploy.md, "Database connections and outages").
 PARLEY_DB_POOL_MAX = env_int("PARLEY_DB_POOL_MAX", 8)  # connections one process holds at most
 PARLEY_DB_STATEMENT_TIMEOUT = env_int("PARLEY_DB_STATEMENT_TIMEOUT_MS", 2000) / 1000  # 0: none
-# A frame or handshake waits this long for the database, then gets server_error / close 1013.
+# A frame or handshake gives up (server_error / close 1013) once the database has been silent this
+# long while it waited; behind a database that keeps answering it waits its turn, up to the cap.
 PARLEY_DB_WAIT = env_int("PARLEY_DB_WAIT_MS", 1500) / 1000
+PARLEY_DB_QUEUE_MAX = env_int("PARLEY_DB_QUEUE_MAX_MS", 10000) / 1000
 PARLEY_DB_RETRY_INTERVAL = 0.5  # after a connection failure, new work fails at once for this long
 DATABASES = {
     "default": database_from_url(

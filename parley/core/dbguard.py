@@ -15,6 +15,10 @@ database is away.
 
 Only connection-level failures count: a statement cancelled by ``statement_timeout`` leaves a
 healthy connection and opens nothing.
+
+``progress`` records when the database last answered a round trip (and, from the async side, when
+a crossing of Channels' database thread last ended well): a busy database thread is one that keeps
+answering, a stuck one is quiet. parley.realtime.dbwait gives up on quiet, not on queue length.
 """
 
 from __future__ import annotations
@@ -101,6 +105,18 @@ def _shutdown(fd: int) -> None:
             dup.close()
 
 
+class Progress:
+    """When the database last answered: one clock read per round trip, no lock (a float store)."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def mark(self) -> None:
+        self.last = time.monotonic()
+
+
 class Breaker:
     """After a connection-level failure, refuse new connections for a short while."""
 
@@ -146,3 +162,4 @@ def statement_deadline() -> float:
 
 watchdog = Watchdog()
 breaker = Breaker()
+progress = Progress()

@@ -6,27 +6,31 @@ queue behind the crossing in progress and the next one takes them all (up to ``m
 Channels runs ORM work on one thread, so this turns many short transactions (posts) or reads
 (resumes after a reconnect storm) into few.
 
-No request waits longer than ``PARLEY_DB_WAIT``: past it, it fails with ``Unavailable`` (the
-client gets ``server_error`` with ``retry_after`` and retries with the same cid), whatever the
-database thread is doing, and if it has not reached the database yet it never will. A request
-already in a batch may still commit after it was answered: the retry then gets its stored
-result, never a second message. One timer per queue, not one per request.
+A request gives up when the database has been quiet for ``PARLEY_DB_WAIT`` since it was queued
+(parley.realtime.dbwait.give_up_at: a busy database thread that keeps answering is a queue, not an
+outage), or after ``PARLEY_DB_QUEUE_MAX`` in all. It then fails with ``Unavailable`` (the client
+gets ``server_error`` with ``retry_after`` and retries with the same cid), and if it has not
+reached the database yet it never will. A request already in a batch may still commit after it
+was answered: the retry then gets its stored result, never a second message. One timer per
+queue, not one per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.conf import settings
 
-from parley.core.errors import ParleyError, Unavailable
+from parley.core.dbguard import progress
+from parley.core.errors import ParleyError
 from parley.messaging.selectors import Resume, ResumeRequest, rooms_resume
 from parley.messaging.services import Posted, PostRequest, messages_post
 from parley.realtime import metrics
+from parley.realtime.dbwait import give_up_at, unavailable
 from parley.realtime.perloop import PerLoop
 from parley.rooms.access import AccessRequest, rooms_access
 
@@ -43,39 +47,45 @@ class BatchQueue[Req, Res]:
 
     def submit(self, request: Req) -> asyncio.Future[Res]:
         """Queue one request; the future resolves to its result or raises its ParleyError
-        (``Unavailable`` after ``PARLEY_DB_WAIT``). Requests reach the database in the order
-        they were submitted."""
+        (``Unavailable`` when it gives up). Requests reach the database in the order they
+        were submitted."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Res] = loop.create_future()
-        deadline = loop.time() + settings.PARLEY_DB_WAIT
-        self._waiting.append((request, future, deadline))
+        self._waiting.append((request, future, time.monotonic()))
         if self._timer is None:
-            self._timer = loop.call_at(deadline, self._expire)
+            self._arm()
         if self._task is None:
             # A clean context: the task serves every connection's requests, not the first one's
             # (its log lines must not carry that connection's id).
             self._task = loop.create_task(self._drain(), context=contextvars.Context())
         return future
 
+    def _arm(self) -> None:
+        """Wake when the oldest pending request may give up (requests are in queue order, and
+        ``give_up_at`` never puts a later request before an earlier one)."""
+        queued_at = next((queued for _, future, queued in self._running if not future.done()), None)
+        if queued_at is None and self._waiting:
+            queued_at = self._waiting[0][2]
+        if queued_at is not None:
+            delay = max(0.0, give_up_at(queued_at) - time.monotonic())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._expire)
+
     def _expire(self) -> None:
-        """Fail every request past its deadline; requests are in deadline order."""
+        """Fail every request whose time has come; the others wait on."""
         self._timer = None
-        now = asyncio.get_running_loop().time()
-        for _, future, deadline in self._running:
-            if deadline > now:
+        now = time.monotonic()
+        for _, future, queued in self._running:
+            if give_up_at(queued) > now:
                 break
             _give_up(future)
         expired = 0
-        for _, future, deadline in self._waiting:
-            if deadline > now:
+        for _, future, queued in self._waiting:
+            if give_up_at(queued) > now:
                 break
             _give_up(future)
             expired += 1
         del self._waiting[:expired]
-        running = next((deadline for _, future, deadline in self._running if not future.done()), None)
-        earliest = running if running is not None else (self._waiting[0][2] if self._waiting else None)
-        if earliest is not None:
-            self._timer = asyncio.get_running_loop().call_at(earliest, self._expire)
+        self._arm()
 
     async def _drain(self) -> None:
         try:
@@ -92,6 +102,7 @@ class BatchQueue[Req, Res]:
                     continue
                 finally:
                     self._running = []
+                progress.mark()
                 for (_, future, _), result in zip(batch, results, strict=True):
                     if future.done():
                         continue
@@ -108,7 +119,7 @@ class BatchQueue[Req, Res]:
 
 def _give_up(future: asyncio.Future[Any]) -> None:
     if not future.done():
-        future.set_exception(Unavailable("the database did not answer in time; retry", retry_after=1.0))
+        future.set_exception(unavailable())
 
 
 _posts: PerLoop[BatchQueue[PostRequest, Posted]] = PerLoop(lambda: BatchQueue(messages_post, name="post"))

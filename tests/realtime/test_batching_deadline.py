@@ -1,5 +1,7 @@
-"""No request waits past PARLEY_DB_WAIT, whatever the database thread is doing; requests that gave
-up before their batch started never reach the database."""
+"""A request gives up once the database has been silent for PARLEY_DB_WAIT, whatever the database
+thread is doing; requests that gave up before their batch started never reach the database. A
+database that keeps answering is a queue, not an outage: requests behind it wait their turn, up to
+PARLEY_DB_QUEUE_MAX."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ import threading
 import time
 from typing import Any
 
+from parley.core.dbguard import progress
 from parley.core.errors import ParleyError, Unavailable
 from parley.realtime.batching import BatchQueue
+from parley.realtime.dbwait import bounded
 
 
 class StuckDatabase:
@@ -69,3 +73,81 @@ async def test_late_result_does_not_overwrite_the_answer(settings: Any) -> None:
     db.release.set()
     await asyncio.sleep(0.1)  # the batch ends with a result for a future that already failed
     assert isinstance(future.exception(), Unavailable)
+
+
+class BusyDatabase:
+    """Answers every batch, each after ``seconds``: busy, never silent."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.batches: list[list[str]] = []
+
+    def __call__(self, requests: list[str]) -> list[str | ParleyError]:
+        time.sleep(self.seconds)
+        self.batches.append(list(requests))
+        return [f"done {r}" for r in requests]
+
+
+async def test_a_busy_database_that_keeps_answering_is_waited_for(settings: Any) -> None:
+    settings.PARLEY_DB_WAIT = 0.3
+    settings.PARLEY_DB_QUEUE_MAX = 10.0
+    db = BusyDatabase(0.1)
+    queue: BatchQueue[str, str] = BatchQueue(db, name="test", max_batch=1)
+    outcomes = await asyncio.gather(*(_outcome(queue.submit(str(i))) for i in range(10)))
+    assert [o for o, _ in outcomes] == [f"done {i}" for i in range(10)]
+    assert outcomes[-1][1] > 0.8  # the last waited well past PARLEY_DB_WAIT, and was answered
+
+
+async def test_the_queue_cap_holds_behind_a_database_that_keeps_answering(settings: Any) -> None:
+    settings.PARLEY_DB_WAIT = 0.3
+    settings.PARLEY_DB_QUEUE_MAX = 0.45
+    db = BusyDatabase(0.1)
+    queue: BatchQueue[str, str] = BatchQueue(db, name="test", max_batch=1)
+    outcomes = await asyncio.gather(*(_outcome(queue.submit(str(i))) for i in range(12)))
+    answered = [o for o, _ in outcomes if o != "unavailable"]
+    assert 2 <= len(answered) <= 6, outcomes
+    assert [o for o, _ in outcomes] == answered + ["unavailable"] * (12 - len(answered))
+    assert all(took < 0.7 for o, took in outcomes if o == "unavailable"), outcomes
+    await asyncio.sleep(0.3)
+    ran = [r for batch in db.batches for r in batch]
+    assert len(ran) <= len(answered) + 1  # at most the batch in flight at the cap ran unanswered
+
+
+async def _busy_elsewhere(until: float) -> None:
+    """Other crossings ending well every 50 ms, as on a database thread busy with other work."""
+    while time.monotonic() < until:
+        await asyncio.sleep(0.05)
+        progress.mark()
+
+
+async def test_a_single_crossing_waits_while_the_database_answers_others(settings: Any) -> None:
+    settings.PARLEY_DB_WAIT = 0.2
+    settings.PARLEY_DB_QUEUE_MAX = 10.0
+    other = asyncio.create_task(_busy_elsewhere(time.monotonic() + 0.7))
+
+    async def crossing() -> str:
+        await asyncio.sleep(0.6)  # queued behind the others, then answered
+        return "answered"
+
+    started = time.monotonic()
+    assert await bounded(crossing()) == "answered"
+    assert time.monotonic() - started >= 0.55
+    await other
+
+
+async def test_a_single_crossing_gives_up_when_the_database_is_silent(settings: Any) -> None:
+    settings.PARLEY_DB_WAIT = 0.2
+    settings.PARLEY_DB_QUEUE_MAX = 10.0
+
+    async def crossing() -> str:
+        await asyncio.sleep(5)
+        return "too late"
+
+    started = time.monotonic()
+    try:
+        await bounded(crossing())
+    except Unavailable as exc:
+        assert exc.code == "server_error" and exc.retry_after
+    else:
+        raise AssertionError("a silent database was waited for")
+    assert 0.15 < time.monotonic() - started < 0.4

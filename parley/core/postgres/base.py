@@ -23,7 +23,7 @@ from django.db import DatabaseError, OperationalError
 from django.db.backends.postgresql import base
 from psycopg_pool import PoolTimeout
 
-from parley.core.dbguard import breaker, statement_deadline, watchdog
+from parley.core.dbguard import breaker, progress, statement_deadline, watchdog
 
 _connect_errors_seen: dict[int, int] = {}  # pool id -> its failed connection attempts at the last look
 
@@ -79,6 +79,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         seconds = statement_deadline()
         if conn is None or not seconds or conn.closed or conn.broken:
             yield  # nothing to wait on: the call fails (or works) at once
+            progress.mark()
             return
         trip = watchdog.arm(conn.pgconn.socket, seconds)
         try:
@@ -97,6 +98,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 # Cut just as the answer arrived: the answer stands, the connection is gone.
                 self._unreachable()
             else:
+                progress.mark()
                 breaker.succeeded()
 
     def _unreachable(self) -> None:
