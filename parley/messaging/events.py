@@ -25,11 +25,21 @@ def ts_text(moment: datetime) -> str:
 
 
 def message_posted(
-    *, room: str, seq: int, user: UserRef, ts: str, cid: str, body: str, reply_to: int | None
+    *,
+    room: str,
+    seq: int,
+    user: UserRef,
+    ts: str,
+    cid: str,
+    body: str,
+    reply_to: int | None,
+    mentions: list[int] | None = None,
+    mention_room: bool = False,
 ) -> dict[str, Any]:
     """``user`` is ``user_ref(author)`` and ``ts`` is ``ts_text(moment)``: a batch of posts makes
-    each once, not once per event."""
-    return {
+    each once, not once per event. ``mentions`` and ``mention_room`` appear only when the
+    message mentions anyone."""
+    frame: dict[str, Any] = {
         "type": "event",
         "room": room,
         "seq": seq,
@@ -40,3 +50,16 @@ def message_posted(
         "body": body,
         "reply_to": reply_to,
     }
+    if mentions or mention_room:
+        frame["mentions"] = mentions or []
+        frame["mention_room"] = mention_room
+    return frame
+
+
+def room_event(
+    *, room: str, seq: int, kind: str, user: UserRef | None, ts: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """A membership change or a room update (``member.*``, ``room.updated``): the common fields,
+    then the kind's own (``member``: a UserRef, ``ban``, ``muted``, ``role``, ``title``,
+    ``topic``)."""
+    return {"type": "event", "room": room, "seq": seq, "kind": kind, "user": user, "ts": ts, **fields}

@@ -13,6 +13,14 @@ class Event(models.Model):
 
     class Kind(models.TextChoices):
         MESSAGE_POSTED = "message.posted"
+        MEMBER_JOINED = "member.joined"
+        MEMBER_LEFT = "member.left"
+        MEMBER_INVITED = "member.invited"
+        MEMBER_REMOVED = "member.removed"
+        MEMBER_UNBANNED = "member.unbanned"
+        MEMBER_MUTED = "member.muted"
+        MEMBER_ROLE_CHANGED = "member.role_changed"
+        ROOM_UPDATED = "room.updated"
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
     seq = models.BigIntegerField()
@@ -35,3 +43,21 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq} {self.kind}"
+
+
+class Mention(models.Model):
+    """A message that mentions a user (``user``) or the whole room (``user`` NULL, ``@room``).
+    The mention badge counts these past the member's read marker."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=("user", "room", "seq"), name="mention_user_room_seq"),
+            models.Index(fields=("room", "seq"), name="mention_room_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}#{self.seq} @{self.user_id or 'room'}"

@@ -64,10 +64,13 @@ def rooms_resume(requests: list[ResumeRequest]) -> list[Resume | ParleyError]:
             checked.append(exc)
     slugs = {item[1] for item in checked if not isinstance(item, ParleyError)}
     rooms = {
-        row[1]: row for row in Room.objects.filter(slug__in=slugs).values_list("id", "slug", "last_seq", "is_public")
+        row[1]: row
+        for row in Room.objects.filter(slug__in=slugs).values_list("id", "slug", "last_seq", "is_public", "restricted")
     }
     denials = iter(
-        access_among([(r.user, s) for r, s, _ in _ok(checked)], {s: (row[0], row[3]) for s, row in rooms.items()})
+        access_among(
+            [(r.user, s) for r, s, _ in _ok(checked)], {s: (row[0], row[3], row[4]) for s, row in rooms.items()}
+        )
     )
     # Per room, the newest events after the oldest ``since`` asked: every request's answer is a
     # tail of them (seqs are dense, so a request needs at most ``limit`` past its own since).
@@ -77,7 +80,7 @@ def rooms_resume(requests: list[ResumeRequest]) -> list[Resume | ParleyError]:
             oldest[slug] = min(oldest.get(slug, since), since)
     tails: dict[str, list[tuple[int, str]]] = {}
     for slug, since in oldest.items():
-        room_id, _, last_seq, _ = rooms[slug]
+        room_id, _, last_seq, _, _ = rooms[slug]
         rows = list(
             Event.objects.filter(room_id=room_id, seq__gt=since, seq__lte=last_seq)
             .order_by("-seq")
@@ -95,7 +98,7 @@ def rooms_resume(requests: list[ResumeRequest]) -> list[Resume | ParleyError]:
         if denied is not None:
             results.append(denied)
             continue
-        room_id, _, last_seq, _ = rooms[slug]
+        room_id, _, last_seq, _, _ = rooms[slug]
         if since is None:
             results.append(Resume(room_id=room_id, room=slug, last_seq=last_seq, frames=[], truncated=False))
             continue

@@ -27,7 +27,7 @@ class State(enum.Enum):
 
 
 class Connection:
-    __slots__ = ("credential", "outbox", "runtime", "state", "streams", "user_id")
+    __slots__ = ("credential", "outbox", "runtime", "sidebar", "state", "streams", "user_id", "watching")
     open_sockets = metrics.SOCKETS_OPEN.labels(route="client")  # this route's gauge
 
     def __init__(self, runtime: Runtime, user_id: int, credential: Credential | None = None) -> None:
@@ -39,6 +39,8 @@ class Connection:
         self.state = State.OPENING
         self.outbox: Outbox | None = None
         self.streams: dict[str, RoomStream] = {}
+        self.sidebar = False  # sent ``rooms``: gets activity, read and room frames
+        self.watching: set[str] = set()  # rooms whose activity it gets
 
     async def open(self, outbox: Outbox) -> None:
         if self.state is not State.OPENING:
@@ -58,6 +60,8 @@ class Connection:
             self.open_sockets.dec()
             for slug in list(self.streams):
                 await self.unfollow(slug)
+            watching, self.watching = list(self.watching), set()
+            await self.runtime.hub.unwatch(watching, self)
             await self.runtime.hub.leave_user(self.user_id, self)
 
     # --- rooms -----------------------------------------------------------------------------
@@ -129,6 +133,33 @@ class Connection:
         if was_following:
             await self.runtime.presence.left(room, self.user_id)
 
+    # --- the sidebar -----------------------------------------------------------------------
+
+    async def watch(self, slugs: list[str]) -> None:
+        """Follow these rooms' activity for the sidebar (after ``rooms``)."""
+        self.sidebar = True
+        fresh = [slug for slug in slugs if slug not in self.watching]
+        self.watching.update(fresh)
+        await self.runtime.hub.watch(fresh, self)
+
+    async def unwatch(self, slug: str) -> None:
+        if slug in self.watching:
+            self.watching.discard(slug)
+            await self.runtime.hub.unwatch([slug], self)
+
+    def deliver_activity(self, room: str, text: str) -> None:
+        if self.outbox is not None and room in self.watching and not self.following(room):
+            self.outbox.push(text)
+
+    def deliver_user_frame(self, text: str, room: str | None, watch: str | None) -> None:
+        if self.outbox is None or not self.sidebar or self.state is not State.OPEN:
+            return
+        self.outbox.push(text)
+        if room is not None and watch == "add":
+            spawn(self.watch([room]))
+        elif room is not None and watch == "remove":
+            spawn(self.unwatch(room))
+
     def drain_close(self) -> None:
         self.close_with(closecodes.RESTARTING)
 
@@ -150,6 +181,12 @@ class TutorialConnection(Connection):
 
     def deliver_signal(self, room: str, kind: str, text: str, user_id: int | None) -> None:
         return  # the tutorial protocol has no presence or typing
+
+    def deliver_activity(self, room: str, text: str) -> None:
+        return  # no sidebar on the tutorial routes
+
+    def deliver_user_frame(self, text: str, room: str | None, watch: str | None) -> None:
+        return
 
     def lose_room(self, room: str) -> None:
         """A tutorial socket is one room: losing it ends the socket (4403)."""

@@ -32,6 +32,60 @@ def unsubscribed(*, room: str, reason: str | None = None) -> str:
     return json.dumps({"type": "unsubscribed", "room": room, "reason": reason})
 
 
+def ok(*, ref: Any, **fields: Any) -> str:
+    """The answer to an action frame (``join``, ``invite``, ...): ``ref`` is its cid or type."""
+    return json.dumps({"type": "ok", "ref": ref, **fields})
+
+
+def rooms(*, entries: list[dict[str, Any]]) -> str:
+    return json.dumps({"type": "rooms", "rooms": entries})
+
+
+def room_entry(*, room: str, entry: dict[str, Any] | None) -> str:
+    """A membership of the user's was made or changed (``entry``), or ended (None)."""
+    if entry is None:
+        return json.dumps({"type": "room", "room": room, "removed": True})
+    return json.dumps({"type": "room", "room": room, "entry": entry})
+
+
+def read(*, room: str, seq: int) -> str:
+    return json.dumps({"type": "read", "room": room, "seq": seq})
+
+
+def members(*, room: str, people: list[dict[str, Any]]) -> str:
+    return json.dumps({"type": "members", "room": room, "members": people})
+
+
+def directory(*, found: list[dict[str, Any]]) -> str:
+    return json.dumps({"type": "directory", "rooms": found})
+
+
+def mentions(*, frames: list[str], cursor: str | None) -> str:
+    return '{"type":"mentions","events":[' + ",".join(frames) + '],"cursor":' + json.dumps(cursor) + "}"
+
+
+PREVIEW_CHARS = 140
+
+
+def activity(event: dict[str, Any]) -> str:
+    """The sidebar's news of an event (``event``: the decoded event frame): no body beyond a
+    preview, for connections that do not follow the room."""
+    out: dict[str, Any] = {
+        "type": "activity",
+        "room": event.get("room"),
+        "seq": event.get("seq"),
+        "kind": event.get("kind"),
+        "user": event.get("user"),
+    }
+    if "mentions" in event:
+        out["mentions"] = event["mentions"]
+        out["mention_room"] = event.get("mention_room", False)
+    body = event.get("body")
+    if isinstance(body, str):
+        out["preview"] = body[:PREVIEW_CHARS]
+    return json.dumps(out)
+
+
 def typing(*, room: str, user: Any) -> str:
     return json.dumps({"type": "typing", "room": room, "user": user})
 

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from parley.realtime import messages, metrics
+from parley.core import json
+from parley.realtime import frames, messages, metrics
 from parley.realtime.groups import room_group, user_group
 from parley.realtime.stream import Delivery, RoomStream
 from parley.realtime.subscription import LayerSubscription
@@ -39,6 +40,10 @@ class Member(Protocol):
 
     def lose_room(self, room: str) -> None: ...  # the user may no longer read the room
 
+    def deliver_activity(self, room: str, text: str) -> None: ...  # sidebar news of a room not followed
+
+    def deliver_user_frame(self, text: str, room: str | None, watch: str | None) -> None: ...  # sidebar state
+
     def drain_close(self) -> None: ...  # the process is restarting: close 1012
 
 
@@ -54,12 +59,16 @@ class Hub:
     def __init__(self) -> None:
         self.rooms: dict[str, _Room] = {}
         self.users: dict[int, set[Member]] = {}  # connections of each user in this process
+        # Rooms whose activity connections want for their sidebar (rooms they may not follow):
+        # the room's group is kept while it is followed or watched.
+        self.watched: dict[str, set[Member]] = {}
         self.subscription = LayerSubscription(self._dispatch)
         self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             messages.EVENT: self._on_event,
             messages.SIGNAL: self._on_signal,
             messages.SESSION_ENDED: self._on_session_ended,
             messages.ROOM_REVOKED: self._on_room_revoked,
+            messages.USER_FRAME: self._on_user_frame,
         }
 
     # --- membership ------------------------------------------------------------------------
@@ -106,7 +115,35 @@ class Hub:
         if not room.members:
             del self.rooms[slug]
             room.stream.close()
-            await self.subscription.discard(room_group(slug))
+            if slug not in self.watched:
+                await self.subscription.discard(room_group(slug))
+
+    async def watch(self, slugs: list[str], member: Member) -> None:
+        """``member`` gets ``activity`` for these rooms (while it does not follow them)."""
+        added: list[str] = []
+        for slug in slugs:
+            watchers = self.watched.get(slug)
+            if watchers is None:
+                watchers = self.watched[slug] = set()
+                if slug not in self.rooms:
+                    added.append(slug)
+            watchers.add(member)
+        if added:
+            await asyncio.gather(*(self.subscription.add(room_group(slug)) for slug in added))
+            for slug in added:  # unwatched while the group was being joined
+                if slug not in self.watched and slug not in self.rooms:
+                    await self.subscription.discard(room_group(slug))
+
+    async def unwatch(self, slugs: list[str], member: Member) -> None:
+        for slug in slugs:
+            watchers = self.watched.get(slug)
+            if watchers is None:
+                continue
+            watchers.discard(member)
+            if not watchers:
+                del self.watched[slug]
+                if slug not in self.rooms:
+                    await self.subscription.discard(room_group(slug))
 
     async def join_user(self, user_id: int, member: Member) -> None:
         members = self.users.get(user_id)
@@ -140,11 +177,30 @@ class Hub:
         handler(message)
 
     def _on_event(self, message: dict[str, Any]) -> None:
-        room = self.rooms.get(message["room"])
+        slug = message["room"]
+        room = self.rooms.get(slug)
         if room is not None:
             room.stream.offer(
                 Delivery(message["seq"], message["frame"], message.get("tutorial"), message.get("committed"))
             )
+        watchers = self.watched.get(slug)
+        if watchers:
+            self._activity(slug, message["frame"], watchers, room.members if room is not None else set())
+
+    @staticmethod
+    def _activity(slug: str, frame: str, watchers: set[Member], following: set[Member]) -> None:
+        """One ``activity`` text per event, for the watchers that do not follow the room (those
+        get the event itself). Best effort: a sidebar refreshes its state on reconnect."""
+        text: str | None = None
+        for member in list(watchers):
+            if member in following:
+                continue
+            if text is None:
+                text = frames.activity(json.loads(frame))
+            try:
+                member.deliver_activity(slug, text)
+            except Exception:
+                log.exception("activity failed room=%s", slug)
 
     def _on_signal(self, message: dict[str, Any]) -> None:
         room = self.rooms.get(message.get("room", ""))
@@ -162,6 +218,11 @@ class Hub:
     def _on_room_revoked(self, message: dict[str, Any]) -> None:
         for member in list(self.users.get(message.get("user_id", -1), ())):
             member.lose_room(message["room"])
+
+    def _on_user_frame(self, message: dict[str, Any]) -> None:
+        text, room, watch = message["text"], message.get("room"), message.get("watch")
+        for member in list(self.users.get(message.get("user_id", -1), ())):
+            member.deliver_user_frame(text, room, watch)
 
     # --- fan-out ---------------------------------------------------------------------------
 

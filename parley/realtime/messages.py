@@ -15,6 +15,7 @@ EVENT: Final = "parley.event"  # a committed event of a room's log
 SIGNAL: Final = "parley.signal"  # ephemeral room news: presence, typing
 SESSION_ENDED: Final = "parley.session_ended"  # a user logged out: close their sockets
 ROOM_REVOKED: Final = "parley.room_revoked"  # a user lost access to a room: their sockets drop it
+USER_FRAME: Final = "parley.user_frame"  # a frame for a user's sockets that follow their sidebar
 
 SignalKind = Literal["presence", "typing"]
 
@@ -39,3 +40,9 @@ def session_ended(*, user_id: int, key: str | None = None) -> dict[str, Any]:
 
 def room_revoked(*, user_id: int, room: str) -> dict[str, Any]:
     return {"type": ROOM_REVOKED, "user_id": user_id, "room": room}
+
+
+def user_frame(*, user_id: int, text: str, room: str | None = None, watch: str | None = None) -> dict[str, Any]:
+    """``text``: the protocol v1 frame (``room``, ``read``) for every socket of the user that sent
+    ``rooms``; ``watch``: ``"add"`` or ``"remove"`` to start or stop their ``activity`` for ``room``."""
+    return {"type": USER_FRAME, "user_id": user_id, "text": text, "room": room, "watch": watch}

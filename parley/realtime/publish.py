@@ -37,7 +37,9 @@ class PublishedEvent:
     room_id: int
     seq: int
     frame: str  # the event as clients receive it, encoded once
-    body: str  # the message's text: the tutorial routes' {"message": ...} is built from it here
+    # The message's text: the tutorial routes' {"message": ...} is built from it here. None for
+    # kinds the tutorial routes have no words for (membership changes): they receive nothing.
+    body: str | None
 
 
 def room_events_publish(batch: list[PublishedEvent]) -> None:
@@ -108,7 +110,7 @@ async def _publish_all(batch: list[PublishedEvent], committed: float | None = No
             room=event.room,
             seq=event.seq,
             frame=event.frame,
-            tutorial=frames.tutorial_message(event.body),
+            tutorial=None if event.body is None else frames.tutorial_message(event.body),
             committed=committed,
         )
         await _group_send(room_group(event.room), message)
@@ -125,6 +127,13 @@ def user_room_revoke(*, user_id: int, room: str) -> None:
     """Once the current transaction commits: every socket of the user, on every process, drops
     ``room`` (the membership that let them read it is gone)."""
     _to_user_on_commit(user_id, messages.room_revoked(user_id=user_id, room=room))
+
+
+def user_frame_send(*, user_id: int, text: str, room: str | None = None, watch: str | None = None) -> None:
+    """Once the current transaction commits: ``text`` to every socket of the user, on every
+    process, that follows its sidebar (sent ``rooms``); ``watch`` starts (``"add"``) or stops
+    (``"remove"``) their ``activity`` for ``room``."""
+    _to_user_on_commit(user_id, messages.user_frame(user_id=user_id, text=text, room=room, watch=watch))
 
 
 def _to_user_on_commit(user_id: int, message: dict[str, object]) -> None:

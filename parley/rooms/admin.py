@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from parley.rooms.models import Membership, Room
+from parley.rooms.models import Membership, Restriction, Room
 
 
 class MembershipInline(admin.TabularInline):
@@ -26,7 +26,8 @@ class RoomAdmin(admin.ModelAdmin):
     search_fields = ("slug", "title", "created_by__username")
     list_select_related = ("created_by",)
     date_hierarchy = "created_at"
-    readonly_fields = ("last_seq", "created_at")
+    # kind, restricted and dm_key follow from the room's services (DMs, bans, mutes): read-only here.
+    readonly_fields = ("last_seq", "created_at", "kind", "restricted", "dm_key")
     raw_id_fields = ("created_by",)
     inlines = (MembershipInline,)
 
@@ -46,3 +47,20 @@ class MembershipAdmin(admin.ModelAdmin):
     list_select_related = ("room", "user")
     readonly_fields = ("read_seq", "joined_at")
     raw_id_fields = ("room", "user")
+
+
+@admin.register(Restriction)
+class RestrictionAdmin(admin.ModelAdmin):
+    """Bans and mutes, for looking up; they are made and lifted from the room (parley.rooms.members),
+    where each is an event of the room's log."""
+
+    list_display = ("room", "user", "kind", "by", "created_at")
+    list_filter = ("kind", "created_at")
+    search_fields = ("room__slug", "user__username")
+    list_select_related = ("room", "user", "by")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

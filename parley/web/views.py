@@ -23,6 +23,7 @@ from parley.messaging.events import user_ref
 from parley.realtime import metrics as realtime_metrics  # noqa: F401  (defines what /metrics shows)
 from parley.realtime import probe, ratelimit
 from parley.rooms.access import room_access_for_user
+from parley.rooms.members import room_join, room_join_on_visit
 from parley.rooms.selectors import room_list_public
 from parley.rooms.services import room_create, room_creation_allow, room_get_or_create_public
 from parley.rooms.slugs import SLUG_RE
@@ -101,6 +102,7 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect(f"/accounts/login/?next=/rooms/{slug}/")
         room_get_or_create_public(slug=slug, creator=user, address=client_address(request))
         target = room_access_for_user(slug=slug, user=user)
+        room_join_on_visit(user=user, room=target)
     except RateLimited as exc:
         return _too_many(request, exc)
     except ParleyError as exc:
@@ -113,6 +115,21 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         "page": settings.PARLEY_PAGE_HISTORY,
     }
     return render(request, "web/room.html", {"room": target, "config": config})
+
+
+@never_cache
+def invite(request: HttpRequest, code: str) -> HttpResponse:
+    """An invite link: a signed-in person becomes a member and lands in the room."""
+    if not request.user.is_authenticated:
+        return redirect(f"/accounts/login/?next=/invite/{code}/")
+    assert isinstance(request.user, User)
+    if request.user.is_guest:
+        return redirect(f"/accounts/signup/?next=/invite/{code}/")
+    try:
+        joined = room_join(user=request.user, invite=code)
+    except ParleyError as exc:
+        return render(request, "web/invite_invalid.html", {"detail": exc.detail}, status=404)
+    return redirect("room", slug=joined.slug)
 
 
 HEALTH_TIMEOUT = 2.0  # seconds each check may take: a load balancer's probe must not hang

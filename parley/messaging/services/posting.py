@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from parley.accounts.models import User
 from parley.core import json
-from parley.core.errors import BadRequest, NotFound, ParleyError
+from parley.core.errors import BadRequest, Forbidden, NotFound, ParleyError
 from parley.messaging import events
+from parley.messaging.mentions import Ask, Found, mentioned_names, mentions_resolve
+from parley.messaging.models import Mention
 from parley.messaging.services.records import Posted, PostRequest
 from parley.messaging.services.store import Locked, Rooms, Row, Store, store_for
 from parley.messaging.services.validation import Valid, post_validate
@@ -69,8 +71,16 @@ def _store(store: Store, valid: list[Valid], results: list[Posted | ParleyError 
     if not firsts:
         return
     moment = timezone.now()
-    rows, published = _events(firsts, locked.rooms, moment)
+    found = _mentions(firsts, locked.rooms)
+    rows, published = _events(firsts, locked.rooms, moment, found)
     store.append(rows, locked.rooms, created_at=moment)
+    if found:
+        Mention.objects.bulk_create(
+            Mention(room_id=row[0], seq=row[1], user_id=user_id)
+            for row, item in zip(rows, firsts, strict=True)
+            if (mention := found.get(item.index)) is not None
+            for user_id in ([None] if mention.room else mention.users)  # @room covers every member
+        )
     transaction.on_commit(partial(room_events_publish, published))
     stored = {item.key: (item.index, event) for item, event in zip(firsts, published, strict=True)}
     for item in fresh:
@@ -96,6 +106,8 @@ def _sort_out(
             room_id, last_seq, is_public = room
             is_member = (room_id, item.key[0]) in locked.members
             room_access_rule(user=item.user, slug=item.room, is_public=is_public, is_member=is_member)
+            if (room_id, item.key[0]) in locked.blocked:
+                raise Forbidden(f"you may not post in {item.room!r} (muted or banned)")
         except ParleyError as exc:
             results[item.index] = exc
             continue
@@ -113,7 +125,23 @@ def _sort_out(
     return fresh, firsts
 
 
-def _events(firsts: list[Valid], rooms: Rooms, moment: datetime) -> tuple[list[Row], list[PublishedEvent]]:
+def _mentions(firsts: list[Valid], rooms: Rooms) -> dict[int, Found]:
+    """Batch index -> who the message mentions, for the messages that mention anyone."""
+    asks: list[tuple[int, Ask]] = []
+    for item in firsts:
+        names = mentioned_names(item.body)
+        if names:
+            room_id, _, is_public = rooms[item.room]
+            asks.append((item.index, Ask(author=item.user, room_id=room_id, is_public=is_public, names=names)))
+    if not asks:
+        return {}
+    resolved = mentions_resolve(ask for _, ask in asks)
+    return {index: f for (index, _), f in zip(asks, resolved, strict=True) if f.users or f.room}
+
+
+def _events(
+    firsts: list[Valid], rooms: Rooms, moment: datetime, mentions: dict[int, Found]
+) -> tuple[list[Row], list[PublishedEvent]]:
     """The rows to insert and the events to publish, with the seqs that follow each room's
     last_seq (read under the room's lock), in batch order."""
     next_seq = {slug: last + 1 for slug, (_, last, _) in rooms.items()}
@@ -127,6 +155,7 @@ def _events(firsts: list[Valid], rooms: Rooms, moment: datetime) -> tuple[list[R
         seq = next_seq[item.room]
         next_seq[item.room] = seq + 1
         author_id = item.key[0]
+        mention = mentions.get(item.index)
         frame = json.dumps(
             events.message_posted(
                 room=item.room,
@@ -136,6 +165,8 @@ def _events(firsts: list[Valid], rooms: Rooms, moment: datetime) -> tuple[list[R
                 cid=item.cid,
                 body=item.body,
                 reply_to=item.reply_to,
+                mentions=mention.users if mention else None,
+                mention_room=mention.room if mention else False,
             )
         )
         rows.append((room_id, seq, author_id, item.cid, item.body, item.reply_to, frame))

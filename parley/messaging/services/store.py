@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -31,13 +31,16 @@ class Locked:
     known: dict[tuple[int, str], Posted]
     rooms: Rooms
     members: set[tuple[int, int]]  # (room id, user id), looked up for the batch's private rooms
+    # (room id, user id) of the batch's authors banned or muted there (looked up in restricted rooms only)
+    blocked: set[tuple[int, int]] = field(default_factory=set)
 
 
 class Store(Protocol):
     def read_and_lock(self, valid: list[Valid]) -> Locked:
         """Lock the batch's rooms in id order, the same order in every transaction, so batches that
         share rooms wait for each other instead of deadlocking (SQLite locks the whole database);
-        read the known cids and the batch's members of the private rooms."""
+        read the known cids, the batch's members of the private rooms and its authors banned or
+        muted in the restricted ones."""
         ...
 
     def append(self, rows: list[Row], rooms: Rooms, *, created_at: datetime) -> None:

@@ -12,16 +12,24 @@ from parley.messaging.models import Event
 from parley.messaging.services.records import Posted
 from parley.messaging.services.store import Locked, Rooms, Row, taken_check
 from parley.messaging.services.validation import Valid
-from parley.rooms.models import Room
+from parley.rooms.models import Restriction, Room
 from parley.rooms.selectors import memberships_among
 
 
 class GenericStore:
     def read_and_lock(self, valid: list[Valid]) -> Locked:
         known = self.known({item.key for item in valid})
-        rooms = _lock_rooms(sorted({item.room for item in valid}))
+        rooms, restricted = _lock_rooms(sorted({item.room for item in valid}))
         private = {(rooms[i.room][0], i.key[0]) for i in valid if i.room in rooms and not rooms[i.room][2]}
-        return Locked(known=known, rooms=rooms, members=memberships_among(private))
+        blocked: set[tuple[int, int]] = set()
+        if restricted:
+            authors = {item.key[0] for item in valid}
+            blocked = set(
+                Restriction.objects.filter(room_id__in=restricted, user_id__in=authors).values_list(
+                    "room_id", "user_id"
+                )
+            )
+        return Locked(known=known, rooms=rooms, members=memberships_among(private), blocked=blocked)
 
     def append(self, rows: list[Row], rooms: Rooms, *, created_at: datetime) -> None:
         counts = Counter(row[0] for row in rows)
@@ -58,16 +66,20 @@ class GenericStore:
         }
 
 
-def _lock_rooms(slugs: list[str]) -> Rooms:
+def _lock_rooms(slugs: list[str]) -> tuple[Rooms, set[int]]:
     """slug -> (id, last_seq, is_public) for the rooms that exist, each row locked until commit,
-    in id order (where the database has row locks; SQLite locks the whole database)."""
+    in id order (where the database has row locks; SQLite locks the whole database); and the ids
+    of the restricted ones."""
     query = Room.objects.filter(slug__in=slugs).order_by("id")
     if connection.features.has_select_for_update:
         query = query.select_for_update()
-    return {
-        slug: (room_id, last, public)
-        for room_id, slug, last, public in query.values_list("id", "slug", "last_seq", "is_public")
-    }
+    rooms: Rooms = {}
+    restricted: set[int] = set()
+    for room_id, slug, last, public, limited in query.values_list("id", "slug", "last_seq", "is_public", "restricted"):
+        rooms[slug] = (room_id, last, public)
+        if limited:
+            restricted.add(room_id)
+    return rooms, restricted
 
 
 def _take_seqs(counts: dict[int, int]) -> dict[int, int]:

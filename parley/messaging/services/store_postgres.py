@@ -12,9 +12,10 @@ from parley.messaging.models import Event
 from parley.messaging.services.records import Posted
 from parley.messaging.services.store import Locked, Rooms, Row, taken_check
 from parley.messaging.services.validation import Valid
-from parley.rooms.models import Membership, Room
+from parley.rooms.models import Membership, Restriction, Room
 
 _ROOM, _EVENT, _MEMBERSHIP = Room._meta.db_table, Event._meta.db_table, Membership._meta.db_table
+_RESTRICTION = Restriction._meta.db_table
 
 # The known cids: one index probe of event_author_cid_unique per key, whatever the statistics say
 # (on a fresh table, or for a prolific author such as a bot, a plain ``author_id = X AND cid IN
@@ -30,14 +31,16 @@ _KNOWN_FROM = (
 # cids. The rows tell the two apart by author_id, NULL for rooms. The slugs and user ids go as
 # arrays, whose length the planner sees (index probes for a few rooms).
 _READ_AND_LOCK = (
-    f"WITH locked AS (SELECT id, slug, last_seq, is_public FROM {_ROOM}"
+    f"WITH locked AS (SELECT id, slug, last_seq, is_public, restricted FROM {_ROOM}"
     f"  WHERE slug = ANY(%s::text[]) ORDER BY id FOR UPDATE)"
     f" SELECT NULL::bigint, NULL::text, l.id, l.slug, l.last_seq, l.is_public,"
     f"  CASE WHEN NOT l.is_public THEN ARRAY(SELECT m.user_id FROM {_MEMBERSHIP} m"
-    f"   WHERE m.room_id = l.id AND m.user_id = ANY(%s::bigint[])) END"
+    f"   WHERE m.room_id = l.id AND m.user_id = ANY(%s::bigint[])) END,"
+    f"  CASE WHEN l.restricted THEN ARRAY(SELECT r.user_id FROM {_RESTRICTION} r"
+    f"   WHERE r.room_id = l.id AND r.user_id = ANY(%s::bigint[])) END"
     f" FROM locked l"
     f" UNION ALL"
-    f" SELECT {_KNOWN_COLUMNS}, NULL, NULL{_KNOWN_FROM}"
+    f" SELECT {_KNOWN_COLUMNS}, NULL, NULL, NULL{_KNOWN_FROM}"
 )
 
 _APPEND = (
@@ -61,13 +64,14 @@ class PostgresStore:
         slugs = sorted({item.room for item in valid})
         users = sorted({item.key[0] for item in valid})
         with connection.cursor() as cursor:
-            cursor.execute(_READ_AND_LOCK, [slugs, users, _keys_param({item.key for item in valid})])
+            cursor.execute(_READ_AND_LOCK, [slugs, users, users, _keys_param({item.key for item in valid})])
             found = cursor.fetchall()
         locked = Locked(known={}, rooms={}, members=set())
-        for author_id, cid, room_id, slug, seq, is_public, members in found:
+        for author_id, cid, room_id, slug, seq, is_public, members, blocked in found:
             if author_id is None:
                 locked.rooms[slug] = (room_id, seq, is_public)
                 locked.members.update((room_id, user_id) for user_id in members or ())
+                locked.blocked.update((room_id, user_id) for user_id in blocked or ())
             else:
                 locked.known[(author_id, cid)] = Posted(room_id=room_id, room=slug, seq=seq, cid=cid, created=False)
         return locked

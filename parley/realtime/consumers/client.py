@@ -25,8 +25,8 @@ from parley.accounts.models import User
 from parley.core import buckets, json
 from parley.core.buckets import Bucket, spend
 from parley.core.errors import BadRequest, ParleyError, RateLimited
-from parley.messaging.events import user_ref
-from parley.messaging.selectors import ResumeRequest, room_history
+from parley.messaging.events import ts_text, user_ref
+from parley.messaging.selectors import ResumeRequest, room_history, rooms_last_seq
 from parley.messaging.services import Posted, PostRequest
 from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
 from parley.realtime.batching import access_queue, post_queue, resume_queue
@@ -36,6 +36,22 @@ from parley.realtime.dbwait import db_call
 from parley.realtime.publish import room_signal_publish
 from parley.realtime.security import credential_of
 from parley.rooms.access import AccessRequest, room_access_for_user
+from parley.rooms.members import (
+    dm_open,
+    invite_link_create,
+    member_invite,
+    member_mute,
+    member_remove,
+    member_role,
+    member_unban,
+    notify_set,
+    read_mark,
+    room_create_by,
+    room_join,
+    room_leave,
+    room_update,
+)
+from parley.rooms.sidebar import directory, mentions_of, room_members, sidebar_entries
 from parley.rooms.slugs import slug_validate
 
 log = logging.getLogger("parley.realtime")
@@ -256,6 +272,136 @@ class ClientConsumer(HubConsumer):
         text = frames.typing(room=slug, user=user_ref(self.user))
         await room_signal_publish(room=slug, kind="typing", text=text, user_id=self.user.pk)
 
+    # --- rooms, people and the sidebar (parley.rooms.members, parley.rooms.sidebar) ----------
+
+    async def on_rooms(self, frame: Frame) -> None:
+        """The sidebar: every room of the user, then their activity. Watch first, then read the
+        rooms' positions: an event committed in between arrives as activity before the list,
+        which already counts it (a client applies a seq only if it is larger)."""
+        self._read_allowed()
+        conn = self.live
+        entries = await db_call(sidebar_entries, user=self.user)
+        await conn.watch([entry["room"] for entry in entries])
+        if entries:
+            latest = await db_call(rooms_last_seq, slugs=[entry["room"] for entry in entries])
+            for entry in entries:
+                entry["last_seq"] = max(entry["last_seq"], latest.get(entry["room"], 0))
+        self.push(frames.rooms(entries=entries))
+
+    async def on_read(self, frame: Frame) -> None:
+        self._read_allowed()
+        await db_call(read_mark, user=self.user, slug=frame.get("room"), seq=frame.get("seq"))
+
+    async def _act(self, frame: Frame, service: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """One write of the rooms' services: spends a send from the user's bucket, answers ``ok``."""
+        await send_allowed(self.user.pk)
+        return await db_call(service, **kwargs)
+
+    async def on_join(self, frame: Frame) -> None:
+        room = await self._act(frame, room_join, user=self.user, slug=frame.get("room"), invite=frame.get("invite"))
+        self.push(frames.ok(ref=_ref(frame), room=room.slug))
+
+    async def on_leave(self, frame: Frame) -> None:
+        await self._act(frame, room_leave, user=self.user, slug=frame.get("room"))
+        self.push(frames.ok(ref=_ref(frame), room=frame.get("room")))
+
+    async def on_room_create(self, frame: Frame) -> None:
+        room = await self._act(
+            frame,
+            room_create_by,
+            user=self.user,
+            title=frame.get("title"),
+            slug=frame.get("room"),
+            visibility=frame.get("visibility", "public"),
+            topic=frame.get("topic", ""),
+        )
+        self.push(frames.ok(ref=_ref(frame), room=room.slug))
+
+    async def on_room_update(self, frame: Frame) -> None:
+        room = await self._act(
+            frame,
+            room_update,
+            actor=self.user,
+            slug=frame.get("room"),
+            title=frame.get("title"),
+            topic=frame.get("topic"),
+        )
+        self.push(frames.ok(ref=_ref(frame), room=room.slug))
+
+    async def on_dm_open(self, frame: Frame) -> None:
+        room = await self._act(frame, dm_open, user=self.user, usernames=frame.get("users"))
+        self.push(frames.ok(ref=_ref(frame), room=room.slug))
+
+    async def on_invite(self, frame: Frame) -> None:
+        room = await self._act(
+            frame, member_invite, actor=self.user, slug=frame.get("room"), username=frame.get("user")
+        )
+        self.push(frames.ok(ref=_ref(frame), room=room.slug))
+
+    async def on_invite_link(self, frame: Frame) -> None:
+        room, code, expires = await self._act(
+            frame, invite_link_create, actor=self.user, slug=frame.get("room"), hours=frame.get("hours", 24)
+        )
+        self.push(
+            frames.ok(ref=_ref(frame), room=room.slug, code=code, url=f"/invite/{code}/", expires=ts_text(expires))
+        )
+
+    async def on_remove(self, frame: Frame) -> None:
+        room = await self._act(
+            frame,
+            member_remove,
+            actor=self.user,
+            slug=frame.get("room"),
+            username=frame.get("user"),
+            ban=frame.get("ban", False),
+        )
+        self.push(frames.ok(ref=_ref(frame), room=room.slug))
+
+    async def on_unban(self, frame: Frame) -> None:
+        room = await self._act(frame, member_unban, actor=self.user, slug=frame.get("room"), username=frame.get("user"))
+        self.push(frames.ok(ref=_ref(frame), room=room.slug))
+
+    async def on_mute(self, frame: Frame) -> None:
+        room = await self._act(
+            frame,
+            member_mute,
+            actor=self.user,
+            slug=frame.get("room"),
+            username=frame.get("user"),
+            muted=frame.get("muted"),
+        )
+        self.push(frames.ok(ref=_ref(frame), room=room.slug))
+
+    async def on_role(self, frame: Frame) -> None:
+        room = await self._act(
+            frame,
+            member_role,
+            actor=self.user,
+            slug=frame.get("room"),
+            username=frame.get("user"),
+            role=frame.get("role"),
+        )
+        self.push(frames.ok(ref=_ref(frame), room=room.slug))
+
+    async def on_notify(self, frame: Frame) -> None:
+        room = await self._act(frame, notify_set, user=self.user, slug=frame.get("room"), level=frame.get("level"))
+        self.push(frames.ok(ref=_ref(frame), room=room.slug))
+
+    async def on_members(self, frame: Frame) -> None:
+        self._read_allowed()
+        slug, people = await db_call(room_members, user=self.user, slug=frame.get("room"))
+        self.push(frames.members(room=slug, people=people))
+
+    async def on_directory(self, frame: Frame) -> None:
+        self._read_allowed()
+        found = await db_call(directory, user=self.user, q=frame.get("q"))
+        self.push(frames.directory(found=found))
+
+    async def on_mentions(self, frame: Frame) -> None:
+        self._read_allowed()
+        found, cursor = await db_call(mentions_of, user=self.user, before=frame.get("before"))
+        self.push(frames.mentions(frames=found, cursor=cursor))
+
     async def on_ping(self, frame: Frame) -> None:
         t = frame.get("t")
         if isinstance(t, (dict, list)) and not _shallow(t, PING_MAX_DEPTH):
@@ -269,6 +415,23 @@ class ClientConsumer(HubConsumer):
         "history": on_history,
         "typing": on_typing,
         "ping": on_ping,
+        "rooms": on_rooms,
+        "read": on_read,
+        "join": on_join,
+        "leave": on_leave,
+        "room_create": on_room_create,
+        "room_update": on_room_update,
+        "dm_open": on_dm_open,
+        "invite": on_invite,
+        "invite_link": on_invite_link,
+        "remove": on_remove,
+        "unban": on_unban,
+        "mute": on_mute,
+        "role": on_role,
+        "notify": on_notify,
+        "members": on_members,
+        "directory": on_directory,
+        "mentions": on_mentions,
     }
 
 

@@ -1,0 +1,146 @@
+"""Reads for the sidebar and the people of a room: a user's rooms with their unread state, a
+room's members, the directory of public rooms, the messages that mention a user.
+
+A sidebar entry is a plain dict, the protocol's shape (docs/protocol.md, "Rooms, people and the
+sidebar"). ``sidebar_entries`` is four queries for any number of rooms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, F, Q
+
+from parley.accounts.models import User
+from parley.core.errors import BadRequest
+from parley.messaging.events import user_ref
+from parley.messaging.models import Event, Mention
+from parley.rooms.access import room_access_for_user
+from parley.rooms.models import Membership, Restriction, Room
+
+type Entry = dict[str, Any]
+
+MEMBERS_MAX = 1000
+DIRECTORY_MAX = 100
+MENTIONS_PAGE = 50
+_ROLE_ORDER = {Membership.Role.OWNER: 0, Membership.Role.ADMIN: 1, Membership.Role.MEMBER: 2}
+
+
+def sidebar_entries(*, user: User, room_ids: list[int] | None = None) -> list[Entry]:
+    """Every room ``user`` is a member of (or those of ``room_ids``), DMs and rooms alike, the
+    most recently active first."""
+    memberships = Membership.objects.filter(user=user).select_related("room")
+    if room_ids is not None:
+        memberships = memberships.filter(room_id__in=room_ids)
+    rows = list(memberships)
+    if not rows:
+        return []
+    ids = [m.room_id for m in rows]
+    mentions = dict(
+        Mention.objects.filter(Q(user=user) | Q(user__isnull=True), room_id__in=ids)
+        .filter(room__memberships__user=user, seq__gt=F("room__memberships__read_seq"))
+        .values("room_id")
+        .annotate(n=Count("seq", distinct=True))
+        .values_list("room_id", "n")
+    )
+    muted = set(
+        Restriction.objects.filter(user=user, room_id__in=ids, kind=Restriction.Kind.MUTE).values_list(
+            "room_id", flat=True
+        )
+    )
+    dm_ids = [m.room_id for m in rows if m.room.kind == Room.Kind.DM]
+    people: dict[int, list[Any]] = {room_id: [] for room_id in dm_ids}
+    if dm_ids:
+        others = Membership.objects.filter(room_id__in=dm_ids).exclude(user=user).select_related("user")
+        for other in others.order_by("user__username"):
+            people[other.room_id].append(user_ref(other.user))
+    entries = [
+        _entry(m, mentions=mentions.get(m.room_id, 0), muted=m.room_id in muted, people=people.get(m.room_id))
+        for m in rows
+    ]
+    entries.sort(key=lambda e: (-e["last_seq"], e["room"]))
+    return entries
+
+
+def _entry(m: Membership, *, mentions: int, muted: bool, people: list[Any] | None) -> Entry:
+    room = m.room
+    return {
+        "room": room.slug,
+        "kind": room.visibility,
+        "title": room.display_title,
+        "topic": room.topic,
+        "role": m.role,
+        "muted": muted,
+        "notify": m.notify,
+        "last_seq": room.last_seq,
+        "read_seq": min(m.read_seq, room.last_seq),
+        "mentions": mentions,
+        "members": people,
+    }
+
+
+def sidebar_entry(*, user: User, room: Room) -> Entry | None:
+    """``user``'s entry for one room, None if they are not a member."""
+    found = sidebar_entries(user=user, room_ids=[room.pk])
+    return found[0] if found else None
+
+
+def room_members(*, user: User, slug: object) -> tuple[str, list[dict[str, Any]]]:
+    """The members of a room ``user`` may read: owners first, then admins, then by name."""
+    room = room_access_for_user(slug=slug, user=user)  # type: ignore[arg-type]
+    muted = set(Restriction.objects.filter(room=room, kind=Restriction.Kind.MUTE).values_list("user_id", flat=True))
+    rows = list(Membership.objects.filter(room=room).select_related("user")[: MEMBERS_MAX * 2])
+    rows.sort(key=lambda m: (_ROLE_ORDER.get(Membership.Role(m.role), 3), m.user.name.lower()))
+    return room.slug, [
+        {"user": user_ref(m.user), "role": m.role, "muted": m.user_id in muted} for m in rows[:MEMBERS_MAX]
+    ]
+
+
+def directory(*, user: User, q: object = None) -> list[dict[str, Any]]:
+    """Public rooms (not DMs), the busiest first, filtered on name, title and topic."""
+    if q is not None and (not isinstance(q, str) or len(q) > 100):
+        raise BadRequest("q must be a string of at most 100 characters")
+    rooms = Room.objects.filter(is_public=True, kind=Room.Kind.ROOM)
+    if q:
+        rooms = rooms.filter(Q(slug__icontains=q) | Q(title__icontains=q) | Q(topic__icontains=q))
+    rooms = rooms.annotate(member_count=Count("memberships")).order_by("-last_seq", "slug")[:DIRECTORY_MAX]
+    found = list(rooms)
+    mine = set(
+        Membership.objects.filter(user=user, room_id__in=[r.pk for r in found]).values_list("room_id", flat=True)
+    )
+    return [
+        {
+            "room": r.slug,
+            "title": r.display_title,
+            "topic": r.topic,
+            "members": r.member_count,
+            "last_seq": r.last_seq,
+            "member": r.pk in mine,
+        }
+        for r in found
+    ]
+
+
+def mentions_of(*, user: User, before: object = None) -> tuple[list[str], str | None]:
+    """Message events that mention ``user`` (or ``@room``) in rooms they are a member of, newest
+    first; and the cursor of the next page (the last mention's id), None at the end."""
+    if before is not None and (not isinstance(before, str) or not before.isdigit()):
+        raise BadRequest("before must be the cursor of an earlier answer")
+    mentions = Mention.objects.filter(Q(user=user) | Q(user__isnull=True), room__memberships__user=user)
+    if before is not None:
+        mentions = mentions.filter(pk__lt=int(before))
+    picked = list(mentions.order_by("-pk").values_list("pk", "room_id", "seq")[:MENTIONS_PAGE])
+    if not picked:
+        return [], None
+    wanted = Q()
+    for _, room_id, seq in picked:
+        wanted |= Q(room_id=room_id, seq=seq)
+    frames = {
+        (room_id, seq): frame
+        for room_id, seq, frame in Event.objects.filter(wanted)
+        .exclude(author=user)
+        .values_list("room_id", "seq", "frame")
+    }
+    ordered = [frames[(room_id, seq)] for _, room_id, seq in picked if (room_id, seq) in frames]
+    cursor = str(picked[-1][0]) if len(picked) == MENTIONS_PAGE else None
+    return ordered, cursor
