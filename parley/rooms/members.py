@@ -11,7 +11,6 @@ owners and admins of the room, and site staff everywhere (``is_staff``).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -154,13 +153,6 @@ def _invited_room(code: object) -> Room:
         raise NotFound("this invite link is not valid or has expired")
     InviteLink.objects.filter(pk=link.pk).update(uses=F("uses") + 1)
     return _room(link.room.slug)
-
-
-def room_join_on_visit(*, user: User, room: Room) -> None:
-    """Opening a public room's page makes the visitor a member (it joins their sidebar)."""
-    if room.is_public and room.kind == Room.Kind.ROOM and not Membership.objects.filter(room=room, user=user).exists():
-        with contextlib.suppress(ParleyError):  # banned, guests off: the page's own access check answers
-            room_join(user=user, slug=room.slug)
 
 
 def room_leave(*, user: User, slug: object) -> None:

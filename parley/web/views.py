@@ -23,7 +23,7 @@ from parley.messaging.events import user_ref
 from parley.realtime import metrics as realtime_metrics  # noqa: F401  (defines what /metrics shows)
 from parley.realtime import probe, ratelimit
 from parley.rooms.access import room_access_for_user
-from parley.rooms.members import room_join, room_join_on_visit
+from parley.rooms.members import room_join
 from parley.rooms.selectors import room_list_public
 from parley.rooms.services import room_create, room_creation_allow, room_get_or_create_public
 from parley.rooms.slugs import SLUG_RE
@@ -102,7 +102,6 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect(f"/accounts/login/?next=/rooms/{slug}/")
         room_get_or_create_public(slug=slug, creator=user, address=client_address(request))
         target = room_access_for_user(slug=slug, user=user)
-        room_join_on_visit(user=user, room=target)
     except RateLimited as exc:
         return _too_many(request, exc)
     except ParleyError as exc:
