@@ -71,6 +71,13 @@ def _membership(room: Room, user: User) -> Membership | None:
     return Membership.objects.filter(room=room, user=user).first()
 
 
+def _not_member(room: Room, who: str = "you are") -> ParleyError:
+    """A private room's non-member learns nothing about it (``not_found``, as everywhere)."""
+    if not room.is_public:
+        return NotFound(f"no room {room.slug!r}")
+    return NotMember(f"{who} not a member of {room.slug!r}")
+
+
 def _require(room: Room, actor: User, at_least: str, what: str) -> Membership | None:
     """``actor``'s membership if their role is ``at_least`` (staff pass anywhere), else raise.
     A private room's non-member gets ``not_found``, as everywhere."""
@@ -160,7 +167,7 @@ def room_leave(*, user: User, slug: object) -> None:
         room = _room(slug)
         mine = _membership(room, user)
         if mine is None:
-            raise NotMember(f"you are not a member of {room.slug!r}")
+            raise _not_member(room)
         if mine.role == Role.OWNER and not _other_owner(room, user):
             _promote_successor(room, user)
         mine.delete()
@@ -448,7 +455,7 @@ def notify_set(*, user: User, slug: object, level: object) -> Room:
     with transaction.atomic():
         room = _room(slug)
         if not Membership.objects.filter(room=room, user=user).update(notify=level):
-            raise NotMember(f"you are not a member of {room.slug!r}")
+            raise _not_member(room)
         _tell_entry(room, user)
     return room
 
@@ -461,17 +468,17 @@ def read_mark(*, user: User, slug: object, seq: object) -> tuple[str, int] | Non
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise BadRequest("seq must be a non-negative integer")
     with transaction.atomic():
-        room = Room.objects.filter(slug=slug).values_list("pk", "last_seq").first()
+        room = Room.objects.filter(slug=slug).values_list("pk", "last_seq", "is_public").first()
         if room is None:
             raise NotFound(f"no room {slug!r}")
-        room_id, last_seq = room
+        room_id, last_seq, is_public = room
         target = min(seq, last_seq)
         moved = Membership.objects.filter(room_id=room_id, user=user, read_seq__lt=target).update(
             read_seq=Least(Greatest(F("read_seq"), target), last_seq)
         )
         if not moved:
             if not Membership.objects.filter(room_id=room_id, user=user).exists():
-                raise NotMember(f"you are not a member of {slug!r}")
+                raise NotMember(f"you are not a member of {slug!r}") if is_public else NotFound(f"no room {slug!r}")
             return None
         user_frame_send(user_id=user.pk, text=frames.read(room=slug, seq=target))
     return slug, target

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
+from parley.core import json
 from parley.messaging.models import Event, Mention
 from parley.rooms.models import Membership, Room
 from tests import factories
@@ -239,3 +240,22 @@ async def test_mentions_are_stored_for_readers_only_and_listed(people: None, con
     await bob.send({"type": "mentions"})
     found = await until(bob, "mentions")
     assert [e["cid"] for e in found["events"]] == ["l2"] and found["cursor"] is None
+
+
+async def test_tutorial_sockets_see_messages_only_and_followers_get_events_not_activity(
+    people: None, connect: Connect
+) -> None:
+    talk = await connect("cat", path="/ws/chats/lobby/")
+    ann = await connect("ann")
+    await ann.send({"type": "rooms"})
+    await until(ann, "rooms")
+    assert (await ann.subscribe("lobby"))[-1]["type"] == "subscribed"
+    assert (await act(ann, {"type": "invite", "room": "lobby", "user": "bob"}))["type"] == "ok"
+    await ann.send({"type": "send", "room": "lobby", "cid": "after", "body": "after the invite"})
+    got: list[dict[str, Any]] = list(_held.pop(id(ann), []))
+    while not any(f["type"] == "ack" for f in got) or sum(f["type"] == "event" for f in got) < 2:
+        got.append(await ann.recv(skip=("presence",)))
+    assert [f["kind"] for f in got if f["type"] == "event"] == ["member.invited", "message.posted"]
+    assert not [f for f in got if f["type"] == "activity"]  # it follows the room: the events are enough
+    assert json.loads(await talk.recv_text()) == {"message": "after the invite"}  # nothing for the invite
+    assert await talk.nothing(0.2)
