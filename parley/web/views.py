@@ -109,7 +109,9 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
     config = {
         "room": target.slug,
         "title": target.display_title,
-        "user": user_ref(user),
+        "topic": target.topic,
+        "kind": target.visibility,
+        "user": {**user_ref(user), "staff": user.is_staff},
         "ws": "/ws/",
         "page": settings.PARLEY_PAGE_HISTORY,
     }

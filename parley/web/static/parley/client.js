@@ -23,6 +23,11 @@
  *   error      {code, detail, ref, retry_after}       every error frame (for notices)
  *   revoked    {room}                                 the user lost access to the room (removed from it):
  *              nothing more of it arrives and it is not resubscribed
+ *   rooms, room, activity, read, members, directory, mentions: those frames as they come (the
+ *              sidebar's state and news, docs/protocol.md "Rooms, people and the sidebar")
+ *
+ * Actions: client.act(type, fields) -> Promise of the `ok` frame; client.ask(type, fields) ->
+ * Promise of the answer frame (rooms, members, directory, mentions); client.read(room, seq).
  */
 (function (global) {
   "use strict";
@@ -138,6 +143,27 @@
       });
     },
 
+    /**
+     * An action frame (join, leave, room_create, invite, remove, ...: docs/protocol.md). Resolves
+     * with the `ok` answer, rejects with an Error carrying `code` for an `error` answer.
+     */
+    act: function (type, fields) {
+      return this._request(null, type, fields || {}, "ok");
+    },
+
+    /**
+     * A question whose answer is a frame of its own type (rooms, members, directory, mentions).
+     * Answers come in order per type; an error frame with our ref rejects.
+     */
+    ask: function (type, fields) {
+      return this._request(null, type, fields || {}, type);
+    },
+
+    /** Move the read marker of a room forward (fire and forget: the echo is a `read` frame). */
+    read: function (room, seq) {
+      return this.conn.isOpen() && this.conn.send({ type: "read", room: room, seq: seq });
+    },
+
     /** Skip the backoff wait and reconnect now (the "retry now" button, the browser going online). */
     reconnectNow: function () {
       this.conn.reconnectNow();
@@ -183,7 +209,7 @@
       this.conn.send(frame);
     },
 
-    _request: function (room, type, fields) {
+    _request: function (room, type, fields, answer) {
       var self = this;
       var id = "r" + this.nextRequest++;
       return new Promise(function (resolve, reject) {
@@ -191,9 +217,10 @@
           reject(new Error("not connected"));
           return;
         }
-        var frame = { type: type, room: room, cid: id }; // the cid makes an error frame's ref point here
+        var frame = { type: type, cid: id }; // the cid makes an error frame's ref point here
+        if (room !== null) frame.room = room;
         for (var k in fields) if (fields[k] !== undefined && fields[k] !== null) frame[k] = fields[k];
-        self.requests.set(id, { room: room, type: type, resolve: resolve, reject: reject });
+        self.requests.set(id, { room: frame.room, type: type, answer: answer || type, resolve: resolve, reject: reject });
         self.conn.send(frame);
       });
     },
@@ -219,7 +246,14 @@
           return;
         case "error": return this._onError(frame);
         case "unsubscribed": return this._onUnsubscribed(frame);
-        default: this._emit(frame.type, frame); // read receipts... for a richer UI
+        case "ok": return this._onAnswer(frame, frame.ref);
+        case "rooms":
+        case "members":
+        case "directory":
+        case "mentions":
+          this._onAnswer(frame, null);
+          return this._emit(frame.type, frame);
+        default: this._emit(frame.type, frame); // room, read, activity: the sidebar's news
       }
     },
 
@@ -324,12 +358,29 @@
       // Replies come in request order; take the oldest open history request of that room.
       var found = null;
       this.requests.forEach(function (req, id) {
-        if (found === null && req.type === "history" && req.room === frame.room) found = id;
+        if (found === null && req.answer === "history" && req.room === frame.room) found = id;
       });
       if (found === null) return;
       var req = this.requests.get(found);
       this.requests.delete(found);
       req.resolve(Array.isArray(frame.events) ? frame.events : []);
+    },
+
+    /** An `ok` (by ref) or a question's answer (the oldest open one of that type). */
+    _onAnswer: function (frame, ref) {
+      var found = null;
+      if (ref !== null) {
+        var byRef = this.requests.get(ref);
+        if (byRef && byRef.answer === "ok") found = ref;
+      } else {
+        this.requests.forEach(function (req, id) {
+          if (found === null && req.answer === frame.type) found = id;
+        });
+      }
+      if (found === null) return;
+      var req = this.requests.get(found);
+      this.requests.delete(found);
+      req.resolve(frame);
     },
 
     _onError: function (frame) {

@@ -1,6 +1,11 @@
-/* Parley room page: the message list (history, live events, our own sends and their states).
+/* Parley room page: one room's message list (history, live events, our own sends and their
+ * states, and a neutral line for membership and room events). One per room the page has opened.
  *
- *   ParleyUI.messages({client, room, me, page, notice}) -> {isLoaded()}
+ *   ParleyUI.messages({client, room, me, page, notice, pane, input, active()})
+ *     -> {isLoaded(), atBottom(), scrollToBottom(), seenUpTo(), hide(), show(), head()}
+ *
+ * `pane` holds the room's .scroller, .messages, .load-earlier, .room-start and .new-pill;
+ * `active()` says whether the room is the one on screen (for the tab title's count).
  *
  * Every piece of chat text goes into the page with textContent or text nodes, never innerHTML.
  */
@@ -37,13 +42,16 @@
     var PAGE = opts.page;
     var notice = opts.notice;
 
-    var $ = dom.byId;
-    var list = $("messages");
-    var scroller = $("scroller") || list;
-    var loadEarlier = $("load-earlier");
-    var roomStart = $("room-start");
-    var pill = $("new-pill");
-    var input = $("message-input");
+    var pane = opts.pane;
+    var list = pane.querySelector(".messages");
+    var scroller = pane.querySelector(".scroller");
+    var loadEarlier = pane.querySelector(".load-earlier");
+    var roomStart = pane.querySelector(".room-start");
+    var pill = pane.querySelector(".new-pill");
+    var input = opts.input;
+    var active = opts.active || function () { return true; };
+    var saved = null; // {top, bottom} while hidden
+    var head = 0; // highest confirmed seq shown
 
     var bySeq = new Map(); // seq -> <li>
     var byCid = new Map(); // cid -> <li> of our own sends
@@ -52,7 +60,10 @@
     var loadingEarlier = false;
     var unseenBelow = 0;
     var unseenHidden = 0;
-    var baseTitle = document.title;
+
+    function baseTitle() {
+      return document.title.replace(/^\(\d+\) /, "");
+    }
 
     function isMine(user) {
       return user && me && user.id === me.id;
@@ -222,10 +233,49 @@
       roomStart.classList.remove("empty-room");
     }
 
+    var SYSTEM_TEXT = {
+      "member.joined": function (ev) { return [ev.user, " joined"]; },
+      "member.left": function (ev) { return [ev.user, " left"]; },
+      "member.invited": function (ev) { return [ev.user, " added ", ev.member]; },
+      "member.removed": function (ev) { return [ev.user, ev.ban ? " removed and banned " : " removed ", ev.member]; },
+      "member.unbanned": function (ev) { return [ev.user, " lifted the ban on ", ev.member]; },
+      "member.muted": function (ev) { return [ev.user, ev.muted ? " muted " : " unmuted ", ev.member]; },
+      "member.role_changed": function (ev) { return [ev.user, " made ", ev.member, " " + (ev.role === "member" ? "a member" : "an " + ev.role)]; },
+      "room.updated": function (ev) {
+        return [ev.user, " changed the room to “" + (ev.title || room) + "”" + (ev.topic ? " · " + ev.topic : "")];
+      }
+    };
+
+    /** A neutral line for a membership or room event (who did what to whom). */
+    function buildSystem(ev) {
+      var li = el("li", "msg system");
+      li.dataset.user = "";
+      var divider = el("div", "day-divider");
+      divider.appendChild(el("span", "day-label"));
+      li.appendChild(divider);
+      var line = el("p", "system-line");
+      SYSTEM_TEXT[ev.kind](ev).forEach(function (part) {
+        if (typeof part === "string") line.appendChild(document.createTextNode(part));
+        else line.appendChild(el("strong", null, isMine(part) ? "you" : dom.displayName(part)));
+      });
+      line.appendChild(document.createTextNode(" · "));
+      line.appendChild(el("time", "msg-time"));
+      li.appendChild(line);
+      setTime(li, ev.ts ? new Date(ev.ts) : new Date());
+      return li;
+    }
+
     function addEvent(ev, live) {
-      if (ev.kind && ev.kind !== "message.posted") return; // edits, reactions...: not rendered yet
       if (bySeq.has(ev.seq)) return;
+      if (ev.seq > head) head = ev.seq;
+      var known = !ev.kind || ev.kind === "message.posted" || SYSTEM_TEXT[ev.kind];
+      if (!known) return; // a kind this page does not show yet
       var wasAtBottom = atBottom();
+      if (ev.kind && ev.kind !== "message.posted") {
+        place(buildSystem(ev), ev.seq);
+        if (live && wasAtBottom && active()) scrollToBottom();
+        return;
+      }
       var li = ev.cid ? byCid.get(ev.cid) : null;
       if (li && isMine(ev.user)) {
         setState(li, "sent");
@@ -235,10 +285,10 @@
       }
       li = buildItem(ev);
       place(li, ev.seq);
-      if (!live) return;
+      if (!live || !active()) return;
       if (document.hidden && !isMine(ev.user)) {
         unseenHidden += 1;
-        document.title = "(" + unseenHidden + ") " + baseTitle;
+        document.title = "(" + unseenHidden + ") " + baseTitle();
       }
       var last = Number(li.dataset.seq) >= Number(lastConfirmed());
       if (wasAtBottom) scrollToBottom();
@@ -276,8 +326,8 @@
 
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden) {
+        if (unseenHidden && active()) document.title = baseTitle();
         unseenHidden = 0;
-        document.title = baseTitle;
       }
     });
 
@@ -388,10 +438,36 @@
       if (li) setState(li, "failed", "Not sent: " + (info.detail || info.code) + ".");
     });
 
+    /** The highest seq whose line is on screen (what the user has seen, for the read marker). */
+    function seenUpTo() {
+      if (pane.hidden || !loaded) return 0;
+      if (atBottom()) return head;
+      var limit = scroller.scrollTop + scroller.clientHeight;
+      var best = 0;
+      bySeq.forEach(function (li, seq) {
+        if (seq > best && li.offsetTop + Math.min(li.offsetHeight, 40) <= limit) best = seq;
+      });
+      return best;
+    }
+
     return {
       isLoaded: function () { return loaded; },
       atBottom: atBottom,
-      scrollToBottom: scrollToBottom
+      scrollToBottom: scrollToBottom,
+      seenUpTo: seenUpTo,
+      head: function () { return head; },
+      /** Leaving the screen: remember where the reader was. */
+      hide: function () {
+        saved = { top: scroller.scrollTop, bottom: atBottom() };
+        pane.hidden = true;
+      },
+      /** Back on screen: at the bottom if the reader was there, else where they left. */
+      show: function () {
+        pane.hidden = false;
+        if (!saved || saved.bottom) scrollToBottom();
+        else scroller.scrollTop = saved.top;
+        saved = null;
+      }
     };
   };
 })(window);

@@ -1,7 +1,7 @@
 /* Parley room page: who is here. The "online" panel (a sidebar on wide screens, a drop-down card
  * behind the "N online" button on narrow ones) and the "… is typing" line above the composer.
  *
- *   ParleyUI.people({client, room, me})
+ *   ParleyUI.people({client, room, me}) -> {online(), setRoom(slug)}: the room on screen
  *
  * Names go into the page through textContent only.
  */
@@ -209,6 +209,15 @@
       if (!input.disabled && input.value.trim() !== "") client.typing(room); // throttled there
     });
 
-    return { online: function () { return sorted(online); } };
+    /** Another room comes on screen: its online list (as the client holds it), nobody typing. */
+    function setRoom(slug) {
+      room = slug;
+      online = client.online(slug);
+      seenList = online.length > 0;
+      clearTyping();
+      render();
+    }
+
+    return { online: function () { return sorted(online); }, setRoom: setRoom };
   };
 })(window);

@@ -1,9 +1,11 @@
 /* The room page: connects ParleyClient (connection.js, outbox.js, client.js) to the page.
  *
- * This file wires the pieces together and owns the room header's status, the notices, the
- * composer and the banners; the message list is messages.js, the online list and typing line
- * people.js, shared helpers dom.js. Load order (room.html): connection, outbox, presence,
- * client, dom, messages, people, ui.
+ * This file wires the pieces together and owns the room on screen (switching rooms without a
+ * reload: one pane per opened room, the URL and the back button follow), the room header, the
+ * status, the notices, the composer, the banners and the read marker; the message list of a room
+ * is messages.js, the online list and typing line people.js, the conversations sidebar
+ * sidebar.js, the dialogs and the members panel rooms.js, shared helpers dom.js. Load order
+ * (room.html): connection, outbox, presence, client, dom, messages, people, sidebar, rooms, ui.
  *
  * Every piece of chat text goes into the page with textContent or text nodes, never innerHTML.
  */
@@ -13,7 +15,7 @@
   var configNode = document.getElementById("parley-config");
   if (!configNode || typeof ParleyClient !== "function" || !window.ParleyUI) return;
   var config = JSON.parse(configNode.textContent);
-  var room = config.room;
+  var room = config.room; // the room on screen
   var me = config.user || {};
   var PAGE = Math.min(config.page || 50, 100);
   var MAX_CHARS = 4000;
@@ -37,8 +39,165 @@
   // window.parleyClientOptions lets a test shorten the heartbeat; nothing sets it in production.
   var client = new ParleyClient(Object.assign({}, window.parleyClientOptions || {}, { ws: config.ws }));
 
-  var messages = ParleyUI.messages({ client: client, room: room, me: me, page: PAGE, notice: notice });
   var people = ParleyUI.people({ client: client, room: room, me: me });
+  var sidebar = ParleyUI.sidebar({
+    client: client,
+    me: me,
+    current: function () { return room; },
+    open: function (slug, info) { openRoom(slug, info, true); },
+    changed: function (slug) { if (slug === room) showHeader(); }
+  });
+
+  // --- rooms on screen --------------------------------------------------------------------
+
+  var PANES_KEPT = 12; // rooms followed at once; the least recently shown is let go beyond that
+  var panes = new Map(); // slug -> {view: messages.js, node, shown: ms, info}
+  var stage = $("stage");
+  var paneTemplate = $("pane-template");
+  var heading = $("room-heading");
+  var titleNode = $("room-title");
+  var joinBtn = $("join-room");
+  var HOOKS = { ".scroller": "scroller", ".messages": "messages", ".load-earlier": "load-earlier", ".room-start": "room-start", ".new-pill": "new-pill" };
+  var messages = null; // the view of the room on screen
+
+  function paneFor(slug) {
+    var p = panes.get(slug);
+    if (p) return p;
+    var node = paneTemplate.content.firstElementChild.cloneNode(true);
+    node.dataset.room = slug;
+    node.hidden = true;
+    stage.insertBefore(node, notices);
+    p = { node: node, shown: 0, info: null };
+    p.view = ParleyUI.messages({
+      client: client, room: slug, me: me, page: PAGE, notice: notice, pane: node, input: input,
+      active: function () { return slug === room; }
+    });
+    panes.set(slug, p);
+    client.subscribe(slug);
+    return p;
+  }
+
+  function letGo() {
+    if (panes.size <= PANES_KEPT) return;
+    var oldest = null;
+    panes.forEach(function (p, slug) {
+      if (slug !== room && (oldest === null || p.shown < panes.get(oldest).shown)) oldest = slug;
+    });
+    if (oldest === null) return;
+    panes.get(oldest).node.remove();
+    panes.delete(oldest);
+    client.unsubscribe(oldest);
+  }
+
+  /** The ids tests and scripts know (#messages, #scroller, ...) name the pane on screen. */
+  function moveHooks(node) {
+    Object.keys(HOOKS).forEach(function (sel) {
+      var old = document.getElementById(HOOKS[sel]);
+      if (old) old.removeAttribute("id");
+      var mine = node.querySelector(sel);
+      if (mine) mine.id = HOOKS[sel];
+    });
+  }
+
+  function roomName(slug) {
+    var entry = sidebar.entry(slug);
+    var p = panes.get(slug);
+    return entry ? sidebar.label(slug) : (p && p.info && p.info.title) || slug;
+  }
+
+  function showHeader() {
+    var entry = sidebar.entry(room);
+    var p = panes.get(room);
+    var info = (p && p.info) || {};
+    var dm = entry ? entry.kind === "dm" : info.kind === "dm";
+    var name = roomName(room);
+    heading.textContent = "";
+    if (!dm) {
+      var hash = dom.el("span", "hash", "#");
+      hash.setAttribute("aria-hidden", "true");
+      heading.appendChild(hash);
+    }
+    heading.appendChild(document.createTextNode(dm ? name : room));
+    var title = entry ? entry.title : info.title;
+    var topic = entry ? entry.topic : info.topic;
+    var sub = [title && title !== room && !dm ? title : "", topic || ""].filter(Boolean).join(" \u00b7 ");
+    titleNode.textContent = sub;
+    titleNode.hidden = sub === "";
+    input.placeholder = "Message " + (dm ? name : "#" + room);
+    document.title = (dm ? name : "#" + room) + " \u00b7 Parley";
+    // A public room the user is not a member of: reading and posting work, joining puts it in
+    // the sidebar (and sends its news to every tab).
+    joinBtn.hidden = !sidebar.isLoaded() || sidebar.isMember(room) || info.kind === "private" || dm;
+    joinBtn.textContent = "Join #" + room;
+  }
+
+  function openRoom(slug, info, push) {
+    if (info) paneFor(slug).info = Object.assign(paneFor(slug).info || {}, info);
+    if (slug === room && messages) return;
+    if (messages && panes.has(room)) panes.get(room).view.hide();
+    room = slug;
+    var p = paneFor(slug);
+    p.shown = Date.now();
+    messages = p.view;
+    moveHooks(p.node);
+    p.view.show();
+    lostAccess = false;
+    signedOut.hidden = true;
+    if (client.state === "live") setComposerEnabled(true);
+    people.setRoom(slug);
+    if (rooms) rooms.setRoom(slug);
+    showHeader();
+    sidebar.render();
+    if (push) history.pushState({ room: slug }, "", "/rooms/" + encodeURIComponent(slug) + "/");
+    letGo();
+    input.focus();
+    markSeen();
+  }
+
+  window.addEventListener("popstate", function (e) {
+    var slug = e.state && e.state.room;
+    if (!slug) {
+      var m = /^\/rooms\/([^/]+)\/$/.exec(location.pathname);
+      slug = m ? decodeURIComponent(m[1]) : null;
+    }
+    if (slug) openRoom(slug, null, false);
+  });
+
+  joinBtn.addEventListener("click", function () {
+    var slug = room;
+    joinBtn.disabled = true;
+    client.act("join", { room: slug }).then(function () {
+      notice("You joined #" + slug + ".", "info");
+    }, function (err) {
+      notice("Could not join #" + slug + ": " + err.message, "error");
+    }).then(function () { joinBtn.disabled = false; });
+  });
+
+  // --- the read marker ------------------------------------------------------------------------
+
+  var readTimer = null;
+
+  /** Mark read what the user has seen: the room on screen, the tab visible and focused. */
+  function markSeen() {
+    if (readTimer !== null) return;
+    readTimer = setTimeout(function () {
+      readTimer = null;
+      if (document.visibilityState !== "visible" || !document.hasFocus() || !messages) return;
+      var seq = messages.seenUpTo();
+      if (seq > 0) sidebar.read(room, seq);
+    }, 300);
+  }
+
+  client.on("event", function (ev) { if (ev.room === room) markSeen(); });
+  client.on("subscribed", function (info) { if (info.room === room) setTimeout(markSeen, 200); });
+  client.on("rooms", function () {
+    showHeader(); // membership known now: the Join button, a DM's name
+    markSeen();
+  });
+  client.on("ack", function (ack) { if (ack.room === room) markSeen(); });
+  stage.addEventListener("scroll", markSeen, { capture: true, passive: true });
+  window.addEventListener("focus", markSeen);
+  document.addEventListener("visibilitychange", markSeen);
 
   // --- errors ---------------------------------------------------------------------------
 
@@ -60,7 +219,14 @@
   var lostAccess = false; // removed from this room: stays so, whatever the connection does
 
   client.on("revoked", function (info) {
-    if (info.room !== room) return;
+    if (info.room !== room) {
+      var gone = panes.get(info.room);
+      if (gone) {
+        gone.node.remove();
+        panes.delete(info.room);
+      }
+      return;
+    }
     lostAccess = true;
     setStatusText("signed-out", "No access");
     signedOut.textContent = "You no longer have access to #" + room + ". ";
@@ -214,10 +380,17 @@
     guestHint.hidden = false;
   }
 
+  var rooms = ParleyUI.rooms ? ParleyUI.rooms({
+    client: client, me: me, sidebar: sidebar, notice: notice,
+    current: function () { return room; },
+    open: function (slug, info) { openRoom(slug, info, true); }
+  }) : null;
+
   updateComposer();
   client.connect();
-  client.subscribe(room);
-  input.focus();
+  history.replaceState({ room: room }, "");
+  openRoom(room, { title: config.title, topic: config.topic, kind: config.kind }, false);
 
-  window.parley = { client: client, room: room, people: people }; // handy from the console
+  // handy from the console
+  window.parley = { client: client, people: people, sidebar: sidebar, get room() { return room; } };
 })();
