@@ -201,3 +201,69 @@ def test_directory_dm_and_mobile_drawer(people: tuple) -> None:
     expect(a.get_by_role("heading", level=1)).to_have_text("bob")
     violations = axe_violations(a)
     assert violations == [], violations
+
+
+NOTIFICATION_SPY = """
+(() => {
+  window.__notes = [];
+  class Spy {
+    constructor(title, options) { window.__notes.push({ title, body: (options || {}).body || "" }); }
+    close() {}
+    static get permission() { return "granted"; }
+    static requestPermission() { return Promise.resolve("granted"); }
+  }
+  window.Notification = Spy;
+  // The tab is in the background from the start (what a hidden tab reports).
+  Object.defineProperty(document, "hidden", { get: () => window.__hidden !== false });
+  Object.defineProperty(document, "visibilityState", { get: () => (window.__hidden !== false ? "hidden" : "visible") });
+})();
+"""
+
+
+def until_notes(page: Page, count: int) -> None:
+    """Wait (bounded) until the spy recorded ``count`` notifications (the page's CSP forbids the
+    eval behind wait_for_function)."""
+    for _ in range(150):
+        if page.evaluate("window.__notes.length") >= count:
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"no {count} notifications: {page.evaluate('window.__notes')}")
+
+
+def test_notifications_follow_the_room_setting_and_read_markers_agree_across_tabs(people: tuple) -> None:
+    live, ann, bob = people
+    ann.sign_up_into("plaza")
+    bob.sign_up_into("plaza")
+    b = bob.page
+    b.get_by_role("button", name="Join #plaza").click()
+    expect(conv(b, "plaza")).to_be_visible()
+
+    # bob's second tab, in the background, with notifications allowed (a spy records them).
+    other = bob.context.new_page()
+    other.add_init_script(NOTIFICATION_SPY)
+    other.goto(f"{live.base_url}/rooms/plaza/")
+    expect(other.locator("#status")).to_contain_text("Live")
+    expect(conv(other, "plaza")).to_be_visible()
+    expect(other.get_by_role("button", name="Turn on notifications")).to_be_hidden()  # already granted
+
+    ann.say("@bob are you there?")
+    until_notes(other, 1)
+    notes = other.evaluate("window.__notes")
+    assert notes == [{"title": "ann in #plaza", "body": "@bob are you there?"}], notes
+
+    # bob's visible tab shows it, so it is read: his background tab agrees without showing it.
+    bob.expect_once("@bob are you there?")
+    expect(conv(other, "plaza")).to_have_accessible_name("plaza")
+
+    # "Nothing" for this room: no more notifications from it, in any tab.
+    b.get_by_role("button", name="Room settings").click()
+    b.get_by_role("dialog").get_by_label("Notifications").select_option("nothing")
+    expect(b.get_by_text("Notifications for this room: nothing.")).to_be_visible()
+    b.get_by_role("dialog").get_by_role("button", name="Close").click()
+    ann.say("@bob second call")
+    bob.expect_once("@bob second call")
+    ann.say("third, no mention")
+    bob.expect_once("third, no mention")
+    other.wait_for_timeout(500)  # the frames reached bob's tabs above; give the spy a moment
+    assert other.evaluate("window.__notes.length") == 1
+    other.close()
