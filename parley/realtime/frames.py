@@ -52,8 +52,12 @@ def read(*, room: str, seq: int) -> str:
     return json.dumps({"type": "read", "room": room, "seq": seq})
 
 
-def members(*, room: str, people: list[dict[str, Any]]) -> str:
-    return json.dumps({"type": "members", "room": room, "members": people})
+def members(*, room: str, people: list[dict[str, Any]], banned: list[dict[str, Any]] | None = None) -> str:
+    """``banned`` only for those who may lift a ban (else the key is left out)."""
+    out: dict[str, Any] = {"type": "members", "room": room, "members": people}
+    if banned is not None:
+        out["banned"] = banned
+    return json.dumps(out)
 
 
 def directory(*, found: list[dict[str, Any]]) -> str:

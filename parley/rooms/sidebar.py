@@ -85,15 +85,19 @@ def sidebar_entry(*, user: User, room: Room) -> Entry | None:
     return found[0] if found else None
 
 
-def room_members(*, user: User, slug: object) -> tuple[str, list[dict[str, Any]]]:
-    """The members of a room ``user`` may read: owners first, then admins, then by name."""
+def room_members(*, user: User, slug: object) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]] | None]:
+    """The members of a room ``user`` may read: owners first, then admins, then by name; and,
+    for the room's owners and admins (and staff), the banned users (else None)."""
     room = room_access_for_user(slug=slug, user=user)  # type: ignore[arg-type]
-    muted = set(Restriction.objects.filter(room=room, kind=Restriction.Kind.MUTE).values_list("user_id", flat=True))
+    restrictions = list(Restriction.objects.filter(room=room).select_related("user"))
+    muted = {r.user_id for r in restrictions if r.kind == Restriction.Kind.MUTE}
     rows = list(Membership.objects.filter(room=room).select_related("user")[: MEMBERS_MAX * 2])
     rows.sort(key=lambda m: (_ROLE_ORDER.get(Membership.Role(m.role), 3), m.user.name.lower()))
-    return room.slug, [
-        {"user": user_ref(m.user), "role": m.role, "muted": m.user_id in muted} for m in rows[:MEMBERS_MAX]
-    ]
+    mine = next((m.role for m in rows if m.user_id == user.pk), None)
+    manages = user.is_staff or mine in (Membership.Role.OWNER, Membership.Role.ADMIN)
+    banned = [user_ref(r.user) for r in restrictions if r.kind == Restriction.Kind.BAN] if manages else None
+    people = [{"user": user_ref(m.user), "role": m.role, "muted": m.user_id in muted} for m in rows[:MEMBERS_MAX]]
+    return room.slug, people, banned
 
 
 def directory(*, user: User, q: object = None) -> list[dict[str, Any]]:

@@ -259,3 +259,17 @@ async def test_tutorial_sockets_see_messages_only_and_followers_get_events_not_a
     assert not [f for f in got if f["type"] == "activity"]  # it follows the room: the events are enough
     assert json.loads(await talk.recv_text()) == {"message": "after the invite"}  # nothing for the invite
     assert await talk.nothing(0.2)
+
+
+async def test_members_lists_bans_to_owners_and_admins_only(people: None, connect: Connect) -> None:
+    ann, bob = await connect("ann"), await connect("bob")
+    assert (await act(ann, {"type": "room_create", "title": "Quiet", "room": "quiet"}))["type"] == "ok"
+    for name in ("bob", "cat"):
+        assert (await act(ann, {"type": "invite", "room": "quiet", "user": name}))["type"] == "ok"
+    assert (await act(ann, {"type": "remove", "room": "quiet", "user": "cat", "ban": True}))["type"] == "ok"
+    await ann.send({"type": "members", "room": "quiet"})
+    seen = await until(ann, "members")
+    assert [u["username"] for u in seen["banned"]] == ["cat"]
+    assert [m["user"]["username"] for m in seen["members"]] == ["ann", "bob"]
+    await bob.send({"type": "members", "room": "quiet"})
+    assert "banned" not in await until(bob, "members")  # a plain member is not told

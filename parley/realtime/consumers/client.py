@@ -389,8 +389,8 @@ class ClientConsumer(HubConsumer):
 
     async def on_members(self, frame: Frame) -> None:
         self._read_allowed()
-        slug, people = await db_call(room_members, user=self.user, slug=frame.get("room"))
-        self.push(frames.members(room=slug, people=people))
+        slug, people, banned = await db_call(room_members, user=self.user, slug=frame.get("room"))
+        self.push(frames.members(room=slug, people=people, banned=banned))
 
     async def on_directory(self, frame: Frame) -> None:
         self._read_allowed()
