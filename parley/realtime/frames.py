@@ -5,6 +5,7 @@ Each returns the encoded text, ready for ``websocket.send``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from parley.core import json
@@ -52,7 +53,7 @@ def read(*, room: str, seq: int) -> str:
     return json.dumps({"type": "read", "room": room, "seq": seq})
 
 
-def members(*, room: str, people: list[dict[str, Any]], banned: list[dict[str, Any]] | None = None) -> str:
+def members(*, room: str, people: list[dict[str, Any]], banned: Sequence[Mapping[str, Any]] | None = None) -> str:
     """``banned`` only for those who may lift a ban (else the key is left out)."""
     out: dict[str, Any] = {"type": "members", "room": room, "members": people}
     if banned is not None:

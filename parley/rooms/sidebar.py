@@ -13,7 +13,7 @@ from django.db.models import Count, F, Q
 
 from parley.accounts.models import User
 from parley.core.errors import BadRequest
-from parley.messaging.events import user_ref
+from parley.messaging.events import UserRef, user_ref
 from parley.messaging.models import Event, Mention
 from parley.rooms.access import room_access_for_user
 from parley.rooms.models import Membership, Restriction, Room
@@ -85,7 +85,7 @@ def sidebar_entry(*, user: User, room: Room) -> Entry | None:
     return found[0] if found else None
 
 
-def room_members(*, user: User, slug: object) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]] | None]:
+def room_members(*, user: User, slug: object) -> tuple[str, list[dict[str, Any]], list[UserRef] | None]:
     """The members of a room ``user`` may read: owners first, then admins, then by name; and,
     for the room's owners and admins (and staff), the banned users (else None)."""
     room = room_access_for_user(slug=slug, user=user)  # type: ignore[arg-type]
