@@ -26,7 +26,7 @@ ALLOWED_ATTRIBUTES = {"a": {"href"}, "ol": {"start"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
 # Characters (and starts of lines) that can make Markdown or a shortcode do something.
-_MAYBE_MARKUP = re.compile(r"[*_`~\[\]<>&:\\|#!\n\t]|^\s|^[-+>]|^\d+[.)]\s|www\.|://", re.MULTILINE)
+_MAYBE_MARKUP = re.compile(r"[*_`~\[\]<>&\\|#!\n\t]|:[\w+-]+:|^\s|^[-+>]|^\d+[.)]\s|www\.|://", re.MULTILINE)
 
 _md = (
     MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True, "typographer": False})
