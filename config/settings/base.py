@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "parley.accounts",
     "parley.rooms",
     "parley.messaging",
+    "parley.files",
     "parley.realtime",
     "parley.presence",
     "parley.web",
@@ -148,7 +149,51 @@ def _channel_layers(kind: str, redis_url: str) -> dict[str, dict[str, object]]:
 
 CHANNEL_LAYERS = _channel_layers(PARLEY_CHANNEL_LAYER, REDIS_URL)
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # `manage.py db_worker` runs them
+
+# Files and images in messages (parley.files). Never under MEDIA_ROOT (served to anyone): a
+# private room's files are served by Parley's checked view only (/files/<id>/<name>).
+PARLEY_ATTACHMENTS_STORAGE = env_str("PARLEY_ATTACHMENTS_STORAGE", "filesystem")
+PARLEY_ATTACHMENTS_DIR = Path(env_str("PARLEY_ATTACHMENTS_DIR", str(VAR_DIR / "attachments")))
+PARLEY_UPLOAD_MAX_BYTES = env_int("PARLEY_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)  # per file; then 413
+PARLEY_UPLOADS_PER_MINUTE = env_int("PARLEY_UPLOADS_PER_MINUTE", 30)  # per user and process (burst as many)
+
+
+def _attachments_storage(kind: str) -> dict[str, object]:
+    if kind == "filesystem":
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(PARLEY_ATTACHMENTS_DIR), "base_url": "/files/"},
+        }
+    if kind != "s3":
+        raise EnvError(f"PARLEY_ATTACHMENTS_STORAGE={kind!r}: use filesystem or s3")
+    if not find_spec("storages") or not find_spec("boto3"):
+        raise EnvError("PARLEY_ATTACHMENTS_STORAGE=s3 needs django-storages[s3]: pip install 'django-storages[s3]'")
+    bucket = env_str("PARLEY_S3_BUCKET", "")
+    if not bucket:
+        raise EnvError("PARLEY_ATTACHMENTS_STORAGE=s3 needs PARLEY_S3_BUCKET")
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": env_str("PARLEY_S3_ENDPOINT_URL", "") or None,  # MinIO, R2, Ceph, ...
+            "region_name": env_str("PARLEY_S3_REGION", "") or None,
+            # empty: boto3's own chain (environment, instance role)
+            "access_key": env_str("PARLEY_S3_ACCESS_KEY_ID", "") or None,
+            "secret_key": env_str("PARLEY_S3_SECRET_ACCESS_KEY", "") or None,
+            "location": env_str("PARLEY_S3_PREFIX", "attachments"),
+            "default_acl": "private",
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": _attachments_storage(PARLEY_ATTACHMENTS_STORAGE),
+}
 
 # Parley's own knobs; every one documented in docs/protocol.md or docs/deploy.md.
 PARLEY_GUESTS = env_bool("PARLEY_GUESTS", False)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
+from urllib.parse import quote
 
 from parley.accounts.models import User
 
@@ -13,6 +14,32 @@ class UserRef(TypedDict):
     username: str
     name: str
     guest: bool
+
+
+class FileRef(TypedDict):
+    """A file of a message: ``url`` serves it (members only in a private room), ``thumb`` a small
+    WebP of an image once the background task made it; ``width``/``height`` for images."""
+
+    id: int
+    name: str
+    size: int
+    type: str
+    url: str
+    thumb: NotRequired[str]
+    width: NotRequired[int]
+    height: NotRequired[int]
+
+
+def file_ref(
+    *, id: int, name: str, size: int, type: str, thumb: bool, width: int | None, height: int | None
+) -> FileRef:
+    ref: FileRef = {"id": id, "name": name, "size": size, "type": type, "url": f"/files/{id}/{quote(name, safe='')}"}
+    if thumb:
+        ref["thumb"] = f"/files/{id}/thumb/"  # a name has no "/": never a file's URL
+    if width is not None and height is not None:
+        ref["width"] = width
+        ref["height"] = height
+    return ref
 
 
 def user_ref(user: User) -> UserRef:
@@ -36,10 +63,12 @@ def message_posted(
     mentions: list[int] | None = None,
     mention_room: bool = False,
     html: str | None = None,
+    files: list[FileRef] | None = None,
 ) -> dict[str, Any]:
     """``user`` is ``user_ref(author)`` and ``ts`` is ``ts_text(moment)``: a batch of posts makes
     each once, not once per event. ``mentions`` and ``mention_room`` appear only when the
-    message mentions anyone; ``html`` only when the body has formatting (parley.messaging.formatting)."""
+    message mentions anyone; ``html`` only when the body has formatting (parley.messaging.formatting);
+    ``files`` only when the message has files (its ``body`` may then be "")."""
     frame: dict[str, Any] = {
         "type": "event",
         "room": room,
@@ -53,6 +82,8 @@ def message_posted(
     }
     if html is not None:
         frame["html"] = html
+    if files:
+        frame["files"] = files
     if mentions or mention_room:
         frame["mentions"] = mentions or []
         frame["mention_room"] = mention_room

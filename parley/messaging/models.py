@@ -25,6 +25,7 @@ class Event(models.Model):
         MESSAGE_DELETED = "message.deleted"
         REACTION_ADDED = "reaction.added"
         REACTION_REMOVED = "reaction.removed"
+        MESSAGE_FILES_UPDATED = "message.files_updated"
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
     seq = models.BigIntegerField()

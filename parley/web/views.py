@@ -12,6 +12,7 @@ from django.contrib.auth import login
 from django.db import DatabaseError, IntegrityError, connection
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
@@ -116,6 +117,8 @@ def room(request: HttpRequest, slug: str) -> HttpResponse:
         "user": {**user_ref(user), "staff": user.is_staff},
         "ws": "/ws/",
         "page": settings.PARLEY_PAGE_HISTORY,
+        "csrf": get_token(request),  # the upload endpoint's header (also sets the cookie)
+        "upload_max": settings.PARLEY_UPLOAD_MAX_BYTES,
     }
     return render(request, "web/room.html", {"room": target, "config": config})
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from parley.accounts.models import User
 from parley.core import json
 from parley.core.errors import BadRequest, Forbidden, NotFound
+from parley.files.services import attachments_forget
 from parley.messaging import events
 from parley.messaging.formatting import message_html
 from parley.messaging.mentions import Ask, mentioned_names, mentions_resolve
@@ -181,7 +182,8 @@ def _mentions_again(room: Room, event: Event, author: User, text: str) -> tuple[
 
 def message_delete(*, user: User, room: object, seq: object, cid: object = None) -> Changed:
     """The author or a moderator removes a message: ``message.deleted`` {target}; the message
-    stays in the log as a tombstone (no text, no reactions, no mentions)."""
+    stays in the log as a tombstone (no text, no reactions, no mentions, no files: its attachments
+    are deleted from the storage)."""
     return _retried(_delete, user, room, cid, seq=seq)
 
 
@@ -198,8 +200,19 @@ def _delete(*, user: User, slug: object, cid: object, seq: object) -> Changed:
     change = room_event_append(room=room, kind=Event.Kind.MESSAGE_DELETED, actor=user, cid=cid_, target=target)
     Mention.objects.filter(room=room, seq=target).delete()
     Reaction.objects.filter(room=room, seq=target).delete()
+    attachments_forget(room=room, seq=target)  # the files too: from the storage once this commits
     event.body = ""
-    _rewrite(event, body="", html=None, deleted=True, reactions=None, mentions=None, mention_room=None, edited=None)
+    _rewrite(
+        event,
+        body="",
+        html=None,
+        deleted=True,
+        reactions=None,
+        mentions=None,
+        mention_room=None,
+        edited=None,
+        files=None,
+    )
     return Changed(room=room.slug, seq=change, cid=cid_)
 
 

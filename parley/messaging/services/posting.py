@@ -12,7 +12,9 @@ from django.utils import timezone
 from parley.accounts.models import User
 from parley.core import json
 from parley.core.errors import BadRequest, Forbidden, NotFound, ParleyError
+from parley.files.claim import files_claim, files_mark_sent
 from parley.messaging import events
+from parley.messaging.events import FileRef
 from parley.messaging.formatting import message_html
 from parley.messaging.mentions import Ask, Found, mentioned_names, mentions_resolve
 from parley.messaging.models import Mention
@@ -23,12 +25,14 @@ from parley.realtime.publish import PublishedEvent, room_events_publish
 from parley.rooms.access import room_access_rule
 
 
-def message_post(*, user: User, room: object, cid: object, body: object, reply_to: object = None) -> Posted:
+def message_post(
+    *, user: User, room: object, cid: object, body: object, reply_to: object = None, files: object = None
+) -> Posted:
     """Append ``message.posted`` to the room's log, or return the first result for a known cid.
 
     Returns only after the transaction committed, so an ``ack`` built from the result is true.
     """
-    [result] = messages_post([PostRequest(user=user, room=room, cid=cid, body=body, reply_to=reply_to)])
+    [result] = messages_post([PostRequest(user=user, room=room, cid=cid, body=body, reply_to=reply_to, files=files)])
     if isinstance(result, ParleyError):
         raise result
     return result
@@ -69,12 +73,19 @@ def _store(store: Store, valid: list[Valid], results: list[Posted | ParleyError 
     """The transaction: must run inside ``transaction.atomic``."""
     locked = store.read_and_lock(valid)
     fresh, firsts = _sort_out(valid, locked, results)
+    files: dict[int, list[FileRef]] = {}
+    if any(item.files for item in firsts):  # the only cost of files to a batch without any
+        files, fresh, firsts = _claim_files(fresh, firsts, locked.rooms, results)
     if not firsts:
         return
     moment = timezone.now()
     found = _mentions(firsts, locked.rooms)
-    rows, published = _events(firsts, locked.rooms, moment, found)
+    rows, published = _events(firsts, locked.rooms, moment, found, files)
     store.append(rows, locked.rooms, created_at=moment)
+    if files:
+        files_mark_sent(
+            {ref["id"]: row[1] for row, item in zip(rows, firsts, strict=True) for ref in files.get(item.index, ())}
+        )
     if found:
         Mention.objects.bulk_create(
             Mention(room_id=row[0], seq=row[1], user_id=user_id)
@@ -126,6 +137,33 @@ def _sort_out(
     return fresh, firsts
 
 
+def _claim_files(
+    fresh: list[Valid], firsts: list[Valid], rooms: Rooms, results: list[Posted | ParleyError | None]
+) -> tuple[dict[int, list[FileRef]], list[Valid], list[Valid]]:
+    """The posts' files, checked and locked; a post whose files are refused gets the error (and
+    so does a repeat of its cid in the batch) and takes no seq."""
+    files, refused = files_claim(firsts, {slug: room[0] for slug, room in rooms.items()})
+    if not refused:
+        return files, fresh, firsts
+    by_key = {item.key: refused[item.index] for item in firsts if item.index in refused}
+    for item in fresh:
+        if item.key in by_key:
+            results[item.index] = by_key[item.key]
+    return (
+        files,
+        [item for item in fresh if item.key not in by_key],
+        [item for item in firsts if item.key not in by_key],
+    )
+
+
+def _tutorial_text(body: str, files: list[FileRef] | None) -> str:
+    """What the tutorial routes print for a message: its text, then its files' names."""
+    if not files:
+        return body
+    names = " ".join(f"[{ref['name']}]" for ref in files)
+    return f"{body} {names}" if body else names
+
+
 def _mentions(firsts: list[Valid], rooms: Rooms) -> dict[int, Found]:
     """Batch index -> who the message mentions, for the messages that mention anyone."""
     asks: list[tuple[int, Ask]] = []
@@ -141,7 +179,7 @@ def _mentions(firsts: list[Valid], rooms: Rooms) -> dict[int, Found]:
 
 
 def _events(
-    firsts: list[Valid], rooms: Rooms, moment: datetime, mentions: dict[int, Found]
+    firsts: list[Valid], rooms: Rooms, moment: datetime, mentions: dict[int, Found], files: dict[int, list[FileRef]]
 ) -> tuple[list[Row], list[PublishedEvent]]:
     """The rows to insert and the events to publish, with the seqs that follow each room's
     last_seq (read under the room's lock), in batch order."""
@@ -157,6 +195,7 @@ def _events(
         next_seq[item.room] = seq + 1
         author_id = item.key[0]
         mention = mentions.get(item.index)
+        attached = files.get(item.index) if files else None
         frame = json.dumps(
             events.message_posted(
                 room=item.room,
@@ -169,8 +208,10 @@ def _events(
                 mentions=mention.users if mention else None,
                 mention_room=mention.room if mention else False,
                 html=message_html(item.body),
+                files=attached,
             )
         )
         rows.append((room_id, seq, author_id, item.cid, item.body, item.reply_to, frame))
-        published.append(PublishedEvent(room=item.room, room_id=room_id, seq=seq, frame=frame, body=item.body))
+        body = _tutorial_text(item.body, attached) if attached else item.body
+        published.append(PublishedEvent(room=item.room, room_id=room_id, seq=seq, frame=frame, body=body))
     return rows, published

@@ -25,3 +25,4 @@ class PostRequest:
     cid: object
     body: object
     reply_to: object = None
+    files: object = None  # attachment ids (parley.files), or None

@@ -13,6 +13,7 @@ from parley.messaging.services.records import PostRequest
 from parley.rooms.slugs import slug_validate
 
 CID_MAX = 64
+FILES_MAX = 10  # attachments per message
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class Valid:
     cid: str
     body: str
     reply_to: int | None
+    files: tuple[int, ...] = ()  # attachment ids, checked against the database in the transaction
 
 
 def cid_validate(cid: object) -> str:
@@ -58,15 +60,38 @@ def reply_to_validate(reply_to: object) -> int | None:
     return reply_to
 
 
+def files_validate(files: object) -> tuple[int, ...]:
+    if files is None:
+        return ()
+    if (
+        not isinstance(files, list)
+        or not 1 <= len(files) <= FILES_MAX
+        or any(not isinstance(f, int) or isinstance(f, bool) or f < 1 for f in files)
+    ):
+        raise BadRequest(f"files must be a list of 1-{FILES_MAX} file ids (from the upload's answer)")
+    if len(set(files)) != len(files):
+        raise BadRequest("files names the same file twice")
+    return tuple(files)
+
+
+def _post_body(body: object, files: tuple[int, ...]) -> str:
+    """A message with files may have no text."""
+    if files and (body is None or (isinstance(body, str) and not text_visible(text_clean(body).strip()))):
+        return ""
+    return body_validate(body)
+
+
 def post_validate(index: int, request: PostRequest) -> Valid:
     reply_to = reply_to_validate(request.reply_to)
     cid = cid_validate(request.cid)
+    files = files_validate(request.files) if request.files is not None else ()
     return Valid(
         index=index,
         user=request.user,
         key=(request.user.pk, cid),
         room=slug_validate(request.room),
         cid=cid,
-        body=body_validate(request.body),
+        body=_post_body(request.body, files) if files else body_validate(request.body),
         reply_to=reply_to,
+        files=files,
     )

@@ -241,6 +241,7 @@ class ClientConsumer(HubConsumer):
                 cid=frame.get("cid"),
                 body=frame.get("body"),
                 reply_to=frame.get("reply_to"),
+                files=frame.get("files"),
             )
         )
         result.add_done_callback(partial(self._acked, frame, self.received_at))
