@@ -13,7 +13,7 @@
  *               retryAt?: ms timestamp, attempt?: n, code?: close code}
  *   subscribed {room, lastSeq, first: bool, reset: bool}  (reset: the room must be reloaded)
  *   event      {room, seq, kind, user, ts, cid, body, reply_to}  (each room+seq once)
- *   pending    {room, cid, body, reply_to}            a send was queued
+ *   pending    {room, cid, body, reply_to, files}     a send was queued
  *   ack        {room, cid, seq}
  *   failed     {room, cid, code, detail}              a send gave up (retry with client.retry(cid))
  *   retrying   {room, cid, code, after}               a send will be retried by itself
@@ -100,9 +100,12 @@
       this.conn.send({ type: "unsubscribe", room: room });
     },
 
-    /** Post a message. Returns its cid at once; progress comes as pending/ack/failed events. */
-    send: function (room, body, replyTo) {
-      return this.outbox.add(room, body, replyTo);
+    /**
+     * Post a message, with `files` (refs from the upload endpoint) if any. Returns its cid at
+     * once; progress comes as pending/ack/failed events.
+     */
+    send: function (room, body, replyTo, files) {
+      return this.outbox.add(room, body, replyTo, files);
     },
 
     /** Try a failed (or still pending) send again, with the same cid. */

@@ -143,6 +143,7 @@
       var body = el("div", "msg-body");
       bubble.appendChild(body);
       main.appendChild(bubble);
+      main.appendChild(el("div", "msg-files"));
       main.appendChild(el("div", "reactions"));
       main.appendChild(el("div", "msg-state"));
       if (opts.toolbar) main.appendChild(opts.toolbar(data, mine));
@@ -221,6 +222,11 @@
         mark.remove();
       }
       showReactions(li, data.deleted ? [] : data.reactions || []);
+      var files = data.deleted ? [] : data.files || [];
+      var bubble = body.parentNode;
+      bubble.hidden = !data.deleted && !data.html && !data.body && files.length > 0 && !data.reply_to;
+      var old = li.querySelector(".msg-files");
+      old.parentNode.replaceChild(ui.fileList(files), old);
     }
 
     function showReactions(li, reactions) {
@@ -256,7 +262,9 @@
         data.html = ev.html;
         data.edited = ev.ts;
       } else if (ev.kind === "message.deleted") {
-        data = Object.assign(data, { body: "", html: null, deleted: true, reactions: [] });
+        data = Object.assign(data, { body: "", html: null, deleted: true, reactions: [], files: [] });
+      } else if (ev.kind === "message.files_updated") {
+        data.files = ev.files; // a picture's thumbnail is ready
       } else if (ev.user) {
         var reactions = (data.reactions || []).map(function (r) { return { emoji: r.emoji, users: r.users.slice() }; });
         var found = reactions.filter(function (r) { return r.emoji === ev.emoji; })[0];
@@ -272,7 +280,7 @@
       showState(li, data);
     }
 
-    var CHANGES = { "message.edited": 1, "message.deleted": 1, "reaction.added": 1, "reaction.removed": 1 };
+    var CHANGES = { "message.edited": 1, "message.deleted": 1, "reaction.added": 1, "reaction.removed": 1, "message.files_updated": 1 };
 
     function buildReplyRef(seq) {
       var ref = el("button", "reply-ref");
@@ -544,7 +552,7 @@
       if (item.room !== room) return;
       var li = byCid.get(item.cid);
       if (!li) {
-        li = buildItem({ user: me, body: item.body, reply_to: item.reply_to, ts: new Date().toISOString() });
+        li = buildItem({ user: me, body: item.body, reply_to: item.reply_to, files: item.files, ts: new Date().toISOString() });
         li.dataset.cid = item.cid;
         byCid.set(item.cid, li);
         list.appendChild(li);

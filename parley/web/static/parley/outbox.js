@@ -37,7 +37,7 @@
 
   function ParleyOutbox(host) {
     this.host = host;
-    // cid -> {room, cid, body, reply_to, state: "queued"|"sent"|"failed", tries}, in writing order
+    // cid -> {room, cid, body, reply_to, files, state: "queued"|"sent"|"failed", tries}, in writing order
     this.items = new Map();
     this.inflight = null; // cid awaiting its ack
     this.holdUntil = 0; // rate_limited / server_error: no send before this time
@@ -46,10 +46,10 @@
 
   ParleyOutbox.prototype = {
     /** Queue a message; returns its cid. */
-    add: function (room, body, replyTo) {
-      var item = { room: room, cid: uuid(), body: body, reply_to: replyTo == null ? null : replyTo, state: "queued", tries: 0 };
+    add: function (room, body, replyTo, files) {
+      var item = { room: room, cid: uuid(), body: body, reply_to: replyTo == null ? null : replyTo, files: files && files.length ? files : null, state: "queued", tries: 0 };
       this.items.set(item.cid, item);
-      this.host.emit("pending", { room: room, cid: item.cid, body: body, reply_to: item.reply_to });
+      this.host.emit("pending", { room: room, cid: item.cid, body: body, reply_to: item.reply_to, files: item.files });
       this.pump();
       return item.cid;
     },
@@ -62,7 +62,7 @@
         item.state = "queued";
         item.tries = 0;
       }
-      this.host.emit("pending", { room: item.room, cid: item.cid, body: item.body, reply_to: item.reply_to, retry: true });
+      this.host.emit("pending", { room: item.room, cid: item.cid, body: item.body, reply_to: item.reply_to, files: item.files, retry: true });
       this.pump();
       return true;
     },
@@ -89,7 +89,9 @@
       });
       if (next === null) return;
       if (!this.host.ready(next.room)) return; // after that room's `subscribed` (which pumps again)
-      if (this.host.send({ type: "send", room: next.room, cid: next.cid, body: next.body, reply_to: next.reply_to })) {
+      var frame = { type: "send", room: next.room, cid: next.cid, body: next.body, reply_to: next.reply_to };
+      if (next.files) frame.files = next.files.map(function (f) { return f.id; });
+      if (this.host.send(frame)) {
         next.state = "sent";
         this.inflight = next.cid;
         clearTimeout(this.timers.ack);

@@ -5,7 +5,8 @@
  * status, the notices, the composer, the banners and the read marker; the message list of a room
  * is messages.js, the online list and typing line people.js, the conversations sidebar
  * sidebar.js, the dialogs and the members panel rooms.js, shared helpers dom.js. Load order
- * (room.html): connection, outbox, presence, client, dom, messages, people, sidebar, rooms, ui.
+ * (room.html): connection, outbox, presence, client, dom, files, messages, people, sidebar, rooms,
+ * ui. The composer's files (attach button, drop, paste, upload progress) are files.js.
  *
  * Every piece of chat text goes into the page with textContent or text nodes, never innerHTML.
  */
@@ -151,6 +152,7 @@
     if (info) paneFor(slug).info = Object.assign(paneFor(slug).info || {}, info);
     if (slug === room && messages) return;
     if (messages && panes.has(room)) panes.get(room).view.hide();
+    if (attachments && messages) attachments.clear(); // uploads belong to the room they went to
     room = slug;
     var p = paneFor(slug);
     p.shown = Date.now();
@@ -347,8 +349,10 @@
 
   function updateComposer() {
     var length = input.value.length;
-    var blank = input.value.trim() === "";
-    sendBtn.disabled = input.disabled || blank || length > MAX_CHARS;
+    var blank = input.value.trim() === "" && (!attachments || attachments.ready().length === 0);
+    var uploading = !!attachments && attachments.busy();
+    sendBtn.disabled = input.disabled || blank || length > MAX_CHARS || uploading;
+    if (attachButton) attachButton.disabled = input.disabled;
     if (length >= COUNTER_FROM) {
       var left = MAX_CHARS - length;
       counter.hidden = false;
@@ -387,8 +391,14 @@
 
   function submit() {
     var text = input.value.replace(/^\s*\n/, "").replace(/\s+$/, "");
-    if (text.trim() === "" || text.length > MAX_CHARS || input.disabled) return;
-    client.send(room, text, replying);
+    var files = attachments.ready();
+    if ((text.trim() === "" && files.length === 0) || text.length > MAX_CHARS || input.disabled) return;
+    if (attachments.busy()) {
+      notice("Wait for the files to finish uploading.", "info");
+      return;
+    }
+    client.send(room, text.trim() === "" ? "" : text, replying, files);
+    attachments.clear();
     replyTo(null);
     input.value = "";
     updateComposer();
@@ -412,6 +422,20 @@
   });
 
   input.addEventListener("input", updateComposer);
+
+  var attachButton = $("attach-button");
+  var attachments = ParleyUI.attachments({
+    room: function () { return room; },
+    csrf: config.csrf,
+    max: config.upload_max,
+    button: attachButton,
+    picker: $("attach-input"),
+    tray: $("attach-tray"),
+    drop: form.parentNode, // the whole room: messages and composer
+    input: input,
+    notice: notice,
+    changed: updateComposer
+  });
 
   // --- page ------------------------------------------------------------------------------
 
