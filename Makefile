@@ -19,7 +19,7 @@ endif
 LOCK = $(or $(strip $(UV)),$(BIN)/uv) pip compile --quiet --universal --python-version 3.12 \
 	--generate-hashes --custom-compile-command "make lock" $(LOCK_ARGS)
 
-.PHONY: run runtime setup migrate lock test test-fast lint format services bench bench-quick clean
+.PHONY: run worker runtime setup migrate lock test test-fast lint format services bench bench-quick clean
 
 $(BIN)/python:
 	@test -x $@ || $(NEW_VENV)
@@ -50,9 +50,16 @@ migrate: runtime
 	@mkdir -p var staticfiles
 	$(BIN)/python manage.py migrate --noinput
 
-# SERVER=daphne adds the daphne extra.
+# SERVER=daphne adds the daphne extra. The task worker (thumbnails of pictures) runs beside the
+# server and stops with it; in production it is a process of its own (`make worker`, docs/deploy.md).
 run: migrate $(if $(filter daphne,$(SERVER)),$(BIN)/.daphne)
+	@$(BIN)/python manage.py db_worker --no-reload --no-startup-delay & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python bin/serve
+
+# The background task worker alone (django-tasks-db's db_worker): run one or more beside the servers.
+worker: migrate
+	$(BIN)/python manage.py db_worker --no-reload
 
 # After editing requirements*.txt. Keeps every pin it can; LOCK_ARGS=--upgrade (or
 # --upgrade-package NAME) moves pins forward.
