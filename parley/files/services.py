@@ -139,8 +139,11 @@ def attachment_thumbnail_make(*, attachment_id: int) -> str | None:
     if found is None or found.width is None or found.thumb_name is not None:
         return None
     storage = attachments_storage()
-    with storage.open(found.storage_name, "rb") as original:
-        data = thumbnails.thumbnail(original)
+    try:
+        with storage.open(found.storage_name, "rb") as original:
+            data = thumbnails.thumbnail(original)
+    except FileNotFoundError:  # its message was deleted meanwhile
+        return None
     thumb = storage.save(thumb_name_for(found.storage_name), ContentFile(data))
     try:
         with transaction.atomic():

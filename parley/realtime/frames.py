@@ -87,6 +87,9 @@ def activity(event: dict[str, Any]) -> str:
         out["mention_room"] = event.get("mention_room", False)
     body = event.get("body")
     if isinstance(body, str):
+        files = event.get("files")
+        if not body and isinstance(files, list):  # a message of files only: their names
+            body = " ".join(f"[{ref.get('name')}]" for ref in files if isinstance(ref, dict))
         out["preview"] = body[:PREVIEW_CHARS]
     return json.dumps(out)
 

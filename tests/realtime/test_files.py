@@ -125,8 +125,10 @@ async def _answer(client: Any, cid: str) -> dict[str, Any]:
 
 
 async def test_upload_send_and_the_room_sees_the_file(people: None, connect: Connect, files_dir: Path) -> None:
-    ann, bob = await connect("ann"), await connect("bob")
+    ann, bob, sidebar = await connect("ann"), await connect("bob"), await connect("ann")
     await bob.subscribe("lobby")
+    await sidebar.send({"type": "rooms"})
+    assert (await sidebar.recv())["type"] == "rooms"
     ref = await uploaded("ann", "lobby")
     assert ref["name"] == "photo.png" and ref["type"] == "image/png" and ref["size"] > 0
     assert (ref["width"], ref["height"]) == (800, 600)
@@ -140,6 +142,8 @@ async def test_upload_send_and_the_room_sees_the_file(people: None, connect: Con
     assert ack["type"] == "ack"
     posted = await event(bob, "message.posted")
     assert posted["body"] == "" and posted["files"] == [ref]
+    news = await sidebar.recv()  # the sidebar's preview of a message of files only: their names
+    assert news["type"] == "activity" and news["preview"] == "[photo.png]"
 
     served = await fetch(await web("bob"), ref["url"])
     assert served.status_code == 200
@@ -161,6 +165,9 @@ async def test_upload_refusals(people: None, connect: Connect, settings: Any) ->
     ann = await web("ann")
     big = await upload(ann, "lobby", "big.bin", b"\x01" * 300_000)
     assert big.status_code == 413 and big.json()["code"] == "too_large" and "limit" in big.json()["detail"]
+    # Within the envelope's slack, the file itself is measured after it arrived.
+    over = await upload(ann, "lobby", "over.bin", b"\x01" * 210_000)
+    assert over.status_code == 413 and over.json()["detail"].startswith("the file is 205 KiB")
     for name, data in [
         ("page.txt", b"<!DOCTYPE html><html><script>alert(1)</script>"),
         ("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
@@ -189,6 +196,15 @@ async def test_upload_refusals(people: None, connect: Connect, settings: Any) ->
     )
     muted = await upload(await web("bob"), "lobby", "a.txt", b"hi")
     assert muted.status_code == 403 and muted.json()["code"] == "forbidden"
+
+
+async def test_uploads_per_minute(people: None, settings: Any) -> None:
+    settings.PARLEY_UPLOADS_PER_MINUTE = 2
+    cat = await web("cat")
+    assert [(await upload(cat, "lobby", "a.txt", b"hi")).status_code for _ in range(2)] == [201, 201]
+    third = await upload(cat, "lobby", "a.txt", b"hi")
+    assert third.status_code == 429 and third.json()["code"] == "rate_limited"
+    assert int(third["Retry-After"]) >= 1
 
 
 async def test_csrf_for_the_page_and_bearer_tokens_for_bots(people: None) -> None:
