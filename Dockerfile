@@ -33,7 +33,7 @@ RUN SECRET_KEY=image-build-placeholder-never-used-at-run-time-0123456789 \
     DATABASE_URL=sqlite:////tmp/unused.sqlite3 \
     python manage.py parley_collectstatic --verbosity 0 \
     && rm -f /tmp/unused.sqlite3* \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var /app/var/attachments \
     && chown -R parley:parley /app/staticfiles /app/var
 USER parley
 EXPOSE 8000
