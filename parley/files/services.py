@@ -1,17 +1,20 @@
 """Writes of attachments: ``attachment_upload`` (checked, sniffed, stored; a picture's thumbnail
 queued for the task worker), ``attachment_thumbnail_make`` (the task's work: the thumbnail stored,
 and a message that already carries the picture rewritten and announced with
-``message.files_updated``), and ``attachments_forget`` (a deleted message's files)."""
+``message.files_updated``), ``attachments_forget`` (a deleted message's files) and
+``attachments_unsent_delete`` (uploads never sent)."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 from typing import IO
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.db import transaction
+from django.utils import timezone
 
 from parley.accounts.models import User
 from parley.core import buckets, json
@@ -192,3 +195,21 @@ def attachments_forget(*, room: Room, seq: int) -> None:
     if names:
         rows.delete()
         transaction.on_commit(partial(stored_files_delete, names))
+
+
+def attachments_unsent_delete(*, older_than: timedelta, dry_run: bool = False) -> int:
+    """Uploads never sent with a message, made more than ``older_than`` ago: their rows go (locked,
+    so a send that claims one meanwhile waits and then finds no file), their files on commit.
+    Returns how many."""
+    cutoff = timezone.now() - older_than
+    with transaction.atomic():
+        rows = list(
+            Attachment.objects.select_for_update()
+            .filter(seq__isnull=True, created_at__lt=cutoff)
+            .values_list("pk", "storage_name", "thumb_name")
+        )
+        if rows and not dry_run:
+            Attachment.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+            names = [name for _, stored, thumb in rows for name in (stored, thumb)]
+            transaction.on_commit(partial(stored_files_delete, names))
+    return len(rows)

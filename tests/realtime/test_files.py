@@ -323,3 +323,27 @@ def _run_worker(files_dir: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr.decode()[-3000:]
+
+
+async def test_unsent_uploads_are_swept_and_sent_ones_kept(people: None, connect: Connect, files_dir: Path) -> None:
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    ann = await connect("ann")
+    sent = await uploaded("ann", "lobby", "kept.png")
+    await send_files(ann, "lobby", "k1", [sent["id"]])
+    old = await uploaded("ann", "lobby", "old.txt", b"forgotten")
+    fresh = await uploaded("ann", "lobby", "fresh.txt", b"still typing")
+    await Attachment.objects.filter(pk__in=[sent["id"], old["id"]]).aupdate(
+        created_at=timezone.now() - timedelta(days=2)
+    )
+    old_file = files_dir / (await Attachment.objects.aget(pk=old["id"])).storage_name
+    out = io.StringIO()
+    await database_sync_to_async(call_command)("parley_cleanup_files", "--older-than", "24", stdout=out)
+    assert "deleted 1 unsent upload(s)" in out.getvalue()
+    assert not old_file.exists()
+    assert {a.pk async for a in Attachment.objects.all()} == {sent["id"], fresh["id"]}
+    assert (await fetch(await web("ann"), old["url"])).status_code == 404
+    assert (await send_files(ann, "lobby", "k2", [old["id"]]))["code"] == "not_found"
