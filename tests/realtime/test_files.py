@@ -138,8 +138,10 @@ async def test_upload_send_and_the_room_sees_the_file(people: None, connect: Con
     assert (await fetch(await web("bob"), ref["url"])).status_code == 404
     assert (await fetch(await web("ann"), ref["url"])).status_code == 200
 
+    tutorial = await connect("cat", path="/ws/chats/lobby/")
     ack = await send_files(ann, "lobby", "f1", [ref["id"]])
     assert ack["type"] == "ack"
+    assert await tutorial.recv() == {"message": "[photo.png]"}  # the tutorial's clients print the names
     posted = await event(bob, "message.posted")
     assert posted["body"] == "" and posted["files"] == [ref]
     news = await sidebar.recv()  # the sidebar's preview of a message of files only: their names
@@ -347,3 +349,16 @@ async def test_unsent_uploads_are_swept_and_sent_ones_kept(people: None, connect
     assert {a.pk async for a in Attachment.objects.all()} == {sent["id"], fresh["id"]}
     assert (await fetch(await web("ann"), old["url"])).status_code == 404
     assert (await send_files(ann, "lobby", "k2", [old["id"]]))["code"] == "not_found"
+
+
+async def test_a_thumbnail_task_for_a_deleted_message_leaves_nothing(
+    people: None, connect: Connect, files_dir: Path
+) -> None:
+    ann = await connect("ann")
+    ref = await uploaded("ann", "lobby", "gone.png")
+    ack = await send_files(ann, "lobby", "g1", [ref["id"]])
+    last = (await history(ann, "lobby"))[ack["seq"]]["seq"]
+    assert (await act(ann, {"type": "delete", "room": "lobby", "seq": ack["seq"]}))["type"] == "ack"
+    await database_sync_to_async(_run_worker)(files_dir)  # the queued task finds nothing to do
+    assert [p for p in files_dir.rglob("*") if p.is_file()] == []
+    assert (await history(ann, "lobby")).keys() == {last, last + 1}  # no message.files_updated
