@@ -162,6 +162,12 @@ def test_attach_paste_drop_thumbnails_and_delete(room_with_worker: tuple, tmp_pa
     violations = axe_violations(b)
     assert violations == [], violations
     b.screenshot(path=str(ARTIFACTS / "files-in-messages.png"), animations="disabled")
+    b.set_viewport_size({"width": 390, "height": 760})  # a phone: pictures fit the column
+    expect(shown).to_be_visible()
+    box = shown.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390, box
+    b.screenshot(path=str(ARTIFACTS / "files-in-messages-phone.png"), animations="disabled")
+    b.set_viewport_size({"width": 1100, "height": 760})
 
     # ann deletes the picture's message: bob's view loses the picture, the server the file.
     before = {p for p in files.rglob("*") if p.is_file()}
