@@ -133,7 +133,7 @@
       var main = el("div", "msg-main");
       var meta = el("div", "msg-meta");
       var author = el("span", "author " + dom.hue(data.user), mine ? "You" : dom.displayName(data.user));
-      if (!mine && dom.needsGuestTag(data.user)) author.appendChild(el("span", "guest-tag", "guest"));
+      if (!mine) dom.appendBadges(author, data.user);
       meta.appendChild(author);
       meta.appendChild(el("time", "msg-time"));
       main.appendChild(meta);
