@@ -96,6 +96,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             # Rendered in this response only, never stored: a reload shows it no more.
             context["new_token"] = token_create(user=user, name=token.cleaned_data["name"])
             context["new_token_name"] = token.cleaned_data["name"]
+            forms["token"] = TokenForm()  # an empty field for the next one
     elif action == "token_revoke":
         try:
             token_id = int(request.POST.get("token", ""))
