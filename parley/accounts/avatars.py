@@ -53,7 +53,8 @@ def avatar_render(upload: IO[bytes], *, size_bytes: int) -> dict[int, bytes]:
     limit = settings.PARLEY_AVATAR_MAX_BYTES
     if size_bytes > limit:
         raise AvatarRejected(f"That file is {_mb(size_bytes)}; pictures can be at most {_mb(limit)}.")
-    kinds = ", ".join(FORMATS.values())
+    names = list(FORMATS.values())
+    kinds = f"{', '.join(names[:-1])} or {names[-1]}"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -141,7 +141,7 @@ def test_a_file_that_is_not_a_readable_picture_is_refused_with_a_reason(content:
     response = _client(ann).post(URL, {"action": "avatar", "avatar": upload})
     assert response.status_code == 400
     text = response.content.decode()
-    assert "Upload a PNG, JPEG, WebP, GIF image." in text
+    assert "Upload a PNG, JPEG, WebP or GIF image." in text
     ann.refresh_from_db()
     assert ann.avatar == ""
     assert not default_storage.exists("avatars")
