@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from parley.accounts import avatars
 from parley.accounts.models import ApiToken, User
-from parley.realtime.publish import user_sessions_end
+from parley.realtime.publish import user_profile_publish, user_sessions_end
 
 # 24 x 24 display names: two guests in a room rarely share one (with 10 single words, one pair in
 # ten did, and a room of five guests usually had two of the same name).
@@ -109,11 +109,26 @@ def token_revoke(*, token_ids: Collection[int], owner: User | None = None) -> li
     return [RevokedToken(token_id=row.pk, user_id=row.user_id, name=row.name) for row in rows]
 
 
+def _profile_changed(user: User) -> None:
+    """Once this commits, the user's open sockets post with the new fields (no reconnect)."""
+    user_profile_publish(user_id=user.pk, display_name=user.display_name, avatar=user.avatar, is_bot=user.is_bot)
+
+
 def profile_update(*, user: User, display_name: str) -> None:
     """Set the name people see. Blank means the username. Events already in a room's log keep
-    the name they were posted with; new ones carry this one."""
-    user.display_name = display_name.strip()[:64]
-    user.save(update_fields=["display_name"])
+    the name they were posted with; new ones carry this one, from open sockets too."""
+    with transaction.atomic():
+        user.display_name = display_name.strip()[:64]
+        user.save(update_fields=["display_name"])
+        _profile_changed(user)
+
+
+def user_mark_bot(*, user: User) -> None:
+    """Make ``user`` a bot account: what they post from now on carries the "bot" tag."""
+    with transaction.atomic():
+        user.is_bot = True
+        user.save(update_fields=["is_bot"])
+        _profile_changed(user)
 
 
 def avatar_set(*, user: User, upload: IO[bytes], size_bytes: int) -> None:
@@ -126,11 +141,12 @@ def avatar_set(*, user: User, upload: IO[bytes], size_bytes: int) -> None:
         with transaction.atomic():
             old = User.objects.select_for_update().values_list("avatar", flat=True).get(pk=user.pk)
             User.objects.filter(pk=user.pk).update(avatar=stem)
+            user.avatar = stem
+            _profile_changed(user)
             transaction.on_commit(lambda: avatars.avatar_delete(old))
     except BaseException:
         avatars.avatar_delete(stem)
         raise
-    user.avatar = stem
 
 
 def avatar_remove(*, user: User) -> None:
@@ -138,8 +154,9 @@ def avatar_remove(*, user: User) -> None:
     with transaction.atomic():
         old = User.objects.select_for_update().values_list("avatar", flat=True).get(pk=user.pk)
         User.objects.filter(pk=user.pk).update(avatar="")
+        user.avatar = ""
+        _profile_changed(user)
         transaction.on_commit(lambda: avatars.avatar_delete(old))
-    user.avatar = ""
 
 
 def user_deactivate(*, user_ids: Collection[int]) -> list[int]:

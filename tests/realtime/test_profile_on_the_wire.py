@@ -4,6 +4,7 @@ bot's socket at once and refuses the next handshake; events say who is a bot and
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,11 @@ from tests.realtime.conftest import Connect
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SETTINGS = "/accounts/settings/"
+
+
+@pytest.fixture(autouse=True)
+def media(settings: Any, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
 @pytest.fixture
@@ -95,3 +101,40 @@ async def test_events_say_who_is_a_bot_and_carry_the_avatar_url(people: None, co
             seen[frame["body"]] = frame["user"]
     assert seen["beep"]["bot"] is True and seen["beep"]["avatar"] is None
     assert seen["hello"]["bot"] is False and seen["hello"]["avatar"] == "/media/avatars/1/abc-64.webp"
+
+
+async def test_an_open_socket_posts_under_the_name_and_picture_set_meanwhile(people: None, connect: Connect) -> None:
+    ann = await connect("ann")
+    await ann.subscribe("lobby")
+    await ann.send({"type": "send", "room": "lobby", "cid": "before", "body": "before"})
+
+    async def posted(body: str) -> dict[str, Any]:
+        while True:
+            frame = await ann.recv()
+            if frame.get("kind") == "message.posted" and frame["body"] == body:
+                return dict(frame["user"])
+
+    assert (await posted("before"))["name"] == "ann"
+    status, _ = await sync_to_async(_post_as)("ann", {"action": "profile", "display_name": "Ann Lee"})
+    assert status == 302
+
+    def upload() -> int:
+        import io
+
+        from PIL import Image
+
+        picture = io.BytesIO()
+        Image.new("RGB", (80, 80), "green").save(picture, format="PNG")
+        picture.seek(0)
+        picture.name = "ann.png"
+        client = Client()
+        client.force_login(User.objects.get(username="ann"))
+        return client.post(SETTINGS, {"action": "avatar", "avatar": picture}).status_code
+
+    assert await sync_to_async(upload)() == 302
+    stem = await database_sync_to_async(lambda: User.objects.get(username="ann").avatar)()
+    await asyncio.sleep(0.1)  # the change reaches the socket through its user group, after commit
+    await ann.send({"type": "send", "room": "lobby", "cid": "after", "body": "after"})
+    after = await posted("after")
+    assert after["name"] == "Ann Lee"
+    assert after["avatar"] == f"/media/{stem}-64.webp"

@@ -100,7 +100,7 @@ class ClientConsumer(HubConsumer):
             await self.close(code=closecodes.TOO_MANY_CONNECTIONS)
             return
         # holds the slot; released by conn.close()
-        self.conn = conn = Connection(rt, user.pk, credential_of(self.scope))
+        self.conn = conn = Connection(rt, user.pk, credential_of(self.scope), user=user)
         self.user = user
         await self.accept()
         metrics.CONNECTIONS.inc()

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from parley.accounts.models import ApiToken, User
-from parley.accounts.services import token_create, token_hash, token_revoke
+from parley.accounts.services import token_create, token_hash, token_revoke, user_mark_bot
 
 SUBCOMMANDS = ("create", "list", "revoke")
 FLAG_SPELLINGS = {"--list": "list", "--revoke": "revoke"}
@@ -68,7 +68,7 @@ class Command(BaseCommand):
             user.set_unusable_password()
             user.save()
         elif options["bot"] and not user.is_bot:
-            User.objects.filter(pk=user.pk).update(is_bot=True)
+            user_mark_bot(user=user)
         self.stdout.write(token_create(user=user, name=options["name"]))
 
     def _list(self, options: dict[str, Any]) -> None:
