@@ -14,7 +14,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from parley.accounts.models import ApiToken, User
-from parley.accounts.services import token_revoke, user_deactivate
+from parley.accounts.services import profile_publish, token_revoke, user_deactivate
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -90,6 +90,8 @@ class UserAdmin(DjangoUserAdmin):
         if deactivating:
             obj.is_active = True  # saved as it was: user_deactivate below makes the change
         super().save_model(request, obj, form, change)
+        if change and {"display_name", "is_bot"} & set(form.changed_data):
+            profile_publish(user=obj)
         if deactivating:
             user_deactivate(user_ids=[obj.pk])
             obj.is_active = False

@@ -109,8 +109,9 @@ def token_revoke(*, token_ids: Collection[int], owner: User | None = None) -> li
     return [RevokedToken(token_id=row.pk, user_id=row.user_id, name=row.name) for row in rows]
 
 
-def _profile_changed(user: User) -> None:
-    """Once this commits, the user's open sockets post with the new fields (no reconnect)."""
+def profile_publish(*, user: User) -> None:
+    """Once this commits, the user's open sockets post with ``user``'s display name, picture and
+    bot flag (no reconnect). The services below call it; so does the admin's user form."""
     user_profile_publish(user_id=user.pk, display_name=user.display_name, avatar=user.avatar, is_bot=user.is_bot)
 
 
@@ -120,7 +121,7 @@ def profile_update(*, user: User, display_name: str) -> None:
     with transaction.atomic():
         user.display_name = display_name.strip()[:64]
         user.save(update_fields=["display_name"])
-        _profile_changed(user)
+        profile_publish(user=user)
 
 
 def user_mark_bot(*, user: User) -> None:
@@ -128,7 +129,7 @@ def user_mark_bot(*, user: User) -> None:
     with transaction.atomic():
         user.is_bot = True
         user.save(update_fields=["is_bot"])
-        _profile_changed(user)
+        profile_publish(user=user)
 
 
 def avatar_set(*, user: User, upload: IO[bytes], size_bytes: int) -> None:
@@ -142,7 +143,7 @@ def avatar_set(*, user: User, upload: IO[bytes], size_bytes: int) -> None:
             old = User.objects.select_for_update().values_list("avatar", flat=True).get(pk=user.pk)
             User.objects.filter(pk=user.pk).update(avatar=stem)
             user.avatar = stem
-            _profile_changed(user)
+            profile_publish(user=user)
             transaction.on_commit(lambda: avatars.avatar_delete(old))
     except BaseException:
         avatars.avatar_delete(stem)
@@ -155,7 +156,7 @@ def avatar_remove(*, user: User) -> None:
         old = User.objects.select_for_update().values_list("avatar", flat=True).get(pk=user.pk)
         User.objects.filter(pk=user.pk).update(avatar="")
         user.avatar = ""
-        _profile_changed(user)
+        profile_publish(user=user)
         transaction.on_commit(lambda: avatars.avatar_delete(old))
 
 
