@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import PasswordChangeForm, UserCreationForm
 
 from parley.accounts.models import User
 
@@ -42,3 +42,12 @@ class TokenForm(forms.Form):
     name = forms.CharField(
         max_length=64, required=False, label="Token name", help_text="What the token is for, e.g. the bot's name."
     )
+
+
+class PasswordForm(PasswordChangeForm):
+    """Django's, without the autofocus on the old password: on the settings page it would scroll
+    every visit past the profile to the password section."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["old_password"].widget.attrs.pop("autofocus", None)

@@ -6,14 +6,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
-from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
 from parley.accounts.avatars import SIZES, AvatarRejected, avatar_url
-from parley.accounts.forms import AvatarForm, ProfileForm, SignupForm, TokenForm
+from parley.accounts.forms import AvatarForm, PasswordForm, ProfileForm, SignupForm, TokenForm
 from parley.accounts.models import User
 from parley.accounts.selectors import token_list
 from parley.accounts.services import avatar_remove, avatar_set, profile_update, token_create, token_revoke
@@ -60,7 +59,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     forms: dict[str, Any] = {
         "profile": ProfileForm(initial={"display_name": user.display_name}),
         "avatar": AvatarForm(),
-        "password": PasswordChangeForm(user),
+        "password": PasswordForm(user),
         "token": TokenForm(),
     }
     context: dict[str, Any] = {}
@@ -85,7 +84,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         avatar_remove(user=user)
         return _done(request, "Picture removed: people see your initials.", "profile")
     elif action == "password":
-        forms["password"] = password = PasswordChangeForm(user, request.POST)
+        forms["password"] = password = PasswordForm(user, request.POST)
         if password.is_valid():
             password.save()
             update_session_auth_hash(request, password.user)  # this session stays signed in; the others end

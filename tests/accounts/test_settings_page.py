@@ -60,6 +60,8 @@ def test_the_top_bar_links_the_name_to_settings() -> None:
     User.objects.filter(pk=ann.pk).update(display_name="Ann Lee")
     page = _client(ann).get("/").content.decode()
     assert f'<a class="me" href="{URL}"' in page and ">Ann Lee</a>" in page
+    settings_page = _client(ann).get(URL).content.decode()
+    assert "autofocus" not in settings_page  # a visit starts at the top, not at the password
 
 
 def test_signup_takes_an_optional_display_name() -> None:
