@@ -338,6 +338,7 @@
       li.appendChild(wrap);
       var label = el("span", "person-label");
       label.appendChild(el("span", "person-name", dom.displayName(m.user)));
+      dom.appendBadges(label, m.user); // bot, guest
       if (m.role !== "member") label.appendChild(el("span", "role-tag role-" + m.role, m.role));
       if (m.muted) label.appendChild(el("span", "role-tag role-muted", "muted"));
       if (m.user.id === me.id) label.appendChild(el("span", "person-you", "(you)"));
