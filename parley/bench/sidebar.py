@@ -200,6 +200,7 @@ async def w6(server: Server, p: Profile, ids: Ids, say: Progress) -> Result:
         "rooms_max_ms": round(percentile(answer_ns, 100), 2),
         "connect_p50_ms": round(percentile(connect_ns, 50), 2),
         "connect_p99_ms": round(percentile(connect_ns, 99), 2),
+        "rooms_ms": [round(ns / 1e6, 2) for ns in answer_ns],  # each connection's, in order
         "posted": posted,
         "acked": bot.acked,
         "errors": bot.errors + sidebar_meter.errors,
