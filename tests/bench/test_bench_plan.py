@@ -1,4 +1,5 @@
-"""Which workloads a bench run gives each configuration, and what W6's activity check counts."""
+"""Which workloads a bench run gives each configuration, what W6's activity check counts, and how
+the sidebar's targets are judged."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 from parley.bench.__main__ import DEFAULT_WORKLOADS, _args, labels, plan_for
 from parley.bench.profiles import PROFILES, memberships_for, slugs_for
+from parley.bench.report import ratios_and_targets
 from parley.bench.servers import SPECS, Server
 from parley.bench.sidebar import _activity_check
 from parley.bench.workloads import Ids
@@ -54,3 +56,33 @@ def test_activity_check_counts_gaps_duplicates_and_missing_seqs() -> None:
     got = _activity_check(log, listed, acks, closed_ns=1000 * ms)
     assert got == {"activity": 3, "gaps": 1, "duplicates": 1, "missing": 2}
     assert _activity_check([], listed, [], closed_ns=0) == {"activity": 0, "gaps": 0, "duplicates": 0, "missing": 0}
+
+
+def _run(w1s: dict[str, object], w6: dict[str, object]) -> dict[str, object]:
+    best = {"deliveries_per_s": 24000, "p99_ms": 30.0, "rate": 24.0}
+    return {
+        "profile": {"w1_sizes": [100, 1000], "w1s_sizes": [1000], "w2_rooms": 100, "w2_hold_s": 0.0},
+        "servers": {"floor": {}, "parley": {}},
+        "results": {
+            "floor": [{"workload": "W1", "n": 1000, "best": best, "steps": []}],
+            "parley": [{"workload": "W1S", "n": 1000, "best": best, "steps": [], **w1s}, {"workload": "W6", **w6}],
+        },
+    }
+
+
+def test_the_sidebar_targets_are_judged_at_their_sizes_only() -> None:
+    w6 = {"rooms": 500, "busy": 20, "listed_min": 500, "rooms_p99_ms": 40.0}
+    ratios, targets = ratios_and_targets(_run({"activity_while_following": 0}, w6))
+    met = {t["target"]: (t["value"], t["met"]) for t in targets}
+    # parley measured W1S only: no W1 row of its own, the floor's W1 N=1,000 is W1S's reference
+    assert met == {"W1S N=1,000 >= 0.8 x floor": (1.0, True), "W6 sidebar p99 <= 100 ms": (40.0, True)}
+    assert ratios["W1S N=1000 parley/floor"] == 1.0
+
+    # an activity frame to a socket that follows the room, a slow answer, an answer missing rooms
+    _, targets = ratios_and_targets(_run({"activity_while_following": 3}, {**w6, "rooms_p99_ms": 140.0}))
+    assert [t["met"] for t in targets] == [False, False]
+    _, targets = ratios_and_targets(_run({"activity_while_following": 0}, {**w6, "listed_min": 499}))
+    assert [t["met"] for t in targets] == [True, False]
+    # smaller than the bars (tiny): reported, not judged
+    _, targets = ratios_and_targets(_run({}, {**w6, "rooms": 30, "busy": 3}))
+    assert [t["met"] for t in targets] == [True, None]
