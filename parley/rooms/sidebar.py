@@ -2,7 +2,9 @@
 room's members, the directory of public rooms, the messages that mention a user.
 
 A sidebar entry is a plain dict, the protocol's shape (docs/protocol.md, "Rooms, people and the
-sidebar"). ``sidebar_entries`` is four queries for any number of rooms.
+sidebar"). ``sidebar_entries`` is four queries for any number of rooms; ``sidebars_rooms`` and
+``sidebars_entries`` serve many ``rooms`` frames in one database crossing
+(parley.realtime.batching).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from django.db.models import Count, F, Q
 
 from parley.accounts.models import User
-from parley.core.errors import BadRequest
+from parley.core.errors import BadRequest, ParleyError
 from parley.messaging.events import UserRef, user_ref
 from parley.messaging.models import Event, Mention
 from parley.rooms.access import room_access_for_user
@@ -29,6 +31,25 @@ _ROLE_ORDER = {Membership.Role.OWNER: 0, Membership.Role.ADMIN: 1, Membership.Ro
 def sidebar_rooms(*, user: User) -> list[str]:
     """The slugs of every room ``user`` is a member of: what a sidebar watches (one indexed read)."""
     return list(Membership.objects.filter(user=user).values_list("room__slug", flat=True))
+
+
+def sidebars_rooms(users: list[User]) -> list[list[str] | ParleyError]:
+    """``sidebar_rooms`` of many users at once (the ``rooms`` frames of a reconnect storm, one
+    crossing): one read whatever their number. One list per user, in order."""
+    found: dict[int, list[str]] = {user.pk: [] for user in users}
+    for user_id, slug in Membership.objects.filter(user_id__in=list(found)).values_list("user_id", "room__slug"):
+        found[user_id].append(slug)
+    return [list(found[user.pk]) for user in users]
+
+
+def sidebars_entries(users: list[User]) -> list[list[Entry] | ParleyError]:
+    """``sidebar_entries`` of many users in one crossing, read once per distinct user (the
+    sockets of one user share it). One list per user, in order; the lists are not to be changed."""
+    found: dict[int, list[Entry]] = {}
+    for user in users:
+        if user.pk not in found:
+            found[user.pk] = sidebar_entries(user=user)
+    return [found[user.pk] for user in users]
 
 
 _ENTRY_FIELDS = (

@@ -12,7 +12,7 @@ from pytest_django import DjangoAssertNumQueries
 
 from parley.messaging.models import Mention
 from parley.rooms.models import Membership, Restriction, Room
-from parley.rooms.sidebar import sidebar_entries, sidebar_rooms
+from parley.rooms.sidebar import sidebar_entries, sidebar_rooms, sidebars_entries, sidebars_rooms
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +79,18 @@ def test_an_entry_says_kind_title_role_unread_mentions_and_mute() -> None:
     assert anns["secret"]["kind"] == "private" and anns["secret"]["title"] == "secret"  # no title: the slug
     assert anns["secret"]["read_seq"] == 2 and anns["lobby"]["role"] == "owner" and not anns["lobby"]["muted"]
     assert [e["room"] for e in sidebar_entries(user=ann, room_ids=[secret.pk])] == ["secret"]
+
+
+def test_many_users_sidebars_are_read_in_one_crossing(django_assert_num_queries: DjangoAssertNumQueries) -> None:
+    ann, bob, cat = factories.user("ann"), factories.user("bob"), factories.user("cat")
+    factories.room("lobby", creator=ann)
+    factories.room("secret", creator=bob, public=False)
+    Membership.objects.create(room=Room.objects.get(slug="lobby"), user=bob)
+    with django_assert_num_queries(1):
+        slugs = sidebars_rooms([ann, bob, cat, ann])
+    lists = [sorted(found) for found in slugs if isinstance(found, list)]
+    assert lists == [["lobby"], ["lobby", "secret"], [], ["lobby"]]
+    with django_assert_num_queries(7):  # three reads per distinct user with rooms, one for cat (none)
+        entries = sidebars_entries([ann, bob, ann, cat])
+    assert entries == [sidebar_entries(user=u) for u in (ann, bob, ann, cat)]
+    assert entries[0] is entries[2]  # one user's sockets share one read

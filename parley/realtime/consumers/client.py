@@ -30,7 +30,7 @@ from parley.messaging.selectors import ResumeRequest, room_history
 from parley.messaging.services import Posted, PostRequest
 from parley.messaging.services.changes import Changed, message_delete, message_edit, message_react
 from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
-from parley.realtime.batching import access_queue, post_queue, resume_queue
+from parley.realtime.batching import access_queue, post_queue, resume_queue, sidebar_queue, sidebar_rooms_queue
 from parley.realtime.connection import Connection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
 from parley.realtime.dbwait import db_call
@@ -52,7 +52,7 @@ from parley.rooms.members import (
     room_leave,
     room_update,
 )
-from parley.rooms.sidebar import directory, mentions_of, room_members, sidebar_entries, sidebar_rooms
+from parley.rooms.sidebar import directory, mentions_of, room_members
 from parley.rooms.slugs import slug_validate
 
 log = logging.getLogger("parley.realtime")
@@ -325,8 +325,8 @@ class ClientConsumer(HubConsumer):
         here (it is in the entries)."""
         self._read_allowed()
         conn = self.live
-        await conn.watch(await db_call(sidebar_rooms, user=self.user))
-        entries = await db_call(sidebar_entries, user=self.user)
+        await conn.watch(await sidebar_rooms_queue().submit(self.user))
+        entries = await sidebar_queue().submit(self.user)  # coalesced: shared by the user's sockets
         await conn.watch([entry["room"] for entry in entries])
         self.push(frames.rooms(entries=entries))
 
