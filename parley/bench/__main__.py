@@ -122,9 +122,10 @@ def plan_for(name: str, p: Profile, workloads: set[str], server: Server, ids: Id
         w1_sizes += [n for n in p.w1s_sizes if n not in w1_sizes]
     for n in sorted(w1_sizes):
         plan[f"W1 N={n}"] = lambda n=n: w1(server, n, p, ids, say)  # type: ignore[misc]
-    # the sidebar's workloads: Parley's protocol v1 in one process (the peers have no sidebar)
-    sidebar = main and protocol_v1 and server.local
-    if "W1S" in workloads and sidebar:
+    # the sidebar's workloads: Parley's protocol v1 only (the peers have no sidebar); W6 on the
+    # 2-process configurations too: there a watch is a layer subscription per room
+    sidebar = protocol_v1 and server.local
+    if "W1S" in workloads and sidebar and main:
         for n in p.w1s_sizes:
             plan[f"W1S N={n}"] = lambda n=n: w1s(server, n, p, ids, say)  # type: ignore[misc]
     if "W2" in workloads and main:

@@ -24,9 +24,11 @@ def test_w1s_brings_the_floors_w1_and_runs_on_parley_only() -> None:
     assert _plan("floor", {"W1S", "W6"}) == ["W1 N=20"]
     assert _plan("parley", {"W1S", "W6"}) == ["W1S N=20", "W6"]
     assert _plan("parley", {"W1", "W1S"}) == ["W1 N=20", "W1S N=20"]
-    # the peers and Parley's tutorial routes have no sidebar; parley-2p answers W1 scaling only
-    for name in ("tutorial", "tutorial-route", "parley-2p"):
+    # the peers and Parley's tutorial routes have no sidebar; parley-2p answers W1 scaling, and
+    # W6 (a watch there is a subscription per room to Redis)
+    for name in ("tutorial", "tutorial-route"):
         assert _plan(name, {"W1S", "W6"}) == []
+    assert _plan("parley-2p", {"W1S", "W6"}) == ["W6"]
     assert labels(PROFILES["quick"]).index("W1 N=1000") < labels(PROFILES["quick"]).index("W1S N=1000")
 
 
