@@ -5,8 +5,8 @@ contains the marker is a delivery, whatever the server's framing (Parley's ``eve
 tutorial's ``{"message": ...}``), except Parley's sidebar ``activity`` (its ``preview`` carries
 the body, marker included): it is counted apart. Other frames are parsed as JSON; only Parley
 sends them: ``ack``, ``subscribed``, ``rooms``, ``error``, and its tutorial routes' errors,
-``{"message": "[Parley] ...", "error": {...}}``. Client and server run on this machine, so one monotonic clock measures
-send-to-receipt.
+``{"message": "[Parley] ...", "error": {...}}``. Client and server run on this machine, so one
+monotonic clock measures send-to-receipt.
 """
 
 from __future__ import annotations

@@ -146,7 +146,13 @@ async def w6(server: Server, p: Profile, ids: Ids, say: Progress) -> Result:
     bot = Meter()
     bot.ack_log = []
     t0 = time.monotonic()
-    posters = [await open_conn(server.url(room), server.headers(), bot) for room in busy]
+    posters: list[Conn] = []
+    try:
+        for room in busy:
+            posters.append(await open_conn(server.url(room), server.headers(), bot))
+    except BaseException:
+        close_all(posters)
+        raise
     stop = asyncio.Event()
     posting = asyncio.ensure_future(
         _post_busy(server, list(zip(posters, busy, strict=True)), p.w6_busy_rate, ids, stop)
