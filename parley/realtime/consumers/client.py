@@ -26,11 +26,11 @@ from parley.core import buckets, json
 from parley.core.buckets import Bucket, spend
 from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import ts_text, user_ref
-from parley.messaging.selectors import ResumeRequest, room_history, rooms_last_seq
+from parley.messaging.selectors import ResumeRequest, room_history
 from parley.messaging.services import Posted, PostRequest
 from parley.messaging.services.changes import Changed, message_delete, message_edit, message_react
 from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
-from parley.realtime.batching import access_queue, post_queue, resume_queue
+from parley.realtime.batching import access_queue, post_queue, resume_queue, sidebar_queue, sidebar_rooms_queue
 from parley.realtime.connection import Connection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
 from parley.realtime.dbwait import db_call
@@ -52,7 +52,7 @@ from parley.rooms.members import (
     room_leave,
     room_update,
 )
-from parley.rooms.sidebar import directory, mentions_of, room_members, sidebar_entries
+from parley.rooms.sidebar import directory, mentions_of, room_members
 from parley.rooms.slugs import slug_validate
 
 log = logging.getLogger("parley.realtime")
@@ -317,17 +317,17 @@ class ClientConsumer(HubConsumer):
     # --- rooms, people and the sidebar (parley.rooms.members, parley.rooms.sidebar) ----------
 
     async def on_rooms(self, frame: Frame) -> None:
-        """The sidebar: every room of the user, then their activity. Watch first, then read the
-        rooms' positions: an event committed in between arrives as activity before the list,
-        which already counts it (a client applies a seq only if it is larger)."""
+        """The sidebar: every room of the user, then their activity. Watch first (the user's
+        rooms' slugs: one cheap read), then read the entries with their positions: an event
+        committed in between arrives as activity before the list, which already counts it (a
+        client applies a seq only if it is larger), and a membership made in between reaches
+        this connection as a ``room`` frame (it is a sidebar from the watch on) or is watched
+        here (it is in the entries)."""
         self._read_allowed()
         conn = self.live
-        entries = await db_call(sidebar_entries, user=self.user)
+        await conn.watch(await sidebar_rooms_queue().submit(self.user))
+        entries = await sidebar_queue().submit(self.user)  # coalesced: shared by the user's sockets
         await conn.watch([entry["room"] for entry in entries])
-        if entries:
-            latest = await db_call(rooms_last_seq, slugs=[entry["room"] for entry in entries])
-            for entry in entries:
-                entry["last_seq"] = max(entry["last_seq"], latest.get(entry["room"], 0))
         self.push(frames.rooms(entries=entries))
 
     async def on_read(self, frame: Frame) -> None:
