@@ -258,7 +258,14 @@ class ClientConsumer(HubConsumer):
     async def on_history(self, frame: Frame) -> None:
         self._read_allowed()
         found = await db_call(
-            room_history, user=self.user, room=frame.get("room"), before=frame.get("before"), limit=frame.get("limit")
+            room_history,
+            user=self.user,
+            room=frame.get("room"),
+            before=frame.get("before"),
+            after=frame.get("after"),
+            around=frame.get("around"),
+            at=frame.get("at"),
+            limit=frame.get("limit"),
         )
         self.push(frames.history(room=found.room, frames=found.frames))
 
