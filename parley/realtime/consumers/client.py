@@ -26,6 +26,7 @@ from parley.core import buckets, json
 from parley.core.buckets import Bucket, spend
 from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import ts_text, user_ref
+from parley.messaging.search import messages_search
 from parley.messaging.selectors import ResumeRequest, room_history, rooms_last_seq
 from parley.messaging.services import Posted, PostRequest
 from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
@@ -409,6 +410,18 @@ class ClientConsumer(HubConsumer):
         found, cursor = await db_call(mentions_of, user=self.user, before=frame.get("before"))
         self.push(frames.mentions(frames=found, cursor=cursor))
 
+    async def on_search(self, frame: Frame) -> None:
+        self._read_allowed()
+        found, cursor = await db_call(
+            messages_search,
+            user=self.user,
+            q=frame.get("q"),
+            room=frame.get("room"),
+            author=frame.get("user"),
+            before=frame.get("before"),
+        )
+        self.push(frames.search(results=found, cursor=cursor))
+
     async def on_ping(self, frame: Frame) -> None:
         t = frame.get("t")
         if isinstance(t, (dict, list)) and not _shallow(t, PING_MAX_DEPTH):
@@ -439,6 +452,7 @@ class ClientConsumer(HubConsumer):
         "members": on_members,
         "directory": on_directory,
         "mentions": on_mentions,
+        "search": on_search,
     }
 
 
