@@ -4,8 +4,9 @@
  * reload: one pane per opened room, the URL and the back button follow), the room header, the
  * status, the notices, the composer, the banners and the read marker; the message list of a room
  * is messages.js, the online list and typing line people.js, the conversations sidebar
- * sidebar.js, the dialogs and the members panel rooms.js, shared helpers dom.js. Load order
- * (room.html): connection, outbox, presence, client, dom, messages, people, sidebar, rooms, ui.
+ * sidebar.js, the dialogs and the members panel rooms.js, search and jump to date search.js, shared
+ * helpers dom.js. Load order (room.html): connection, outbox, presence, client, dom, history,
+ * messages, people, sidebar, rooms, search, ui.
  *
  * Every piece of chat text goes into the page with textContent or text nodes, never innerHTML.
  */
@@ -385,6 +386,18 @@
     current: function () { return room; },
     open: function (slug, info) { openRoom(slug, info, true); }
   }) : null;
+
+  if (ParleyUI.search) {
+    ParleyUI.search({
+      client: client, sidebar: sidebar, notice: notice,
+      current: function () { return room; },
+      jump: function (slug, seq) {
+        openRoom(slug, null, true);
+        panes.get(slug).view.jumpTo(seq);
+      },
+      jumpToDate: function (at) { if (messages) messages.jumpToDate(at); }
+    });
+  }
 
   updateComposer();
   client.connect();
