@@ -4,7 +4,8 @@ Each database has its own index, made by migration 0003 and kept current by the 
 itself, so edits (which rewrite ``Event.body``) and deletions (which empty it) are searched as
 they are now, never as they were:
 
-- PostgreSQL: a GIN index on ``to_tsvector('simple', body)`` of ``message.posted`` rows. The
+- PostgreSQL: a GIN index on ``to_tsvector('simple', body)`` (of every event: the others' body
+  is empty, and a partial index would have no statistics for the planner; see the migration). The
   ``simple`` configuration lowercases and splits words and does nothing else: no stemming and no
   stop words. A chat is written in many languages at once, and people search for names, nicknames,
   code identifiers and words such as "the who" that a language's configuration would stem into
@@ -43,8 +44,8 @@ FTS_TABLE = f"{_EVENT}_search"
 
 # Words hold letters and digits only; on SQLite each is quoted all the same, so that a word such
 # as AND or NOT is not read as an operator.
-# Every literal the index's definition has (the configuration, the kind) stays a literal here:
-# the planner proves a partial expression index usable only against the same constants.
+# The configuration stays a literal: the planner matches the index's expression only against the
+# same constant.
 _READABLE = (
     f" AND e.room_id IN (SELECT id FROM {_ROOM} WHERE is_public"
     f"  UNION ALL SELECT room_id FROM {_MEMBERSHIP} WHERE user_id = %s)"
