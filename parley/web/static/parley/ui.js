@@ -381,20 +381,24 @@
     guestHint.hidden = false;
   }
 
+  /** Open a room at one of its messages (search results, mentions). */
+  function jumpTo(slug, seq) {
+    openRoom(slug, null, true);
+    panes.get(slug).view.jumpTo(seq);
+  }
+
   var rooms = ParleyUI.rooms ? ParleyUI.rooms({
     client: client, me: me, sidebar: sidebar, notice: notice,
     current: function () { return room; },
-    open: function (slug, info) { openRoom(slug, info, true); }
+    open: function (slug, info) { openRoom(slug, info, true); },
+    jump: jumpTo
   }) : null;
 
   if (ParleyUI.search) {
     ParleyUI.search({
       client: client, sidebar: sidebar, notice: notice,
       current: function () { return room; },
-      jump: function (slug, seq) {
-        openRoom(slug, null, true);
-        panes.get(slug).view.jumpTo(seq);
-      },
+      jump: jumpTo,
       jumpToDate: function (at) { if (messages) messages.jumpToDate(at); }
     });
   }
