@@ -106,6 +106,10 @@ def messages_search(
             params.append(word)
     else:
         sql, params = _SQLITE, [" ".join(f'"{word}"' for word in words)]
+    # On SQLite, the FTS table's rowid: FTS5 then hands its matches newest first and stops at the
+    # page (ordered by the event's id, the same number, it reads every match and sorts: 75 ms
+    # against 0.4 ms for a common word at 200,000 messages).
+    order = "e.id" if connection.vendor == "postgresql" else "s.rowid"
     if room_id is not None:
         sql += " AND e.room_id = %s"
         params.append(room_id)
@@ -116,9 +120,9 @@ def messages_search(
         sql += " AND e.author_id = %s"
         params.append(author_id)
     if before is not None:
-        sql += " AND e.id < %s"
+        sql += f" AND {order} < %s"
         params.append(int(before))
-    sql += " ORDER BY e.id DESC LIMIT %s"
+    sql += f" ORDER BY {order} DESC LIMIT %s"
     params.append(PAGE + 1)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
