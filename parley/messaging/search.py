@@ -42,21 +42,21 @@ _EVENT, _ROOM = Event._meta.db_table, Room._meta.db_table
 _MEMBERSHIP, _RESTRICTION = Membership._meta.db_table, Restriction._meta.db_table
 FTS_TABLE = f"{_EVENT}_search"
 
-# Words hold letters and digits only; on SQLite each is quoted all the same, so that a word such
-# as AND or NOT is not read as an operator.
-# The configuration stays a literal: the planner matches the index's expression only against the
-# same constant.
 _READABLE = (
     f" AND e.room_id IN (SELECT id FROM {_ROOM} WHERE is_public"
     f"  UNION ALL SELECT room_id FROM {_MEMBERSHIP} WHERE user_id = %s)"
     f" AND NOT EXISTS (SELECT 1 FROM {_RESTRICTION} b"
     f"  WHERE b.room_id = e.room_id AND b.user_id = %s AND b.kind = 'ban')"
 )
+# The configuration stays a literal: the planner matches the index's expression only against the
+# same constant.
 _POSTGRES = (
     f"SELECT e.id, e.frame FROM {_EVENT} e"
     f" WHERE e.kind = 'message.posted' AND to_tsvector('simple', e.body) @@ plainto_tsquery('simple', %s)"
     f" AND e.body <> ''"
 )
+# Words hold letters and digits only; each is quoted all the same, so that a word such as AND or
+# NOT is not read as an operator.
 _SQLITE = (
     f"SELECT e.id, e.frame FROM {FTS_TABLE} s JOIN {_EVENT} e ON e.id = s.rowid"
     f" WHERE {FTS_TABLE} MATCH %s AND e.kind = 'message.posted' AND e.body <> ''"
@@ -70,7 +70,9 @@ def search_words(q: object) -> list[str]:
     words = list(dict.fromkeys(word.lower() for word in _WORD.findall(q)))
     if not words:
         raise BadRequest("q must contain a word (letters or digits)")
-    return words[:WORDS_MAX]
+    if len(words) > WORDS_MAX:
+        raise BadRequest(f"q may hold at most {WORDS_MAX} different words")
+    return words
 
 
 def messages_search(

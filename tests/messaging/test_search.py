@@ -130,7 +130,7 @@ def test_only_messages_are_searched(chat: dict[str, Any]) -> None:
 
 def test_bad_queries_are_refused(chat: dict[str, Any]) -> None:
     ann = chat["ann"]
-    for q in (None, 5, "", "   ", "!!! ...", "x" * 201):
+    for q in (None, 5, "", "   ", "!!! ...", "x" * 201, " ".join(f"w{i}" for i in range(17))):
         with pytest.raises(BadRequest):
             messages_search(user=ann, q=q)
     for before in ("abc", 12, "-1"):
