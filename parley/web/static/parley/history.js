@@ -38,6 +38,7 @@
     var generation = 0; // bumped whenever the window is replaced: older answers are dropped
     var loadingEarlier = false;
     var loadingLater = false;
+    var latestFailed = false; // the newest page did not come (connection lost): ask at the next subscribe
 
     var later = document.createElement("button");
     later.type = "button";
@@ -74,11 +75,14 @@
 
     // --- the newest page ------------------------------------------------------------------
 
+    /** The newest page. Cleared first and attached at once: live events that come while it
+     * loads are placed, and the page fills in below them (each seq once). */
     function latest() {
       generation += 1;
       var mine = generation;
       setDetached(false);
       view.clear();
+      latestFailed = false;
       return client.page(room, { limit: PAGE }).then(function (events) {
         if (mine !== generation) return;
         view.add(events);
@@ -86,7 +90,10 @@
         view.setLoaded();
         view.bottom();
         nearTop();
-      }, failed("messages"));
+      }, function (err) {
+        if (mine === generation) latestFailed = true;
+        failed("messages")(err);
+      });
     }
 
     // --- older pages: before the top is reached -------------------------------------------
@@ -98,6 +105,7 @@
       loadEarlierBtn.disabled = true;
       loadEarlierBtn.textContent = "Loading…";
       var mine = generation;
+      var more = false; // a page came with events: the next may follow at once (not after a failure)
       client.page(room, { before: oldest, limit: PAGE }).then(function (events) {
         if (mine !== generation) return;
         var height = scroller.scrollHeight;
@@ -105,11 +113,12 @@
         view.add(events);
         scroller.scrollTop = top + (scroller.scrollHeight - height);
         view.edge(events.length === 0 || view.oldest() <= 1);
+        more = events.length > 0;
       }, failed("earlier messages")).then(function () {
         loadingEarlier = false;
         loadEarlierBtn.disabled = false;
         loadEarlierBtn.textContent = "Load earlier messages";
-        nearTop();
+        if (more) nearTop();
       });
     }
 
@@ -127,14 +136,18 @@
       loadingLater = true;
       later.disabled = true;
       var mine = generation;
+      var more = false; // a page came with events: the next may follow at once
       client.page(room, { after: view.newest(), limit: PAGE }).then(function (events) {
         if (mine !== generation) return;
         view.add(events);
-        if (events.length === 0 || view.newest() >= newestKnown()) setDetached(false);
+        more = events.length > 0;
+        // Attached once it holds the newest seq known (a live event counted meanwhile is fetched
+        // by the next page, not skipped).
+        if (view.newest() >= newestKnown()) setDetached(false);
       }, failed("newer messages")).then(function () {
         loadingLater = false;
         later.disabled = false;
-        if (mine === generation && view.isDetached()) nearBottom();
+        if (more && mine === generation && view.isDetached()) nearBottom();
       });
     }
 
@@ -216,7 +229,7 @@
         wanted = null;
         if (jump && jump.seq != null) return jumpTo(jump.seq);
         if (jump && jump.at) return jumpToDate(jump.at);
-        if (first || info.reset) {
+        if (first || info.reset || latestFailed) {
           if (info.lastSeq === 0) {
             view.edge(true);
             view.setLoaded();
