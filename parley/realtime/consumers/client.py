@@ -26,6 +26,7 @@ from parley.core import buckets, json
 from parley.core.buckets import Bucket, spend
 from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import ts_text, user_ref
+from parley.messaging.search import messages_search
 from parley.messaging.selectors import ResumeRequest, room_history
 from parley.messaging.services import Posted, PostRequest
 from parley.messaging.services.changes import Changed, message_delete, message_edit, message_react
@@ -300,7 +301,14 @@ class ClientConsumer(HubConsumer):
     async def on_history(self, frame: Frame) -> None:
         self._read_allowed()
         found = await db_call(
-            room_history, user=self.user, room=frame.get("room"), before=frame.get("before"), limit=frame.get("limit")
+            room_history,
+            user=self.user,
+            room=frame.get("room"),
+            before=frame.get("before"),
+            after=frame.get("after"),
+            around=frame.get("around"),
+            at=frame.get("at"),
+            limit=frame.get("limit"),
         )
         self.push(frames.history(room=found.room, frames=found.frames))
 
@@ -444,6 +452,18 @@ class ClientConsumer(HubConsumer):
         found, cursor = await db_call(mentions_of, user=self.user, before=frame.get("before"))
         self.push(frames.mentions(frames=found, cursor=cursor))
 
+    async def on_search(self, frame: Frame) -> None:
+        self._read_allowed()
+        found, cursor = await db_call(
+            messages_search,
+            user=self.user,
+            q=frame.get("q"),
+            room=frame.get("room"),
+            author=frame.get("user"),
+            before=frame.get("before"),
+        )
+        self.push(frames.search(results=found, cursor=cursor))
+
     async def on_ping(self, frame: Frame) -> None:
         t = frame.get("t")
         if isinstance(t, (dict, list)) and not _shallow(t, PING_MAX_DEPTH):
@@ -477,6 +497,7 @@ class ClientConsumer(HubConsumer):
         "members": on_members,
         "directory": on_directory,
         "mentions": on_mentions,
+        "search": on_search,
     }
 
 
