@@ -1,0 +1,569 @@
+"""A third-party client written from docs/protocol.md alone does everything the web page does.
+
+Parley issue 11 item 7. ``DocClient`` below was written from the protocol document only (no
+look at the server's code), and every assertion is what that document says: the sidebar
+(`rooms`, then `activity`/`read`/`room` frames for rooms not subscribed), read markers across a
+user's connections, joining and leaving, public and private rooms, DMs, invitations and invite
+links, moderation (remove, ban, unban, mute, roles), notification levels, members, the
+directory, mentions (in events, in the sidebar, and the paged `mentions` list), `subscribe` with
+`since` replaying membership events, and the error codes (with `ref`) the document lists.
+
+One real server (``bin/serve``) per database over real sockets; people sign up through the real
+form (session cookies, as the page does) and one bot uses a bearer token from
+``manage.py parley_token``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import websockets
+
+from tests.support.http import Session, signup
+from tests.support.server import ROOT, Databases, LiveServer, running
+
+pytestmark = pytest.mark.live
+
+Frame = dict[str, Any]
+WAIT = 5.0  # seconds for an answer the document promises
+QUIET = 0.4  # seconds to watch for a frame the document says does not come
+
+_ids = itertools.count(1)
+
+
+def slug(stem: str) -> str:
+    """A room name of the document's alphabet, unique per call (rooms outlive a test)."""
+    return f"{stem}-{next(_ids)}-{uuid.uuid4().hex[:4]}"
+
+
+class DocClient:
+    """One person's socket speaking protocol v1, as docs/protocol.md describes it.
+
+    Frames that arrive while the client waits for something else are kept, in order, so a test
+    can wait for frames in any order the document allows (an `ack` may come after later answers;
+    frames of different rooms are not ordered).
+    """
+
+    def __init__(self, ws: Any, name: str) -> None:
+        self.ws = ws
+        self.name = name
+        self.kept: list[Frame] = []
+        self._cids = itertools.count(1)
+
+    @classmethod
+    async def open(
+        cls, live: LiveServer, name: str, *, cookie: str | None = None, token: str | None = None
+    ) -> DocClient:
+        # "Browsers: the session cookie ... The Origin header must be one of ALLOWED_HOSTS";
+        # "Bots and scripts: Authorization: Bearer <token> ... the Origin header may be left out".
+        headers: dict[str, str] = {}
+        if cookie is not None:
+            headers["Cookie"] = cookie
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        origin = live.base_url if cookie is not None else None
+        ws = await websockets.connect(live.ws_base + "/ws/", origin=origin, additional_headers=headers, max_size=None)  # type: ignore[arg-type]
+        return cls(ws, name)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+    def cid(self, stem: str) -> str:
+        return f"{self.name}-{stem}-{next(self._cids)}"
+
+    async def send(self, frame: Frame) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def wait(self, match: Callable[[Frame], bool], timeout: float = WAIT, what: str = "") -> Frame:
+        """The first frame (kept or new) that ``match`` accepts; others are kept for later."""
+        for i, frame in enumerate(self.kept):
+            if match(frame):
+                return self.kept.pop(i)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError(f"{self.name}: no {what or 'matching frame'} within {timeout}s; kept {self.kept}")
+            try:
+                text = await asyncio.wait_for(self.ws.recv(), left)
+            except TimeoutError:
+                continue
+            frame = json.loads(text)
+            assert isinstance(frame, dict) and isinstance(frame.get("type"), str), frame
+            if match(frame):
+                return frame
+            self.kept.append(frame)
+
+    async def expect(self, type_: str, **fields: Any) -> Frame:
+        """The next frame of ``type_`` whose fields include ``fields``."""
+
+        def match(frame: Frame) -> bool:
+            return frame["type"] == type_ and all(frame.get(k) == v for k, v in fields.items())
+
+        return await self.wait(match, what=f"{type_} {fields}")
+
+    async def event(self, room: str, kind: str, **fields: Any) -> Frame:
+        return await self.expect("event", room=room, kind=kind, **fields)
+
+    async def quiet(self, type_: str, seconds: float = QUIET, **fields: Any) -> None:
+        """Nothing of ``type_`` with ``fields`` arrives (kept frames included) within ``seconds``."""
+        try:
+            frame = await asyncio.wait_for(self.expect(type_, **fields), seconds)
+        except (TimeoutError, AssertionError):
+            return
+        raise AssertionError(f"{self.name}: unexpected {frame}")
+
+    async def request(self, type_: str, **fields: Any) -> tuple[str, Frame]:
+        """Send an action frame with a fresh ``cid``; the `ok` or `error` whose ``ref`` is it."""
+        cid = self.cid(type_)
+        await self.send({"type": type_, "cid": cid, **fields})
+        answer = await self.wait(
+            lambda f: f["type"] in ("ok", "error") and f.get("ref") == cid, what=f"answer to {type_} {fields}"
+        )
+        return cid, answer
+
+    async def ok(self, type_: str, **fields: Any) -> Frame:
+        cid, answer = await self.request(type_, **fields)
+        assert answer["type"] == "ok", (type_, fields, answer)
+        assert answer["ref"] == cid
+        return answer
+
+    async def error(self, type_: str, code: str, **fields: Any) -> Frame:
+        """The frame is refused with ``code``; the `error` carries ``ref`` = the frame's `cid`."""
+        cid = self.cid(type_)
+        await self.send({"type": type_, "cid": cid, **fields})
+        answer = await self.wait(
+            lambda f: f["type"] in ("error", "ok", type_) and f.get("ref", cid) == cid, what=f"error for {type_}"
+        )
+        assert answer["type"] == "error", (type_, fields, answer)
+        assert (answer["code"], answer["ref"]) == (code, cid), (type_, fields, answer)
+        assert isinstance(answer["detail"], str) and answer["detail"]
+        return answer
+
+    async def ask(self, type_: str, **fields: Any) -> Frame:
+        """A question frame (`rooms`, `members`, `directory`, `mentions`, `history`): its answer
+        is a frame of the same type."""
+        await self.send({"type": type_, **fields})
+        return await self.expect(type_, **({"room": fields["room"]} if "room" in fields else {}))
+
+    async def sidebar(self) -> dict[str, Frame]:
+        """`rooms`: the entries by room; from now on this socket also gets activity/read/room."""
+        answer = await self.ask("rooms")
+        return {entry["room"]: entry for entry in answer["rooms"]}
+
+    async def subscribe(self, room: str, since: int | None = None) -> tuple[list[Frame], Frame]:
+        """The replayed events (with ``since``) and the `subscribed` frame."""
+        frame: Frame = {"type": "subscribe", "room": room}
+        if since is not None:
+            frame["since"] = since
+        await self.send(frame)
+        events: list[Frame] = []
+        while True:
+            got = await self.wait(lambda f: f.get("room") == room and f["type"] in ("event", "subscribed", "error"))
+            assert got["type"] != "error", got
+            if got["type"] == "subscribed":
+                return events, got
+            events.append(got)
+
+    async def post(self, room: str, body: str) -> int:
+        """`send` until its `ack`; the seq."""
+        cid = self.cid("msg")
+        await self.send({"type": "send", "room": room, "cid": cid, "body": body})
+        ack = await self.wait(lambda f: (f.get("cid") == cid and f["type"] == "ack") or f.get("ref") == cid)
+        assert ack["type"] == "ack", ack
+        return int(ack["seq"])
+
+
+@dataclass
+class World:
+    live: LiveServer
+    people: dict[str, Session]
+    token: str  # the bot "robot"'s bearer token
+
+    async def connect(self, username: str) -> DocClient:
+        if username == "robot":
+            return await DocClient.open(self.live, username, token=self.token)
+        return await DocClient.open(self.live, username, cookie=self.people[username].cookie_header())
+
+
+PEOPLE = ("ann", "bob", "cat", "dan", "eve")
+
+
+def bearer_token(live: LiveServer, username: str) -> str:
+    """``manage.py parley_token <user> --create``, as docs/protocol.md says bots get one."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "parley_token", username, "--create"],
+        cwd=ROOT,
+        env=live.env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="module", params=["postgres", "sqlite"])
+def world(
+    request: pytest.FixtureRequest, live_databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    workdir = tmp_path_factory.mktemp("docclient")
+    env = {"PARLEY_SIGNUPS_PER_HOUR": "100", "PARLEY_RATE_PER_SECOND": "200", "PARLEY_RATE_BURST": "200"}
+    with running(live_databases, workdir, database=request.param, **env) as live:
+        people = {name: signup(live.base_url, name) for name in PEOPLE}
+        yield World(live=live, people=people, token=bearer_token(live, "robot"))
+
+
+def run(coro: Any) -> None:
+    asyncio.run(coro)
+
+
+ENTRY_FIELDS = {
+    "room",
+    "kind",
+    "title",
+    "topic",
+    "role",
+    "muted",
+    "notify",
+    "last_seq",
+    "read_seq",
+    "mentions",
+    "members",
+}
+
+
+def test_sidebar_activity_and_read_markers_across_a_users_connections(world: World) -> None:
+    async def scenario() -> None:
+        a1, a2, a3, bob, bot = [await world.connect(n) for n in ("ann", "ann", "ann", "bob", "robot")]
+        await a1.sidebar()
+        room = slug("side")
+        created = await a1.ok("room_create", title="Side room", room=room, topic="for the sidebar")
+        assert created["room"] == room
+        entry = (await a1.expect("room", room=room))["entry"]
+        assert set(entry) == ENTRY_FIELDS, entry
+        assert (entry["kind"], entry["title"], entry["topic"], entry["role"], entry["muted"]) == (
+            "public",
+            "Side room",
+            "for the sidebar",
+            "owner",
+            False,
+        )
+        assert entry["notify"] in ("all", "mentions", "nothing")
+        assert (entry["mentions"], entry["members"]) == (0, None)
+        start = entry["last_seq"]
+
+        # a room not subscribed: its events reach a sidebar socket as `activity`
+        joined = await bob.ok("join", room=room)
+        assert joined["room"] == room
+        act = await a1.expect("activity", room=room, kind="member.joined")
+        assert act["seq"] == start + 1 and act["user"]["username"] == "bob"
+        seq = await bob.post(room, "hello from bob, " + "x" * 200)
+        act = await a1.expect("activity", room=room, seq=seq)
+        assert act["kind"] == "message.posted" and act["user"]["username"] == "bob"
+        assert act["preview"] == ("hello from bob, " + "x" * 200)[:140]
+        await a3.quiet("activity", room=room)  # a3 never sent `rooms`
+
+        # a bot with a bearer token has the same sidebar; a room it joins later shows up too
+        assert room not in await bot.sidebar()
+        await bot.ok("join", room=room)
+        assert (await bot.expect("room", room=room))["entry"]["role"] == "member"
+        seq = await bob.post(room, "hello bot")
+        assert (await bot.expect("activity", room=room, seq=seq))["preview"] == "hello bot"
+
+        # the second connection's sidebar: unread = last_seq - read_seq
+        entry = (await a2.sidebar())[room]
+        assert entry["last_seq"] == seq
+        assert entry["read_seq"] < seq
+
+        # `read` from one connection reaches every connection of the user that sent `rooms`
+        await a2.send({"type": "read", "room": room, "seq": seq - 1})
+        assert (await a1.expect("read", room=room))["seq"] == seq - 1
+        await a3.quiet("read", room=room)
+        # never back
+        await a2.send({"type": "read", "room": room, "seq": 1})
+        await a1.quiet("read", room=room, seq=1)
+        assert (await a1.sidebar())[room]["read_seq"] == seq - 1
+        # capped at the room's last_seq
+        await a1.send({"type": "read", "room": room, "seq": seq + 1000})
+        await a2.expect("read", room=room, seq=seq)
+        assert (await a3.sidebar())[room]["read_seq"] == seq
+
+        # a subscribed room's events come as `event` to that socket, not as `activity`
+        await a1.subscribe(room)
+        a1.kept.clear()
+        seq = await bob.post(room, "now subscribed")
+        assert (await a1.event(room, "message.posted", seq=seq))["body"] == "now subscribed"
+        assert (await a2.expect("activity", room=room, seq=seq))["kind"] == "message.posted"
+        await a1.quiet("activity", room=room, seq=seq)
+        for client in (a1, a2, a3, bob, bot):
+            await client.close()
+
+    run(scenario())
+
+
+def test_join_leave_and_subscribe_since_replays_membership_events(world: World) -> None:
+    async def scenario() -> None:
+        ann, bob, bob_side, cat = [await world.connect(n) for n in ("ann", "bob", "bob", "cat")]
+        room = slug("door")
+        await ann.ok("room_create", title="Door", room=room)
+        _, subscribed = await ann.subscribe(room)
+        start = subscribed["last_seq"]
+        assert subscribed["room"] == room
+        await bob_side.sidebar()
+
+        await bob.ok("join", room=room)
+        joined = await ann.event(room, "member.joined", seq=start + 1)
+        assert joined["member"]["username"] == joined["user"]["username"] == "bob"
+        assert set(joined["user"]) >= {"id", "username", "name", "guest"} and joined["ts"].endswith("Z")
+        assert (await bob_side.expect("room", room=room))["entry"]["role"] == "member"
+        await bob.quiet("room", room=room)  # `room` frames go to the sockets that sent `rooms`
+        # joining again: `ok`, nothing changes
+        again = await bob.ok("join", room=room)
+        assert again["room"] == room
+        await ann.quiet("event", room=room)
+
+        # leave: `ok`, member.left; the leaver's sidebar loses the room; a public room stays readable
+        await bob.subscribe(room)
+        await bob.ok("leave", room=room)
+        left = await ann.event(room, "member.left", seq=start + 2)
+        assert left["member"]["username"] == left["user"]["username"] == "bob"
+        assert (await bob_side.expect("room", room=room))["removed"] is True
+        await bob.quiet("unsubscribed", room=room)
+        assert room not in await bob_side.sidebar()
+        await bob.error("leave", "not_member", room=room)
+
+        seq = await cat.post(room, "after the door")  # "No subscription is needed to send."
+        assert seq == start + 3
+
+        # membership events are in the log like messages: resume and history carry them
+        fresh = await world.connect("dan")
+        replay, subscribed = await fresh.subscribe(room, since=start)
+        assert [(e["seq"], e["kind"]) for e in replay] == [
+            (start + 1, "member.joined"),
+            (start + 2, "member.left"),
+            (start + 3, "message.posted"),
+        ]
+        assert (subscribed["last_seq"], subscribed["truncated"]) == (start + 3, False)
+        history = await fresh.ask("history", room=room, before=start + 3)
+        assert [e["kind"] for e in history["events"] if e["seq"] > start] == ["member.joined", "member.left"]
+        for client in (ann, bob, bob_side, cat, fresh):
+            await client.close()
+
+    run(scenario())
+
+
+def test_private_rooms_invitations_links_and_removal(world: World) -> None:
+    async def scenario() -> None:
+        ann, bob, bob_side, cat, cat_side, dan, eve = [
+            await world.connect(n) for n in ("ann", "bob", "bob", "cat", "cat", "dan", "eve")
+        ]
+        for side in (ann, bob_side, cat_side):
+            await side.sidebar()
+        room = slug("secret")
+        await ann.ok("room_create", title="Secret", room=room, visibility="private")
+        assert (await ann.expect("room", room=room))["entry"]["kind"] == "private"
+        _, subscribed = await ann.subscribe(room)
+        seq = subscribed["last_seq"]
+
+        # to an outsider a private room does not exist
+        assert (await eve.error("join", "not_found", room=room))["code"] == "not_found"
+        for type_, fields in (
+            ("subscribe", {}),
+            ("history", {}),
+            ("members", {}),
+            ("read", {"seq": 1}),
+            ("leave", {}),
+            ("notify", {"level": "all"}),
+            ("send", {"body": "let me in"}),
+        ):
+            await eve.error(type_, "not_found", room=room, **fields)
+        assert room not in {r["room"] for r in (await eve.ask("directory"))["rooms"]}
+
+        # invite: the invitee's sockets get the room; inviting a member again is `ok`
+        await ann.ok("invite", room=room, user="bob")
+        invited = await ann.event(room, "member.invited", seq=seq + 1)
+        assert (invited["member"]["username"], invited["user"]["username"]) == ("bob", "ann")
+        entry = (await bob_side.expect("room", room=room))["entry"]
+        assert (entry["kind"], entry["role"]) == ("private", "member")
+        await ann.ok("invite", room=room, user="bob")
+        await ann.quiet("event", room=room)
+        # a plain member of a private room may not invite
+        await bob.error("invite", "forbidden", room=room, user="cat")
+        await bob.error("invite_link", "forbidden", room=room)
+
+        # invite links: `ok` {room, code, url, expires}; `join` with the code makes a member
+        link = await ann.ok("invite_link", room=room, hours=1)
+        assert link["room"] == room and link["code"] and link["code"] in link["url"] and link["expires"]
+        for hours in (0, 721, "2"):
+            await ann.error("invite_link", "bad_request", room=room, hours=hours)
+        joined = await cat.ok("join", invite=link["code"])
+        assert joined["room"] == room
+        assert (await ann.event(room, "member.joined", seq=seq + 2))["member"]["username"] == "cat"
+        assert (await cat_side.expect("room", room=room))["entry"]["role"] == "member"
+        await cat.subscribe(room)
+
+        # remove: the removed user's sockets lose the room at once
+        await ann.ok("remove", room=room, user="cat")
+        removed = await ann.event(room, "member.removed", seq=seq + 3)
+        assert (removed["member"]["username"], removed["ban"]) == ("cat", False)
+        gone = await cat.expect("unsubscribed", room=room)
+        assert gone["reason"] == "access_revoked"
+        # the event that removes them is the last of the room they see (it came before `unsubscribed`)
+        assert [f["kind"] for f in cat.kept if f["type"] == "event" and f["room"] == room] == ["member.removed"]
+        cat.kept.clear()
+        assert (await cat_side.expect("room", room=room))["removed"] is True
+        assert [f["kind"] for f in cat_side.kept if f["type"] == "activity" and f["room"] == room] == ["member.removed"]
+        cat_side.kept.clear()
+        await ann.post(room, "cat is gone")
+        await cat.quiet("event", room=room)
+        await cat_side.quiet("activity", room=room)
+        await cat.error("subscribe", "not_found", room=room)
+        await ann.error("remove", "not_member", room=room, user="cat")
+        await ann.error("role", "not_member", room=room, user="eve", role="admin")
+
+        # roles: owner only; an admin may moderate but not remove an owner or another admin
+        await bob.error("role", "forbidden", room=room, user="bob", role="admin")
+        await ann.ok("role", room=room, user="bob", role="admin")
+        changed = await ann.event(room, "member.role_changed")
+        assert (changed["member"]["username"], changed["role"]) == ("bob", "admin")
+        assert (await bob_side.expect("room", room=room))["entry"]["role"] == "admin"
+        await bob.error("remove", "forbidden", room=room, user="ann")
+        await bob.error("role", "forbidden", room=room, user="ann", role="member")
+        await ann.error("role", "forbidden", room=room, user="ann", role="member")  # the last owner
+        # an admin invites and makes links
+        await bob.ok("invite", room=room, user="dan")
+        await ann.event(room, "member.invited")
+
+        # ban: the banned user may not come back until unbanned; unban does not add them back
+        await bob.ok("remove", room=room, user="dan", ban=True)
+        removed = await ann.event(room, "member.removed")
+        assert (removed["member"]["username"], removed["ban"]) == ("dan", True)
+        await dan.error("join", "forbidden", invite=(await bob.ok("invite_link", room=room))["code"])
+        await ann.error("invite", "forbidden", room=room, user="dan")
+        await ann.ok("unban", room=room, user="dan")
+        assert (await ann.event(room, "member.unbanned"))["member"]["username"] == "dan"
+        members = (await ann.ask("members", room=room))["members"]
+        assert "dan" not in {m["user"]["username"] for m in members}
+        await ann.ok("invite", room=room, user="dan")
+        await ann.event(room, "member.invited")
+
+        # room_update: owner or admin; event room.updated with the new values
+        await bob.ok("room_update", room=room, title="Secret, renamed")
+        updated = await ann.event(room, "room.updated")
+        assert (updated["title"], updated["topic"]) == ("Secret, renamed", "")
+        await ann.ok("room_update", room=room, topic="a topic")
+        updated = await ann.event(room, "room.updated")
+        assert (updated["title"], updated["topic"]) == ("Secret, renamed", "a topic")
+        await dan.error("room_update", "forbidden", room=room, title="mine now")
+
+        # members: owners first, with role and muted
+        members = (await dan.ask("members", room=room))["members"]
+        assert [(m["user"]["username"], m["role"], m["muted"]) for m in members] == [
+            ("ann", "owner", False),
+            ("bob", "admin", False),
+            ("dan", "member", False),
+        ]
+        # leaving a private room: `unsubscribed` access_revoked too
+        await dan.subscribe(room)
+        await dan.ok("leave", room=room)
+        assert (await dan.expect("unsubscribed", room=room))["reason"] == "access_revoked"
+        for client in (ann, bob, bob_side, cat, cat_side, dan, eve):
+            await client.close()
+
+    run(scenario())
+
+
+def test_public_room_mute_ban_notify_members_and_directory(world: World) -> None:
+    async def scenario() -> None:
+        ann, bob, bob_side, cat = [await world.connect(n) for n in ("ann", "bob", "bob", "cat")]
+        word = f"zebra{uuid.uuid4().hex[:6]}"
+        room, quiet_room, hidden = slug("open"), slug("open"), slug("hidden")
+        await ann.ok("room_create", title=f"Open {word}", room=room, topic="busy")
+        await ann.ok("room_create", title="Quiet", room=quiet_room, topic=f"about {word}")
+        await ann.ok("room_create", title=f"Hidden {word}", room=hidden, visibility="private")
+        await bob_side.sidebar()
+        _, subscribed = await ann.subscribe(room)
+        start = subscribed["last_seq"]
+        await bob.ok("join", room=room)
+        assert (await bob_side.expect("room", room=room))["entry"]["muted"] is False
+        await cat.ok("join", room=room)
+        await ann.post(room, "one")
+
+        # directory: public rooms matching `q`, the busiest first; `member` for the asker
+        listed = (await bob.ask("directory", q=word))["rooms"]
+        assert [r["room"] for r in listed] == [room, quiet_room]
+        assert set(listed[0]) == {"room", "title", "topic", "members", "last_seq", "member"}
+        assert (listed[0]["title"], listed[0]["topic"], listed[0]["members"], listed[0]["member"]) == (
+            f"Open {word}",
+            "busy",
+            3,
+            True,
+        )
+        assert (listed[1]["members"], listed[1]["member"]) == (1, False)
+        assert listed[0]["last_seq"] == start + 3
+        assert room in {r["room"] for r in (await cat.ask("directory"))["rooms"]}
+
+        # a member of a public room may invite; anyone who may read it sees its members
+        await bob.ok("invite", room=room, user="dan")
+        await ann.event(room, "member.invited")
+        await bob.error("room_update", "forbidden", room=room, title="bob's now")
+        await bob.error("mute", "forbidden", room=room, user="cat", muted=True)
+        eve = await world.connect("eve")
+        listing = [(m["user"]["username"], m["role"]) for m in (await eve.ask("members", room=room))["members"]]
+        assert listing[0] == ("ann", "owner") and sorted(listing[1:]) == [
+            ("bob", "member"),
+            ("cat", "member"),
+            ("dan", "member"),
+        ]
+        await eve.close()
+
+        # mute: reads, cannot post
+        await bob.subscribe(room)
+        await ann.ok("mute", room=room, user="bob", muted=True)
+        muted = await ann.event(room, "member.muted")
+        assert (muted["member"]["username"], muted["muted"]) == ("bob", True)
+        assert (await bob_side.expect("room", room=room))["entry"]["muted"] is True
+        await bob.error("send", "forbidden", room=room, body="let me speak")
+        await cat.post(room, "bob still reads this")
+        await bob.event(room, "message.posted", body="bob still reads this")
+        listing = await bob.ask("members", room=room)
+        assert {m["user"]["username"]: m["muted"] for m in listing["members"]}["bob"] is True, listing
+        await ann.ok("mute", room=room, user="bob", muted=False)
+        assert (await ann.event(room, "member.muted"))["muted"] is False
+        assert (await bob_side.expect("room", room=room))["entry"]["muted"] is False
+        await bob.post(room, "free again")
+
+        # notify: your connections get `room` with the new entry
+        await bob.ok("notify", room=room, level="mentions")
+        assert (await bob_side.expect("room", room=room))["entry"]["notify"] == "mentions"
+        await bob.error("notify", "bad_request", room=room, level="loud")
+        await bob.error("notify", "not_member", room=quiet_room, level="all")
+        await bob.error("read", "not_member", room=quiet_room, seq=1)
+
+        # ban in a public room: the room is gone from the user's sockets; no coming back until unbanned
+        await ann.ok("remove", room=room, user="bob", ban=True)
+        assert (await ann.event(room, "member.removed"))["ban"] is True
+        assert (await bob.expect("unsubscribed", room=room))["reason"] == "access_revoked"
+        assert (await bob_side.expect("room", room=room))["removed"] is True
+        await bob.error("join", "forbidden", room=room)
+        for type_, fields in (("subscribe", {}), ("history", {}), ("members", {}), ("send", {"body": "hi"})):
+            await bob.error(type_, "forbidden", room=room, **fields)
+        await ann.ok("unban", room=room, user="bob")
+        await ann.event(room, "member.unbanned")
+        await bob.ok("join", room=room)
+        await ann.event(room, "member.joined")
+        for client in (ann, bob, bob_side, cat):
+            await client.close()
+
+    run(scenario())
