@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import websockets
 
-from tests.support.http import Session, signup
+from tests.support.http import Session, session, signup
 from tests.support.server import ROOT, Databases, LiveServer, running
 
 pytestmark = pytest.mark.live
@@ -58,6 +58,7 @@ class DocClient:
         self.name = name
         self.kept: list[Frame] = []
         self._cids = itertools.count(1)
+        self._tag = uuid.uuid4().hex[:8]
 
     @classmethod
     async def open(
@@ -78,7 +79,8 @@ class DocClient:
         await self.ws.close()
 
     def cid(self, stem: str) -> str:
-        return f"{self.name}-{stem}-{next(self._cids)}"
+        # unique per author, over all of the author's connections ("a known cid returns the first ack")
+        return f"{self.name}-{self._tag}-{stem}-{next(self._cids)}"
 
     async def send(self, frame: Frame) -> None:
         await self.ws.send(json.dumps(frame))
@@ -564,6 +566,67 @@ def test_public_room_mute_ban_notify_members_and_directory(world: World) -> None
         await bob.ok("join", room=room)
         await ann.event(room, "member.joined")
         for client in (ann, bob, bob_side, cat):
+            await client.close()
+
+    run(scenario())
+
+
+def guest_cookie(live: LiveServer, room: str) -> str:
+    """A guest's session: a visitor who opens a public room's page while `PARLEY_GUESTS` is on."""
+    visitor = session(live.base_url)
+    visitor.get(f"/rooms/{room}/")
+    assert "sessionid" in {c.name for c in visitor.jar}, "opening the site made no guest session"
+    return visitor.cookie_header()
+
+
+def test_direct_messages_and_what_guests_may_not_do(world: World) -> None:
+    async def scenario() -> None:
+        ann, bob, bob_side, cat, eve = [await world.connect(n) for n in ("ann", "bob", "bob", "cat", "eve")]
+        await bob_side.sidebar()
+        pair = (await ann.ok("dm_open", users=["bob"]))["room"]
+        entry = (await bob_side.expect("room", room=pair))["entry"]
+        assert (entry["kind"], entry["role"], entry["last_seq"]) == ("dm", "member", 0), entry
+        assert [u["username"] for u in entry["members"]] == ["ann"]
+        # the same set of people always finds the same DM, whoever opens it
+        assert (await bob.ok("dm_open", users=["ann"]))["room"] == pair
+        assert (await ann.ok("dm_open", users=["bob"]))["room"] == pair
+        trio = (await ann.ok("dm_open", users=["bob", "cat"]))["room"]
+        assert trio != pair
+        assert (await cat.ok("dm_open", users=["bob", "ann"]))["room"] == trio
+        entry = (await bob_side.expect("room", room=trio))["entry"]
+        assert sorted(u["username"] for u in entry["members"]) == ["ann", "cat"]
+
+        # a DM is private: to anyone else it does not exist
+        await eve.error("subscribe", "not_found", room=pair)
+        await eve.error("join", "not_found", room=pair)
+        seq = await ann.post(pair, "just us")
+        assert (await bob_side.expect("activity", room=pair, seq=seq))["preview"] == "just us"
+        _, subscribed = await bob.subscribe(pair)
+        assert subscribed["last_seq"] == seq
+
+        # limits: 1-8 usernames, not yours
+        await ann.error("dm_open", "bad_request", users=[])
+        await ann.error("dm_open", "bad_request", users=[f"p{i}" for i in range(9)])
+        await ann.error("dm_open", "bad_request", users="bob")
+        await ann.error("dm_open", "bad_request", users=["ann"])
+        await ann.error("dm_open", "not_found", users=["nobody-by-this-name"])
+
+        # guests: no DMs, no invite links
+        lobby, room = slug("lobby"), slug("guests")
+        await ann.ok("room_create", title="Lobby", room=lobby)
+        guest = await DocClient.open(world.live, "guest", cookie=guest_cookie(world.live, lobby))
+        await guest.error("dm_open", "forbidden", users=["ann"])
+        await ann.ok("room_create", title="Members only", room=room, visibility="private")
+        code = (await ann.ok("invite_link", room=room))["code"]
+        await guest.error("join", "forbidden", invite=code)
+        await guest.error("subscribe", "not_found", room=room)
+        # a public room: a guest reads, posts and joins it
+        await guest.ok("join", room=lobby)
+        seq = await guest.post(lobby, "hello as a guest")
+        history = await ann.ask("history", room=lobby)
+        posted = next(e for e in history["events"] if e["seq"] == seq)
+        assert posted["user"]["guest"] is True and posted["body"] == "hello as a guest"
+        for client in (ann, bob, bob_side, cat, eve, guest):
             await client.close()
 
     run(scenario())
