@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 
 from parley.accounts.models import User
 from parley.core.errors import BadRequest
@@ -36,9 +36,12 @@ def sidebar_entries(*, user: User, room_ids: list[int] | None = None) -> list[En
     if not rows:
         return []
     ids = [m.room_id for m in rows]
+    # Your own message (your "@room", or "@you") is no mention of you: `mentions_of` leaves it out too.
+    own = Event.objects.filter(room_id=OuterRef("room_id"), seq=OuterRef("seq"), author=user)
     mentions = dict(
         Mention.objects.filter(Q(user=user) | Q(user__isnull=True), room_id__in=ids)
         .filter(room__memberships__user=user, seq__gt=F("room__memberships__read_seq"))
+        .exclude(Exists(own))
         .values("room_id")
         .annotate(n=Count("seq", distinct=True))
         .values_list("room_id", "n")

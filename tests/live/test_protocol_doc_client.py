@@ -72,7 +72,14 @@ class DocClient:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         origin = live.base_url if cookie is not None else None
-        ws = await websockets.connect(live.ws_base + "/ws/", origin=origin, additional_headers=headers, max_size=None)  # type: ignore[arg-type]
+        # max_queue=None: frames no one waits for must not hold up the closing handshake
+        ws = await websockets.connect(
+            live.ws_base + "/ws/",
+            origin=origin,  # type: ignore[arg-type]
+            additional_headers=headers,
+            max_size=None,
+            max_queue=None,
+        )
         return cls(ws, name)
 
     async def close(self) -> None:
@@ -627,6 +634,87 @@ def test_direct_messages_and_what_guests_may_not_do(world: World) -> None:
         posted = next(e for e in history["events"] if e["seq"] == seq)
         assert posted["user"]["guest"] is True and posted["body"] == "hello as a guest"
         for client in (ann, bob, bob_side, cat, eve, guest):
+            await client.close()
+
+    run(scenario())
+
+
+def test_mentions_in_events_in_the_sidebar_and_the_paged_list(world: World) -> None:
+    async def scenario() -> None:
+        ann, ann_side, bob, bob_side, cat, eve = [
+            await world.connect(n) for n in ("ann", "ann", "bob", "bob", "cat", "eve")
+        ]
+        room, secret = slug("talk"), slug("inner")
+        await ann.ok("room_create", title="Talk", room=room)
+        await ann.ok("room_create", title="Inner", room=secret, visibility="private")
+        for who in (bob, cat):
+            await who.ok("join", room=room)
+        await ann.ok("invite", room=secret, user="bob")
+        await ann_side.sidebar()
+        await bob_side.sidebar()
+        await ann.subscribe(room)
+
+        # @username: `mentions` (user ids), `mention_room` false, in the event and in `activity`
+        seq = await cat.post(room, "hi @ann, and @nobody-by-this-name")
+        posted = await ann.event(room, "message.posted", seq=seq)
+        ann_id = (await ann.ask("members", room=room))["members"][0]["user"]["id"]
+        assert (posted["mentions"], posted["mention_room"]) == ([ann_id], False)
+        act = await ann_side.expect("activity", room=room, seq=seq)
+        assert (act["mentions"], act["mention_room"]) == ([ann_id], False)
+        # a message that mentions nobody carries neither field
+        seq = await cat.post(room, "no one here")
+        plain = await ann.event(room, "message.posted", seq=seq)
+        assert "mentions" not in plain and "mention_room" not in plain
+        # @room from a plain member is plain text
+        seq = await cat.post(room, "@room anyone?")
+        plain = await ann.event(room, "message.posted", seq=seq)
+        assert not plain.get("mentions") and not plain.get("mention_room"), plain
+        # @room from the owner mentions every member
+        seq = await ann.post(room, "@room meeting at noon")
+        assert (await ann.event(room, "message.posted", seq=seq))["mention_room"] is True
+        assert (await bob_side.expect("activity", room=room, seq=seq))["mention_room"] is True
+        # @username of someone who may not read the room mentions nobody
+        seq = await ann.post(secret, "@eve cannot see this, @bob can")
+        bob_id = (await ann.ask("members", room=room))["members"][1]["user"]["id"]
+        act = await bob_side.expect("activity", room=secret, seq=seq)
+        assert (act["mentions"], act["mention_room"]) == ([bob_id], False)
+
+        # the sidebar entry counts unread events that mention you; reading them clears it
+        # (ann's own "@room" is no mention of ann: not in her count, not in her `mentions` list)
+        assert (await ann_side.sidebar())[room]["mentions"] == 1
+        assert [e["body"] for e in (await ann.ask("mentions"))["events"] if e["room"] == room] == [
+            "hi @ann, and @nobody-by-this-name"
+        ]
+        entries = await bob_side.sidebar()
+        assert (entries[room]["mentions"], entries[secret]["mentions"]) == (1, 1)
+        await bob.send({"type": "read", "room": room, "seq": entries[room]["last_seq"]})
+        await bob_side.expect("read", room=room)
+        assert (await bob_side.sidebar())[room]["mentions"] == 0
+
+        # `mentions`: message events that mention you (or @room) where you can read, newest first, 50 a page
+        for i in range(54):
+            await ann.send({"type": "send", "room": room, "cid": ann.cid("many"), "body": f"@cat number {i}"})
+        for _ in range(54):
+            await ann.expect("ack", room=room)
+        pages: list[list[Frame]] = []
+        cursor = None
+        while True:
+            answer = await cat.ask("mentions", **({"before": cursor} if cursor else {}))
+            pages.append(answer["events"])
+            cursor = answer["cursor"]
+            if cursor is None:
+                break
+            assert len(pages) < 5, "the cursor never ends"
+        assert len(pages[0]) == 50
+        mine = [e for page in pages for e in page if e["room"] == room]
+        assert all(e["type"] == "event" and e["kind"] == "message.posted" for e in mine)
+        assert [e["body"] for e in mine] == [f"@cat number {i}" for i in reversed(range(54))] + [
+            "@room meeting at noon"
+        ]
+        assert [e["seq"] for e in mine] == sorted((e["seq"] for e in mine), reverse=True)
+        # eve is in neither room: @room there was not for her
+        assert not [e for e in (await eve.ask("mentions"))["events"] if e["room"] in (room, secret)]
+        for client in (ann, ann_side, bob, bob_side, cat, eve):
             await client.close()
 
     run(scenario())
