@@ -718,3 +718,81 @@ def test_mentions_in_events_in_the_sidebar_and_the_paged_list(world: World) -> N
             await client.close()
 
     run(scenario())
+
+
+BAD_FIELDS: list[tuple[str, Frame]] = [
+    ("room_create", {"title": ""}),
+    ("room_create", {"title": "x" * 121}),
+    ("room_create", {"title": 5}),
+    ("room_create", {"title": "t", "visibility": "secret"}),
+    ("room_create", {"title": "t", "visibility": "dm"}),
+    ("room_create", {"title": "t", "room": "Bad Slug"}),
+    ("room_create", {"title": "t", "topic": "x" * 251}),
+    ("room_update", {}),  # neither title nor topic
+    ("room_update", {"title": ""}),
+    ("mute", {"user": "bob", "muted": "yes"}),
+    ("mute", {"user": "bob"}),
+    ("role", {"user": "bob", "role": "king"}),
+    ("remove", {"user": "bob", "ban": "yes"}),
+    ("invite", {}),
+    ("read", {"seq": "x"}),
+    ("read", {"seq": -1}),
+    ("notify", {"level": "loud"}),
+    ("invite_link", {"hours": 1.5}),
+    ("members", {"room": "Not A Slug"}),
+    ("join", {"room": None}),
+    ("directory", {"q": 5}),
+    ("mentions", {"before": "not-a-cursor"}),
+    ("typing", {}),  # not subscribed
+]
+
+
+def test_every_refusal_answers_with_its_code_and_the_frames_cid(world: World) -> None:
+    async def scenario() -> None:
+        ann, bob, cat = [await world.connect(n) for n in ("ann", "bob", "cat")]
+        room = slug("rules")
+        await ann.ok("room_create", title="Rules", room=room)
+        await bob.ok("join", room=room)
+        for type_, fields in BAD_FIELDS:
+            frame = {"room": room, **fields} if type_ not in ("directory", "mentions", "room_create") else fields
+            await ann.error(type_, "bad_request", **frame)
+        # a name that is taken; removing yourself; `join` with neither `room` nor `invite`
+        await ann.error("room_create", "bad_request", title="Again", room=room)
+        await ann.error("remove", "bad_request", room=room, user="ann")
+        await ann.error("join", "bad_request")
+        # unknown things: the room, a user, an invite code
+        await ann.error("join", "not_found", room=slug("nowhere"))
+        await ann.error("invite", "not_found", room=room, user="nobody-by-this-name")
+        await ann.error("unban", "not_found", room=room, user="nobody-by-this-name")
+        await ann.error("join", "not_found", invite="not-a-code")
+        # a type protocol v1 does not have: `unknown_type`, and `ref` is still the frame's cid
+        await ann.error("frobnicate", "unknown_type")
+        # roles: forbidden for a plain member; the connection stays open after every refusal
+        await bob.error("invite_link", "forbidden", room=room)
+        await bob.error("remove", "forbidden", room=room, user="ann")
+        await bob.error("unban", "forbidden", room=room, user="cat")
+        await cat.error("read", "not_member", room=room, seq=1)
+        await cat.error("leave", "not_member", room=room)
+        await cat.send({"type": "ping", "t": {"still": "open"}})
+        assert (await cat.expect("pong"))["t"] == {"still": "open"}
+
+        # `read` has no `ok`: the marker moves and the user's sidebar sockets hear of it
+        await bob.sidebar()
+        cid = bob.cid("read")
+        await bob.send({"type": "read", "room": room, "seq": 1, "cid": cid})
+        assert (await bob.expect("read", room=room))["seq"] == 1
+        await bob.quiet("ok", ref=cid)
+
+        # the last owner who leaves hands the room on: the longest-standing admin, else member
+        await ann.subscribe(room)
+        _, subscribed = await bob.subscribe(room)
+        await ann.ok("leave", room=room)
+        changed = await bob.event(room, "member.role_changed", seq=subscribed["last_seq"] + 1)
+        assert (changed["member"]["username"], changed["role"]) == ("bob", "owner")
+        assert (await bob.event(room, "member.left", seq=subscribed["last_seq"] + 2))["member"]["username"] == "ann"
+        assert (await bob.expect("room", room=room))["entry"]["role"] == "owner"
+        await bob.ok("room_update", room=room, topic="bob runs it now")
+        for client in (ann, bob, cat):
+            await client.close()
+
+    run(scenario())
