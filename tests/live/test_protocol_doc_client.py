@@ -460,6 +460,7 @@ def test_private_rooms_invitations_links_and_removal(world: World) -> None:
         assert (removed["member"]["username"], removed["ban"]) == ("dan", True)
         await dan.error("join", "forbidden", invite=(await bob.ok("invite_link", room=room))["code"])
         await ann.error("invite", "forbidden", room=room, user="dan")
+        await dan.error("subscribe", "not_found", room=room)  # a private room: an outsider again
         await ann.ok("unban", room=room, user="dan")
         assert (await ann.event(room, "member.unbanned"))["member"]["username"] == "dan"
         members = (await ann.ask("members", room=room))["members"]
@@ -570,6 +571,14 @@ def test_public_room_mute_ban_notify_members_and_directory(world: World) -> None
             await bob.error(type_, "forbidden", room=room, **fields)
         await ann.ok("unban", room=room, user="bob")
         await ann.event(room, "member.unbanned")
+        await ann.ok("unban", room=room, user="bob")  # not banned (any more): `ok`, nothing changes
+        await ann.quiet("event", room=room, kind="member.unbanned")
+        # in a public room anyone may post without joining, so a non-member can be muted too
+        eve = await world.connect("eve")
+        await ann.ok("mute", room=room, user="eve", muted=True)
+        assert (await ann.event(room, "member.muted"))["member"]["username"] == "eve"
+        await eve.error("send", "forbidden", room=room, body="not a member, muted")
+        await eve.close()
         await bob.ok("join", room=room)
         await ann.event(room, "member.joined")
         for client in (ann, bob, bob_side, cat):
@@ -712,6 +721,14 @@ def test_mentions_in_events_in_the_sidebar_and_the_paged_list(world: World) -> N
             "@room meeting at noon"
         ]
         assert [e["seq"] for e in mine] == sorted((e["seq"] for e in mine), reverse=True)
+        # eve may read the public room: "@eve" there mentions her in the event, but her `mentions`
+        # list and sidebar cover only rooms she is a member of
+        eve_id = (await ann.event(room, "message.posted", seq=await eve.post(room, "hello, not a member")))["user"][
+            "id"
+        ]
+        seq = await cat.post(room, "@eve are you around?")
+        assert (await ann.event(room, "message.posted", seq=seq))["mentions"] == [eve_id]
+        assert not [e for e in (await eve.ask("mentions"))["events"] if e["room"] == room]
         # eve is in neither room: @room there was not for her
         assert not [e for e in (await eve.ask("mentions"))["events"] if e["room"] in (room, secret)]
         for client in (ann, ann_side, bob, bob_side, cat, eve):
