@@ -145,6 +145,7 @@ class DocClient:
         cid, answer = await self.request(type_, **fields)
         assert answer["type"] == "ok", (type_, fields, answer)
         assert answer["ref"] == cid
+        assert "room" in answer and answer["room"] == fields.get("room", answer["room"]), answer
         return answer
 
     async def error(self, type_: str, code: str, **fields: Any) -> Frame:
@@ -354,6 +355,7 @@ def test_join_leave_and_subscribe_since_replays_membership_events(world: World) 
 
         seq = await cat.post(room, "after the door")  # "No subscription is needed to send."
         assert seq == start + 3
+        await bob.event(room, "message.posted", seq=seq)  # a public room stays followed after leave
 
         # membership events are in the log like messages: resume and history carry them
         fresh = await world.connect("dan")
@@ -599,7 +601,10 @@ def test_direct_messages_and_what_guests_may_not_do(world: World) -> None:
     async def scenario() -> None:
         ann, bob, bob_side, cat, eve = [await world.connect(n) for n in ("ann", "bob", "bob", "cat", "eve")]
         await bob_side.sidebar()
+        await ann.sidebar()
         pair = (await ann.ok("dm_open", users=["bob"]))["room"]
+        mine = (await ann.expect("room", room=pair))["entry"]
+        assert (mine["kind"], mine["title"], [u["username"] for u in mine["members"]]) == ("dm", "ann, bob", ["bob"])
         entry = (await bob_side.expect("room", room=pair))["entry"]
         assert (entry["kind"], entry["role"], entry["last_seq"]) == ("dm", "member", 0), entry
         assert [u["username"] for u in entry["members"]] == ["ann"]
@@ -780,7 +785,8 @@ def test_every_refusal_answers_with_its_code_and_the_frames_cid(world: World) ->
         # unknown things: the room, a user, an invite code
         await ann.error("join", "not_found", room=slug("nowhere"))
         await ann.error("invite", "not_found", room=room, user="nobody-by-this-name")
-        await ann.error("unban", "not_found", room=room, user="nobody-by-this-name")
+        for type_, extra in (("unban", {}), ("remove", {}), ("mute", {"muted": True}), ("role", {"role": "admin"})):
+            await ann.error(type_, "not_found", room=room, user="nobody-by-this-name", **extra)
         await ann.error("join", "not_found", invite="not-a-code")
         # a type protocol v1 does not have: `unknown_type`, and `ref` is still the frame's cid
         await ann.error("frobnicate", "unknown_type")
