@@ -819,3 +819,20 @@ def test_every_refusal_answers_with_its_code_and_the_frames_cid(world: World) ->
             await client.close()
 
     run(scenario())
+
+
+def test_room_create_past_the_hourly_limit(live_databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> None:
+    async def scenario(live: LiveServer, cookie: str) -> None:
+        ann = await DocClient.open(live, "ann", cookie=cookie)
+        # a title alone: the name is made from it
+        made = (await ann.ok("room_create", title="Weekly Planning"))["room"]
+        assert made.startswith("weekly-planning"), made
+        await ann.ok("room_create", title="Second")
+        cid, refused = await ann.request("room_create", title="One too many")
+        assert refused["type"] == "error" and refused["ref"] == cid
+        assert refused["code"] == "rate_limited" and refused["retry_after"] > 0, refused
+        await ann.close()
+
+    workdir = tmp_path_factory.mktemp("docclient-limit")
+    with running(live_databases, workdir, PARLEY_ROOMS_PER_HOUR="2") as live:
+        run(scenario(live, signup(live.base_url, "ann").cookie_header()))
