@@ -59,6 +59,7 @@ class DocClient:
         self.kept: list[Frame] = []
         self._cids = itertools.count(1)
         self._tag = uuid.uuid4().hex[:8]
+        self.presence: dict[str, dict[int, str]] = {}  # room -> user id -> username
 
     @classmethod
     async def open(
@@ -184,6 +185,24 @@ class DocClient:
             if got["type"] == "subscribed":
                 return events, got
             events.append(got)
+
+    async def online(self, room: str, until: set[str], timeout: float = WAIT) -> set[str]:
+        """Fold `presence` frames of ``room`` (kept ones first) until the usernames online are ``until``."""
+        people: dict[int, str] = self.presence.setdefault(room, {})
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while set(people.values()) != until:
+            frame = await self.wait(
+                lambda f: f["type"] == "presence" and f["room"] == room, max(0.0, deadline - loop.time())
+            )
+            if "online" in frame:
+                people.clear()
+                people.update({u["id"]: u["username"] for u in frame["online"]})
+            for user in frame.get("joined", []):
+                people[user["id"]] = user["username"]
+            for user in frame.get("left", []):
+                people.pop(user["id"], None)
+        return set(people.values())
 
     async def post(self, room: str, body: str) -> int:
         """`send` until its `ack`; the seq."""
@@ -836,3 +855,36 @@ def test_room_create_past_the_hourly_limit(live_databases: Databases, tmp_path_f
     workdir = tmp_path_factory.mktemp("docclient-limit")
     with running(live_databases, workdir, PARLEY_ROOMS_PER_HOUR="2") as live:
         run(scenario(live, signup(live.base_url, "ann").cookie_header()))
+
+
+def test_replies_presence_and_typing_as_the_page_shows_them(world: World) -> None:
+    async def scenario() -> None:
+        ann, bob = [await world.connect(n) for n in ("ann", "bob")]
+        room = slug("chat")
+        await ann.ok("room_create", title="Chat", room=room)
+        # presence: "Apply them as a set keyed by user id; a later `online` replaces the list"
+        await ann.subscribe(room)
+        assert await ann.online(room, {"ann"}) == {"ann"}
+        await bob.subscribe(room)
+        assert await bob.online(room, {"ann", "bob"}) == {"ann", "bob"}
+        assert await ann.online(room, {"ann", "bob"}) == {"ann", "bob"}
+
+        await bob.send({"type": "typing", "room": room})
+        typing = await ann.expect("typing", room=room)
+        assert typing["user"]["username"] == "bob"
+        await bob.quiet("typing", room=room)
+
+        first = await ann.post(room, "a question")
+        await bob.event(room, "message.posted", seq=first)
+        cid = bob.cid("reply")
+        await bob.send({"type": "send", "room": room, "cid": cid, "body": "an answer", "reply_to": first})
+        reply = await ann.event(room, "message.posted", cid=cid)
+        assert (reply["reply_to"], reply["body"]) == (first, "an answer")
+        assert (await bob.expect("ack", cid=cid))["seq"] == reply["seq"]
+        assert (await ann.event(room, "message.posted", seq=await ann.post(room, "plain")))["reply_to"] is None
+
+        await bob.close()
+        assert await ann.online(room, {"ann"}) == {"ann"}
+        await ann.close()
+
+    run(scenario())
