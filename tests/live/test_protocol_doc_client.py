@@ -582,6 +582,18 @@ def test_public_room_mute_ban_notify_members_and_directory(world: World) -> None
         await bob.error("notify", "not_member", room=quiet_room, level="all")
         await bob.error("read", "not_member", room=quiet_room, seq=1)
 
+        # removed from a public room without a ban: out of the sidebar, but still free to read it
+        cat_side = await world.connect("cat")
+        await cat_side.sidebar()
+        await cat.subscribe(room)
+        await ann.ok("remove", room=room, user="cat")
+        assert (await ann.event(room, "member.removed"))["ban"] is False
+        assert (await cat_side.expect("room", room=room))["removed"] is True
+        seq = await ann.post(room, "cat may still read this")
+        await cat.event(room, "message.posted", seq=seq)
+        await cat.quiet("unsubscribed", room=room)
+        await cat_side.close()
+
         # ban in a public room: the room is gone from the user's sockets; no coming back until unbanned
         await ann.ok("remove", room=room, user="bob", ban=True)
         assert (await ann.event(room, "member.removed"))["ban"] is True
