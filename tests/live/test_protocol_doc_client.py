@@ -6,7 +6,9 @@ look at the server's code), and every assertion is what that document says: the 
 user's connections, joining and leaving, public and private rooms, DMs, invitations and invite
 links, moderation (remove, ban, unban, mute, roles), notification levels, members, the
 directory, mentions (in events, in the sidebar, and the paged `mentions` list), `subscribe` with
-`since` replaying membership events, and the error codes (with `ref`) the document lists.
+`since` replaying membership events, presence, typing and replies, and the error codes (with
+`ref`) the document lists. Where the server and the document disagreed, whichever was wrong was
+fixed (docs/protocol.md, or the server with the test here showing it).
 
 One real server (``bin/serve``) per database over real sockets; people sign up through the real
 form (session cookies, as the page does) and one bot uses a bearer token from
