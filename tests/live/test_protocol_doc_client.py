@@ -176,6 +176,8 @@ class DocClient:
 
     async def subscribe(self, room: str, since: int | None = None) -> tuple[list[Frame], Frame]:
         """The replayed events (with ``since``) and the `subscribed` frame."""
+        # what this socket got of the room before is not part of the answer
+        self.kept = [f for f in self.kept if not (f.get("room") == room and f["type"] in ("event", "subscribed"))]
         frame: Frame = {"type": "subscribe", "room": room}
         if since is not None:
             frame["since"] = since
@@ -658,7 +660,21 @@ def test_direct_messages_and_what_guests_may_not_do(world: World) -> None:
         _, subscribed = await bob.subscribe(pair)
         assert subscribed["last_seq"] == seq
 
-        # limits: 1-8 usernames, not yours
+        # leaving a DM; the people who stay keep finding it; the one who left comes back by opening it
+        await bob.ok("leave", room=pair)
+        assert (await bob.expect("unsubscribed", room=pair))["reason"] == "access_revoked"
+        assert (await bob_side.expect("room", room=pair))["removed"] is True
+        assert (await ann.ok("dm_open", users=["bob"]))["room"] == pair
+        await bob.error("subscribe", "not_found", room=pair)  # not brought back by someone else
+        assert (await bob.ok("dm_open", users=["ann"]))["room"] == pair
+        assert (await bob_side.expect("room", room=pair))["entry"]["kind"] == "dm"
+        replay, _ = await bob.subscribe(pair, since=seq)
+        assert [(e["seq"], e["kind"], e["member"]["username"]) for e in replay] == [
+            (seq + 1, "member.left", "bob"),
+            (seq + 2, "member.joined", "bob"),
+        ]
+
+        # limits: 1-8 usernames, not yours; no guests
         await ann.error("dm_open", "bad_request", users=[])
         await ann.error("dm_open", "bad_request", users=[f"p{i}" for i in range(9)])
         await ann.error("dm_open", "bad_request", users="bob")
