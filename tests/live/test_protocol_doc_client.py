@@ -696,6 +696,11 @@ def test_direct_messages_and_what_guests_may_not_do(world: World) -> None:
         history = await ann.ask("history", room=lobby)
         posted = next(e for e in history["events"] if e["seq"] == seq)
         assert posted["user"]["guest"] is True and posted["body"] == "hello as a guest"
+        # nor can a guest be given a DM or an invitation; a DM keeps its people
+        await ann.error("dm_open", "forbidden", users=[posted["user"]["username"]])
+        await ann.error("invite", "forbidden", room=room, user=posted["user"]["username"])
+        await ann.error("invite", "bad_request", room=pair, user="cat")
+        await ann.error("invite_link", "bad_request", room=pair)
         for client in (ann, bob, bob_side, cat, eve, guest):
             await client.close()
 
