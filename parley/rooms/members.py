@@ -279,7 +279,8 @@ def dm_open(*, user: User, usernames: object) -> Room:
     key = ",".join(str(pk) for pk in sorted([user.pk, *people]))
     found = Room.objects.filter(dm_key=key).first()
     if found is not None:
-        _dm_rejoin(found, user)
+        if not Membership.objects.filter(room=found, user=user).exists():
+            _dm_rejoin(found, user)
         return found
     try:
         with transaction.atomic():
