@@ -923,3 +923,53 @@ def test_replies_presence_and_typing_as_the_page_shows_them(world: World) -> Non
         await ann.close()
 
     run(scenario())
+
+
+def staff_token(live: LiveServer) -> str:
+    """The first administrator (docs/deploy.md: ``createsuperuser --noinput``) and a token for them."""
+    env = {**live.env, "DJANGO_SUPERUSER_PASSWORD": "staff-password-9"}
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            "staff",
+            "--email",
+            "s@example.com",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return bearer_token(live, "staff")
+
+
+def test_site_staff_manage_every_room_but_read_private_ones_only_as_members(world: World) -> None:
+    async def scenario(token: str) -> None:
+        ann, bob = [await world.connect(n) for n in ("ann", "bob")]
+        staff = await DocClient.open(world.live, "staff", token=token)
+        room = slug("staffed")
+        await ann.ok("room_create", title="Staffed", room=room, visibility="private")
+        await ann.ok("invite", room=room, user="bob")
+        await ann.subscribe(room)
+        # "private (members only)": staff too
+        for type_ in ("subscribe", "history", "members"):
+            await staff.error(type_, "not_found", room=room)
+        # ... but they manage it as an owner would, the owner included
+        await staff.ok("room_update", room=room, topic="looked after")
+        assert (await ann.event(room, "room.updated"))["topic"] == "looked after"
+        await staff.ok("invite_link", room=room)
+        await staff.ok("role", room=room, user="bob", role="owner")
+        assert (await ann.event(room, "member.role_changed"))["role"] == "owner"
+        await staff.ok("remove", room=room, user="ann", ban=True)
+        removed = await ann.event(room, "member.removed")
+        assert (removed["member"]["username"], removed["user"]["username"], removed["ban"]) == ("ann", "staff", True)
+        await staff.ok("unban", room=room, user="ann")
+        for client in (ann, bob, staff):
+            await client.close()
+
+    run(scenario(staff_token(world.live)))
