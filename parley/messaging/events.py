@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypedDict
 
+from parley.accounts.avatars import avatar_url
 from parley.accounts.models import User
 
 
@@ -13,10 +14,21 @@ class UserRef(TypedDict):
     username: str
     name: str
     guest: bool
+    bot: bool
+    avatar: str | None  # the 64 px picture's URL; None: show initials
 
 
 def user_ref(user: User) -> UserRef:
-    return {"id": user.pk, "username": user.username, "name": user.name, "guest": user.is_guest}
+    """Who did something, as events carry it. Built from the User row alone (no query): posting
+    makes one per author per batch."""
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "name": user.name,
+        "guest": user.is_guest,
+        "bot": user.is_bot,
+        "avatar": avatar_url(user.avatar),
+    }
 
 
 def ts_text(moment: datetime) -> str:
@@ -35,10 +47,11 @@ def message_posted(
     reply_to: int | None,
     mentions: list[int] | None = None,
     mention_room: bool = False,
+    html: str | None = None,
 ) -> dict[str, Any]:
     """``user`` is ``user_ref(author)`` and ``ts`` is ``ts_text(moment)``: a batch of posts makes
     each once, not once per event. ``mentions`` and ``mention_room`` appear only when the
-    message mentions anyone."""
+    message mentions anyone; ``html`` only when the body has formatting (parley.messaging.formatting)."""
     frame: dict[str, Any] = {
         "type": "event",
         "room": room,
@@ -50,6 +63,8 @@ def message_posted(
         "body": body,
         "reply_to": reply_to,
     }
+    if html is not None:
+        frame["html"] = html
     if mentions or mention_room:
         frame["mentions"] = mentions or []
         frame["mention_room"] = mention_room

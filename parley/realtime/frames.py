@@ -5,6 +5,7 @@ Each returns the encoded text, ready for ``websocket.send``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from parley.core import json
@@ -17,7 +18,7 @@ def error(code: str, detail: str, *, ref: Any = None, retry_after: float | None 
     return json.dumps(frame)
 
 
-def ack(*, room: str, cid: str, seq: int) -> str:
+def ack(*, room: str, cid: str, seq: int | None) -> str:
     return json.dumps({"type": "ack", "room": room, "cid": cid, "seq": seq})
 
 
@@ -52,8 +53,12 @@ def read(*, room: str, seq: int) -> str:
     return json.dumps({"type": "read", "room": room, "seq": seq})
 
 
-def members(*, room: str, people: list[dict[str, Any]]) -> str:
-    return json.dumps({"type": "members", "room": room, "members": people})
+def members(*, room: str, people: list[dict[str, Any]], banned: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """``banned`` only for those who may lift a ban (else the key is left out)."""
+    out: dict[str, Any] = {"type": "members", "room": room, "members": people}
+    if banned is not None:
+        out["banned"] = banned
+    return json.dumps(out)
 
 
 def directory(*, found: list[dict[str, Any]]) -> str:

@@ -10,6 +10,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import login
 from django.db import DatabaseError, IntegrityError, connection
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -91,7 +92,8 @@ def home(request: HttpRequest) -> HttpResponse:
             form.add_error("slug", "That name is taken. Pick another.")
         else:
             return redirect("room", slug=slug)
-    return render(request, "web/home.html", {"rooms": room_list_public()[:200], "form": form})
+    rooms = room_list_public().annotate(member_count=Count("memberships"))[:200]
+    return render(request, "web/home.html", {"rooms": rooms, "form": form})
 
 
 @never_cache

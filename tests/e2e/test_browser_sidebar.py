@@ -135,12 +135,17 @@ def test_sidebar_private_room_invite_unread_mentions_switching_and_back(people: 
     conv(a, "Design reviews").click()
     members = a.get_by_role("list", name=re.compile("^Members"))
     expect(members.get_by_text("bob", exact=True)).to_be_visible()
-    a.get_by_role("button", name="Manage bob").click()  # <summary> of the actions
-    a.get_by_role("button", name="Remove from room").click()
+    a.get_by_role("button", name="Manage bob").click()
+    a.get_by_role("button", name="Remove and ban").click()
     expect(conv(b, "Design reviews")).to_have_count(0)
     expect(b.get_by_role("alert")).to_contain_text("no longer have access")
     expect(members.get_by_text("bob", exact=True)).to_have_count(0)
-    expect(a.locator("#messages li.system").last).to_contain_text("removed")
+    expect(a.locator("#messages li.system").last).to_contain_text("removed and banned")
+    # The ban is listed for ann, and lifted from there (bob is not added back).
+    a.get_by_role("button", name="Lift the ban on bob").click()
+    expect(a.get_by_role("list", name="Banned")).to_be_hidden()
+    expect(a.locator("#messages li.system").last).to_contain_text("lifted the ban on")
+    expect(conv(b, "Design reviews")).to_have_count(0)
 
 
 def test_directory_dm_and_mobile_drawer(people: tuple) -> None:
@@ -180,6 +185,7 @@ def test_directory_dm_and_mobile_drawer(people: tuple) -> None:
     # Mentions list: ann is mentioned in #general and finds it there.
     conv(b, "general").click()
     bob.say("@ann the deploy is done")
+    bob.expect_once("@ann the deploy is done")
     a.get_by_role("button", name="Mentions").click()
     mentions = a.get_by_role("dialog", name="Mentions of you")
     expect(mentions.get_by_text("@ann the deploy is done")).to_be_visible()

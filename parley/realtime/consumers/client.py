@@ -26,10 +26,11 @@ from parley.core import buckets, json
 from parley.core.buckets import Bucket, spend
 from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import ts_text, user_ref
-from parley.messaging.selectors import ResumeRequest, room_history, rooms_last_seq
+from parley.messaging.selectors import ResumeRequest, room_history
 from parley.messaging.services import Posted, PostRequest
+from parley.messaging.services.changes import Changed, message_delete, message_edit, message_react
 from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
-from parley.realtime.batching import access_queue, post_queue, resume_queue
+from parley.realtime.batching import access_queue, post_queue, resume_queue, sidebar_queue, sidebar_rooms_queue
 from parley.realtime.connection import Connection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
 from parley.realtime.dbwait import db_call
@@ -51,7 +52,7 @@ from parley.rooms.members import (
     room_leave,
     room_update,
 )
-from parley.rooms.sidebar import directory, mentions_of, room_members, sidebar_entries
+from parley.rooms.sidebar import directory, mentions_of, room_members
 from parley.rooms.slugs import slug_validate
 
 log = logging.getLogger("parley.realtime")
@@ -99,7 +100,7 @@ class ClientConsumer(HubConsumer):
             await self.close(code=closecodes.TOO_MANY_CONNECTIONS)
             return
         # holds the slot; released by conn.close()
-        self.conn = conn = Connection(rt, user.pk, credential_of(self.scope))
+        self.conn = conn = Connection(rt, user.pk, credential_of(self.scope), user=user)
         self.user = user
         await self.accept()
         metrics.CONNECTIONS.inc()
@@ -255,6 +256,47 @@ class ClientConsumer(HubConsumer):
         self.push(frames.ack(room=posted.room, cid=posted.cid, seq=posted.seq))
         metrics.ACK_LATENCY.observe(time.perf_counter() - received_at)
 
+    # --- changes to a message (parley.messaging.services.changes) ------------------------------
+
+    def _changed(self, frame: Frame, changed: Changed) -> None:
+        """With a cid: ``ack`` like a send (seq: the change's event; null if nothing changed).
+        Without: ``ok`` with ``ref`` the frame's type."""
+        if changed.cid is not None:
+            self.push(frames.ack(room=changed.room, cid=changed.cid, seq=changed.seq))
+        else:
+            self.push(frames.ok(ref=_ref(frame), room=changed.room, seq=changed.seq))
+
+    async def on_edit(self, frame: Frame) -> None:
+        changed = await self._act(
+            frame,
+            message_edit,
+            user=self.user,
+            room=frame.get("room"),
+            seq=frame.get("seq"),
+            body=frame.get("body"),
+            cid=frame.get("cid"),
+        )
+        self._changed(frame, changed)
+
+    async def on_delete(self, frame: Frame) -> None:
+        changed = await self._act(
+            frame, message_delete, user=self.user, room=frame.get("room"), seq=frame.get("seq"), cid=frame.get("cid")
+        )
+        self._changed(frame, changed)
+
+    async def on_react(self, frame: Frame) -> None:
+        changed = await self._act(
+            frame,
+            message_react,
+            user=self.user,
+            room=frame.get("room"),
+            seq=frame.get("seq"),
+            emoji=frame.get("emoji"),
+            on=frame.get("on", True),
+            cid=frame.get("cid"),
+        )
+        self._changed(frame, changed)
+
     async def on_history(self, frame: Frame) -> None:
         self._read_allowed()
         found = await db_call(
@@ -275,17 +317,17 @@ class ClientConsumer(HubConsumer):
     # --- rooms, people and the sidebar (parley.rooms.members, parley.rooms.sidebar) ----------
 
     async def on_rooms(self, frame: Frame) -> None:
-        """The sidebar: every room of the user, then their activity. Watch first, then read the
-        rooms' positions: an event committed in between arrives as activity before the list,
-        which already counts it (a client applies a seq only if it is larger)."""
+        """The sidebar: every room of the user, then their activity. Watch first (the user's
+        rooms' slugs: one cheap read), then read the entries with their positions: an event
+        committed in between arrives as activity before the list, which already counts it (a
+        client applies a seq only if it is larger), and a membership made in between reaches
+        this connection as a ``room`` frame (it is a sidebar from the watch on) or is watched
+        here (it is in the entries)."""
         self._read_allowed()
         conn = self.live
-        entries = await db_call(sidebar_entries, user=self.user)
+        await conn.watch(await sidebar_rooms_queue().submit(self.user))
+        entries = await sidebar_queue().submit(self.user)  # coalesced: shared by the user's sockets
         await conn.watch([entry["room"] for entry in entries])
-        if entries:
-            latest = await db_call(rooms_last_seq, slugs=[entry["room"] for entry in entries])
-            for entry in entries:
-                entry["last_seq"] = max(entry["last_seq"], latest.get(entry["room"], 0))
         self.push(frames.rooms(entries=entries))
 
     async def on_read(self, frame: Frame) -> None:
@@ -389,8 +431,8 @@ class ClientConsumer(HubConsumer):
 
     async def on_members(self, frame: Frame) -> None:
         self._read_allowed()
-        slug, people = await db_call(room_members, user=self.user, slug=frame.get("room"))
-        self.push(frames.members(room=slug, people=people))
+        slug, people, banned = await db_call(room_members, user=self.user, slug=frame.get("room"))
+        self.push(frames.members(room=slug, people=people, banned=banned))
 
     async def on_directory(self, frame: Frame) -> None:
         self._read_allowed()
@@ -412,6 +454,9 @@ class ClientConsumer(HubConsumer):
         "subscribe": on_subscribe,
         "unsubscribe": on_unsubscribe,
         "send": on_send,
+        "edit": on_edit,
+        "delete": on_delete,
+        "react": on_react,
         "history": on_history,
         "typing": on_typing,
         "ping": on_ping,

@@ -299,6 +299,8 @@
     // --- members panel ------------------------------------------------------------------
 
     var membersList = $("members-list");
+    var bannedList = $("banned-list");
+    var banned = []; // users banned from the room on screen (told to its owners and admins only)
     var membersCount = $("members-count");
     var membersTimer = null;
 
@@ -307,10 +309,12 @@
       client.ask("members", { room: slug }).then(function (frame) {
         if (frame.room !== opts.current()) return;
         members = frame.members || [];
+        banned = frame.banned || [];
         members.forEach(function (m) { remember(m.user); });
         renderMembers();
       }, function () {
         members = [];
+        banned = [];
         renderMembers();
       });
     }
@@ -334,6 +338,7 @@
       li.appendChild(wrap);
       var label = el("span", "person-label");
       label.appendChild(el("span", "person-name", dom.displayName(m.user)));
+      dom.appendBadges(label, m.user); // bot, guest
       if (m.role !== "member") label.appendChild(el("span", "role-tag role-" + m.role, m.role));
       if (m.muted) label.appendChild(el("span", "role-tag role-muted", "muted"));
       if (m.user.id === me.id) label.appendChild(el("span", "person-you", "(you)"));
@@ -395,10 +400,31 @@
       if (!e.target.closest(".member")) closeMenus();
     });
 
+    function bannedRow(user) {
+      var li = el("li", "person member");
+      var wrap = el("span", "person-avatar");
+      wrap.appendChild(dom.avatar(user, "avatar-sm"));
+      li.appendChild(wrap);
+      var label = el("span", "person-label");
+      label.appendChild(el("span", "person-name", dom.displayName(user)));
+      li.appendChild(label);
+      var lift = el("button", "chip", "Lift ban");
+      lift.type = "button";
+      lift.setAttribute("aria-label", "Lift the ban on " + dom.displayName(user));
+      lift.addEventListener("click", function () {
+        act("unban", { room: opts.current(), user: user.username }, dom.displayName(user) + " may join again.");
+      });
+      li.appendChild(lift);
+      return li;
+    }
+
     function renderMembers() {
       membersList.textContent = "";
       members.forEach(function (m) { membersList.appendChild(memberRow(m)); });
       membersCount.textContent = String(members.length);
+      bannedList.textContent = "";
+      banned.forEach(function (u) { bannedList.appendChild(bannedRow(u)); });
+      $("banned-block").hidden = banned.length === 0;
     }
 
     client.on("event", function (ev) {
@@ -512,6 +538,7 @@
     return {
       setRoom: function () {
         members = [];
+        banned = [];
         renderMembers();
         closePicker();
         if (client.state === "live") loadMembers();
