@@ -973,3 +973,84 @@ def test_site_staff_manage_every_room_but_read_private_ones_only_as_members(worl
             await client.close()
 
     run(scenario(staff_token(world.live)))
+
+
+def test_edit_delete_and_react_as_the_doc_says(world: World) -> None:
+    async def scenario() -> None:
+        ann, bob, cat = [await world.connect(n) for n in ("ann", "bob", "cat")]
+        room = slug("edits")
+        await ann.ok("room_create", title="Edits", room=room)
+        await bob.ok("join", room=room)
+        await ann.subscribe(room)
+
+        async def bare(client: DocClient, type_: str, **fields: Any) -> Frame:
+            """A change without a `cid`: answered `ok` {ref: the type, room, seq}, or an error."""
+            await client.send({"type": type_, "room": room, **fields})
+            return await client.wait(lambda f: f["type"] in ("ok", "error") and f.get("ref") == type_)
+
+        target = await bob.post(room, "hello *all*")
+        posted = await ann.event(room, "message.posted", seq=target)
+        assert "<em>all</em>" in posted["html"]
+        assert "html" not in await ann.event(room, "message.posted", seq=await bob.post(room, "plain words"))
+
+        # edit: the author only; with a cid, an `ack` like a send, and the same cid changes nothing again
+        cid = bob.cid("edit")
+        await bob.send({"type": "edit", "room": room, "seq": target, "body": "hello **everyone**", "cid": cid})
+        ack = await bob.expect("ack", cid=cid)
+        edited = await ann.event(room, "message.edited", seq=ack["seq"])
+        assert (edited["target"], edited["body"], edited["user"]["username"]) == (target, "hello **everyone**", "bob")
+        assert "<strong>everyone</strong>" in edited["html"]
+        await bob.send({"type": "edit", "room": room, "seq": target, "body": "something else", "cid": cid})
+        assert (await bob.expect("ack", cid=cid))["seq"] == ack["seq"]
+        await ann.quiet("event", room=room, kind="message.edited")
+        await ann.error("edit", "forbidden", room=room, seq=target, body="not mine")
+
+        # react: without a cid, `ok` {ref: "react", room, seq}; a shortcode is stored as the emoji
+        answer = await bare(ann, "react", seq=target, emoji="👍")
+        assert (answer["type"], answer["room"]) == ("ok", room)
+        added = await ann.event(room, "reaction.added", seq=answer["seq"])
+        assert (added["target"], added["emoji"], added["user"]["username"]) == (target, "👍", "ann")
+        assert (await bare(ann, "react", seq=target, emoji=":thumbsup:"))["seq"] is None  # already there
+        cat_reacts = await bare(cat, "react", seq=target, emoji="🎉")  # not a member: may post, so may react
+        assert cat_reacts["type"] == "ok" and cat_reacts["seq"] is not None
+        ann_id = added["user"]["id"]
+
+        # a message is always sent in its current state
+        history = await ann.ask("history", room=room)
+        now = next(e for e in history["events"] if e["seq"] == target)
+        assert (now["kind"], now["body"], now.get("deleted", False)) == (
+            "message.posted",
+            "hello **everyone**",
+            False,
+        )
+        assert now["edited"] and now["reactions"][0] == {"emoji": "👍", "users": [ann_id]}
+        assert [r["emoji"] for r in now["reactions"]] == ["👍", "🎉"]
+
+        answer = await bare(ann, "react", seq=target, emoji="👍", on=False)
+        assert (await ann.event(room, "reaction.removed", seq=answer["seq"]))["emoji"] == "👍"
+        assert (await bare(ann, "react", seq=target, emoji="👍", on=False))["seq"] is None
+
+        # delete: the author or the room's owners and admins; a tombstone afterwards
+        await cat.error("delete", "forbidden", room=room, seq=target)
+        cid = ann.cid("delete")
+        await ann.send({"type": "delete", "room": room, "seq": target, "cid": cid})
+        deleted = await ann.event(room, "message.deleted", seq=(await ann.expect("ack", cid=cid))["seq"])
+        assert (deleted["target"], deleted["user"]["username"]) == (target, "ann")
+        assert (await bare(ann, "delete", seq=target))["seq"] is None
+        history = await bob.ask("history", room=room)
+        now = next(e for e in history["events"] if e["seq"] == target)
+        assert (now["body"], now["deleted"], "reactions" in now) == ("", True, False)
+        await bob.error("edit", "bad_request", room=room, seq=target, body="back again")
+        await bob.error("react", "bad_request", room=room, seq=target, emoji="👍")
+
+        # not a message, no such message, a muted user
+        await bob.error("edit", "not_found", room=room, seq=1, body="a join is no message")
+        await bob.error("react", "not_found", room=room, seq=10_000, emoji="👍")
+        other = await bob.post(room, "still here")
+        await ann.ok("mute", room=room, user="bob", muted=True)
+        await bob.error("edit", "forbidden", room=room, seq=other, body="muted")
+        await bob.error("react", "forbidden", room=room, seq=other, emoji="👍")
+        for client in (ann, bob, cat):
+            await client.close()
+
+    run(scenario())
