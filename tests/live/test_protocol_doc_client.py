@@ -1,18 +1,18 @@
 """A third-party client written from docs/protocol.md alone does everything the web page does.
 
-Parley issue 11 item 7. ``DocClient`` below was written from the protocol document only (no
-look at the server's code), and every assertion is what that document says: the sidebar
-(`rooms`, then `activity`/`read`/`room` frames for rooms not subscribed), read markers across a
-user's connections, joining and leaving, public and private rooms, DMs, invitations and invite
-links, moderation (remove, ban, unban, mute, roles), notification levels, members, the
-directory, mentions (in events, in the sidebar, and the paged `mentions` list), `subscribe` with
-`since` replaying membership events, presence, typing and replies, and the error codes (with
-`ref`) the document lists. Where the server and the document disagreed, whichever was wrong was
-fixed (docs/protocol.md, or the server with the test here showing it).
+Parley issue 11 item 7. ``DocClient`` below was written from the protocol document only (no look
+at the server's code), and every assertion is what that document says: the sidebar (`rooms`,
+then `activity`/`read`/`room` frames for rooms not subscribed), read markers across a user's
+connections, joining and leaving, public and private rooms, DMs, invitations and invite links,
+moderation (remove, ban, unban, mute, roles), notification levels, members, the directory,
+mentions (in events, in the sidebar, and the paged `mentions` list), `subscribe` with `since`
+replaying membership events, presence, typing and replies, edits, deletions and reactions, and
+the error codes (with `ref`) the document lists. Where the server and the document disagreed,
+whichever was wrong was fixed (docs/protocol.md, or the server with the test here showing it).
 
 One real server (``bin/serve``) per database over real sockets; people sign up through the real
-form (session cookies, as the page does) and one bot uses a bearer token from
-``manage.py parley_token``.
+form (session cookies, as the page does) and one bot uses a bearer token from ``manage.py
+parley_token``.
 """
 
 from __future__ import annotations
@@ -1042,6 +1042,17 @@ def test_edit_delete_and_react_as_the_doc_says(world: World) -> None:
         assert (now["body"], now["deleted"], "reactions" in now) == ("", True, False)
         await bob.error("edit", "bad_request", room=room, seq=target, body="back again")
         await bob.error("react", "bad_request", room=room, seq=target, emoji="👍")
+
+        # `mentions` returns messages in their current state too: an edit can mention, a delete unmentions
+        later = await bob.post(room, "nobody yet")
+        await bob.send({"type": "edit", "room": room, "seq": later, "body": "now @ann"})
+        await ann.event(room, "message.edited")
+        gone = await bob.post(room, "@ann soon deleted")
+        await bob.send({"type": "delete", "room": room, "seq": gone})
+        await ann.event(room, "message.deleted")
+        found = [(e["seq"], e["body"]) for e in (await ann.ask("mentions"))["events"] if e["room"] == room]
+        assert found == [(later, "now @ann")]
+        assert (await ann.sidebar())[room]["mentions"] == 1
 
         # not a message, no such message, a muted user
         await bob.error("edit", "not_found", room=room, seq=1, body="a join is no message")
