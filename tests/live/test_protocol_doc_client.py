@@ -311,6 +311,9 @@ def test_sidebar_activity_and_read_markers_across_a_users_connections(world: Wor
         assert room not in await bot.sidebar()
         await bot.ok("join", room=room)
         assert (await bot.expect("room", room=room))["entry"]["role"] == "member"
+        # an account made for a token is a bot ("user": {..., "bot": true}); people are not
+        came = await a1.expect("activity", room=room, kind="member.joined")
+        assert (came["user"]["username"], came["user"]["bot"], act["user"]["bot"]) == ("robot", True, False)
         seq = await bob.post(room, "hello bot")
         assert (await bot.expect("activity", room=room, seq=seq))["preview"] == "hello bot"
 
