@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 
 from parley.accounts.models import User
 from parley.core.errors import BadRequest, ParleyError
@@ -79,9 +79,12 @@ def sidebar_entries(*, user: User, room_ids: list[int] | None = None) -> list[En
     # The rooms the next reads look at: the given ids, or all of the user's as a subquery (500
     # ids as parameters cost more to build and send than the reads themselves)
     scope: Any = room_ids if room_ids is not None else Membership.objects.filter(user=user).values("room_id")
+    # Your own message (your "@room", or "@you") is no mention of you: `mentions_of` leaves it out too.
+    own = Event.objects.filter(room_id=OuterRef("room_id"), seq=OuterRef("seq"), author=user)
     mentions = dict(
         Mention.objects.filter(Q(user=user) | Q(user__isnull=True), room_id__in=scope)
         .filter(room__memberships__user=user, seq__gt=F("room__memberships__read_seq"))
+        .exclude(Exists(own))
         .values("room_id")
         .annotate(n=Count("seq", distinct=True))
         .values_list("room_id", "n")

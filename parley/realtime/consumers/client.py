@@ -158,7 +158,7 @@ class ClientConsumer(HubConsumer):
         kind = frame["type"]
         handler = self._handlers.get(kind)
         if handler is None:
-            self.error("unknown_type", f"unknown frame type {kind[:40]!r}", ref=kind[:40])
+            self.error("unknown_type", f"unknown frame type {kind[:40]!r}", ref=_ref(frame))
             return
         try:
             await handler(self, frame)
@@ -529,7 +529,10 @@ def _shallow(value: Any, levels: int) -> bool:
 
 
 def _ref(frame: Frame) -> Any:
+    """What an answer refers to: the frame's `cid`, else its type (cut short: an unknown type
+    is echoed back too, and a newer client's frame with a `cid` still gets its answer matched)."""
     cid = frame.get("cid")
     if isinstance(cid, str) and len(cid) <= 64:
         return cid
-    return frame.get("type")
+    kind = frame.get("type")
+    return kind[:40] if isinstance(kind, str) else kind
