@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 from urllib.parse import quote
 
+from parley.accounts.avatars import avatar_url
 from parley.accounts.models import User
 
 
@@ -14,6 +15,8 @@ class UserRef(TypedDict):
     username: str
     name: str
     guest: bool
+    bot: bool
+    avatar: str | None  # the 64 px picture's URL; None: show initials
 
 
 class FileRef(TypedDict):
@@ -43,7 +46,16 @@ def file_ref(
 
 
 def user_ref(user: User) -> UserRef:
-    return {"id": user.pk, "username": user.username, "name": user.name, "guest": user.is_guest}
+    """Who did something, as events carry it. Built from the User row alone (no query): posting
+    makes one per author per batch."""
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "name": user.name,
+        "guest": user.is_guest,
+        "bot": user.is_bot,
+        "avatar": avatar_url(user.avatar),
+    }
 
 
 def ts_text(moment: datetime) -> str:

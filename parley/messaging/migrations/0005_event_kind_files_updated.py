@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0003_changes_and_reactions'),
+        ('messaging', '0004_event_search'),
     ]
 
     operations = [
