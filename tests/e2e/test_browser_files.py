@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.e2e.browser import ARTIFACTS, Person
 from tests.e2e.test_browser_sidebar import axe_violations
@@ -139,10 +139,23 @@ def test_attach_paste_drop_thumbnails_and_delete(room_with_worker: tuple, tmp_pa
     a.get_by_role("button", name="Send").click()
     expect(b.locator("#messages li.msg").get_by_role("img", name="clip.png")).to_be_visible()
 
-    # A file dropped on the room: a chip with its name and size.
+    # A file dropped on the room: a chip with its name and size. Enter while it still uploads
+    # sends the message as soon as the upload ends.
+    held: list[Route] = []  # the upload request, held back until the message is written
+    a.route("**/rooms/lobby/files", lambda route: held.append(route))
     drop(a, "notes.txt", "text/plain", b"bring sunscreen\n" * 100)
     expect(tray.get_by_text("notes.txt")).to_be_visible()
-    ann.say("the list")
+    expect(tray.get_by_role("progressbar", name="Uploading notes.txt")).to_be_visible()
+    expect(a.get_by_role("button", name="Send")).to_be_disabled()
+    box = a.get_by_label("Message", exact=True)
+    box.fill("the list")
+    box.press("Enter")
+    expect(a.locator("#notices")).to_contain_text("Sending when the files finish uploading")
+    expect(box).to_have_value("the list")
+    assert len(held) == 1
+    held[0].continue_()
+    a.unroute("**/rooms/lobby/files")
+    expect(box).to_have_value("")
     chip = message_with(b, "the list").get_by_role("link", name=re.compile("notes.txt"))
     expect(chip).to_be_visible()
     expect(chip).to_contain_text("2 KB")

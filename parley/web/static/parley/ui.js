@@ -154,6 +154,7 @@
     if (slug === room && messages) return;
     if (messages && panes.has(room)) panes.get(room).view.hide();
     if (attachments && messages) attachments.clear(); // uploads belong to the room they went to
+    sendWhenUploaded = false;
     room = slug;
     var p = paneFor(slug);
     p.shown = Date.now();
@@ -390,14 +391,18 @@
     input.focus();
   });
 
+  var sendWhenUploaded = false; // Enter was pressed while files were still uploading
+
   function submit() {
     var text = input.value.replace(/^\s*\n/, "").replace(/\s+$/, "");
     var files = attachments.ready();
     if ((text.trim() === "" && files.length === 0) || text.length > MAX_CHARS || input.disabled) return;
     if (attachments.busy()) {
-      notice("Wait for the files to finish uploading.", "info");
+      sendWhenUploaded = true; // sent as soon as the last upload ends
+      notice("Sending when the files finish uploading…", "info");
       return;
     }
+    sendWhenUploaded = false;
     client.send(room, text.trim() === "" ? "" : text, replying, files);
     attachments.clear();
     replyTo(null);
@@ -435,7 +440,13 @@
     drop: form.parentNode, // the whole room: messages and composer
     input: input,
     notice: notice,
-    changed: updateComposer
+    changed: function () {
+      updateComposer();
+      if (sendWhenUploaded && !attachments.busy()) {
+        sendWhenUploaded = false;
+        submit();
+      }
+    }
   });
 
   // --- page ------------------------------------------------------------------------------
