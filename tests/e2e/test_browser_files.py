@@ -201,3 +201,27 @@ def test_attach_paste_drop_thumbnails_and_delete(room_with_worker: tuple, tmp_pa
     expect(b.locator("#messages").get_by_role("img", name="clip.png")).to_be_visible()
     expect(b.locator("#messages").get_by_role("img", name="sunset.png")).to_have_count(0)
     expect(message_with(b, "the list").get_by_role("link", name=re.compile("notes.txt"))).to_be_visible()
+
+
+def test_a_notification_of_files_only_names_them(room_with_worker: tuple) -> None:
+    from tests.e2e.test_browser_sidebar import NOTIFICATION_SPY, until_notes
+
+    live, ann, bob, _ = room_with_worker
+    ann.sign_up_into("lobby")
+    bob.sign_up_into("lobby")
+    bob.page.get_by_role("button", name="Join #lobby").click()
+    expect(bob.page.get_by_role("button", name="Join #lobby")).to_be_hidden()
+    other = bob.context.new_page()  # bob's tab in the background, notifications allowed (a spy)
+    other.add_init_script(NOTIFICATION_SPY)
+    other.goto(f"{live.base_url}/rooms/lobby/")
+    expect(other.locator("#status")).to_contain_text("Live")
+
+    a = ann.page
+    paste(a, "plan.png", "image/png", png(40, 30, "purple"))
+    tray = a.get_by_role("list", name="Files to send")
+    expect(tray.get_by_text("plan.png")).to_be_visible()
+    expect(a.get_by_role("button", name="Send")).to_be_enabled()
+    a.get_by_role("button", name="Send").click()
+    until_notes(other, 1)
+    assert other.evaluate("window.__notes") == [{"title": "ann in #lobby", "body": "[plan.png]"}]
+    other.close()

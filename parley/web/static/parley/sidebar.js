@@ -271,6 +271,9 @@
       var who = dom.displayName(ev.user);
       var where = e.kind === "dm" ? who : "#" + label(e);
       var body = ev.preview !== undefined ? ev.preview : String(ev.body || "").slice(0, 140);
+      if (!body && Array.isArray(ev.files)) { // a message of files only: their names, as `activity` says
+        body = ev.files.map(function (f) { return "[" + f.name + "]"; }).join(" ").slice(0, 140);
+      }
       try {
         var n = new global.Notification(e.kind === "dm" ? who : who + " in " + where, { body: body, tag: e.room });
         n.onclick = function () {
