@@ -13,13 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
-from tests.e2e.browser import RECONNECT_WAIT, Person
+from tests.e2e.browser import CONFIRMED, RECONNECT_WAIT, Person
 from tests.support.netcut import NetCut
 from tests.support.server import Databases, LiveServer, running
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+PENDING = "#messages li.msg.pending"
 
 
 @pytest.fixture
@@ -79,3 +81,96 @@ def test_a_dead_network_shows_reconnecting_within_5_seconds(ann: Person, proxied
     ann.wait_live(timeout=RECONNECT_WAIT)
     ann.say("back again")
     ann.expect_once("back again")
+
+
+class Gate:
+    """Playwright's WebSocket routing for a context: while shut, each socket the page opens is
+    refused (closed at once); open, it is carried to the server unchanged."""
+
+    def __init__(self) -> None:
+        self.shut = True
+        self.refused = 0
+
+    def route(self, ws: WebSocketRoute) -> None:
+        if self.shut:
+            self.refused += 1
+            ws.close(code=4000, reason="offline")
+            return
+        ws.connect_to_server()
+
+
+def stored_outbox(page: Page) -> list[dict]:
+    return page.evaluate(
+        "() => Object.keys(localStorage).filter(k => k.startsWith('parley.outbox.'))"
+        ".flatMap(k => JSON.parse(localStorage.getItem(k)))"
+    )
+
+
+def test_unsent_messages_survive_a_closed_tab_and_go_out_once(
+    browser: Browser, ann: Person, proxied: tuple[LiveServer, NetCut]
+) -> None:
+    live, net = proxied
+    ann.sign_up_into("lobby")
+    ann.say("before the cut")
+    ann.expect_once("before the cut")
+
+    # The network dies; ann writes two messages, which stay pending, and closes the tab.
+    net.cut()
+    expect(status(ann)).to_contain_text("Reconnecting", timeout=10_000)
+    ann.say("written offline 1")
+    ann.say("written offline 2")
+    for text in ("written offline 1", "written offline 2"):
+        expect(ann.message(text, state=PENDING)).to_have_count(1)
+    assert [i["body"] for i in stored_outbox(ann.page)] == ["written offline 1", "written offline 2"]
+    ann.page.close()
+
+    # Back online, but the WebSocket still refused: two new tabs show both messages as pending,
+    # in #lobby and not in another room.
+    gate = Gate()
+    ann.context.route_web_socket(re.compile(r"/ws/$"), gate.route)
+    net.restore()
+    tabs = [ann.context.new_page(), ann.context.new_page()]
+    for tab in tabs:
+        tab.goto(net.base_url + "/rooms/lobby/")
+        for text in ("written offline 1", "written offline 2"):
+            expect(pending_in(tab, text)).to_have_count(1)
+            expect(pending_in(tab, text)).to_contain_text("sending")
+    ann.page = tabs[0]
+    ann.shot("truth-restored-pending")
+    other_room = ann.context.new_page()
+    other_room.goto(net.base_url + "/rooms/garden/")
+    expect(other_room.get_by_label("Message", exact=True)).to_be_visible()
+    expect(other_room.get_by_role("region", name="Message history")).not_to_contain_text("written offline")
+    other_room.close()
+    assert gate.refused >= 2
+
+    # The socket comes back: both tabs re-send with the same cids; the room gets each message once.
+    gate.shut = False
+    for tab in tabs:
+        tab.get_by_role("button", name="Retry now").click()
+    for tab in tabs:
+        for text in ("written offline 1", "written offline 2"):
+            expect(confirmed_in(tab, text)).to_have_count(1, timeout=RECONNECT_WAIT)
+            expect(tab.locator("#messages li.msg").filter(has_text=text)).to_have_count(1)
+    assert stored_outbox(tabs[0]) == []
+
+    # Another person, and a fresh page, see the room's log: each message exactly once.
+    bob = Person(browser, live.base_url, "bob")
+    try:
+        bob.sign_up_into("lobby")
+        expected = ["before the cut", "written offline 1", "written offline 2"]
+        expect(bob.page.locator(CONFIRMED)).to_have_count(3)
+        assert bob.bodies() == expected
+        tabs[1].reload()
+        expect(tabs[1].locator(CONFIRMED)).to_have_count(3)
+        assert tabs[1].locator("#messages li.msg .msg-body").all_text_contents() == expected
+    finally:
+        bob.close()
+
+
+def pending_in(page: Page, text: str):
+    return page.locator(PENDING).filter(has=page.locator(".msg-body").get_by_text(text, exact=True))
+
+
+def confirmed_in(page: Page, text: str):
+    return page.locator(CONFIRMED).filter(has=page.locator(".msg-body").get_by_text(text, exact=True))

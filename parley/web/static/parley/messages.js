@@ -400,20 +400,27 @@
     });
 
     client.on("pending", function (item) {
-      if (item.room !== room) return;
+      if (item.room === room) showPending(item);
+    });
+
+    function showPending(item) {
       var li = byCid.get(item.cid);
       if (!li) {
-        li = buildItem({ user: me, body: item.body, reply_to: item.reply_to, ts: new Date().toISOString() });
+        li = buildItem({ user: me, body: item.body, reply_to: item.reply_to, ts: new Date(item.at || Date.now()).toISOString() });
         li.dataset.cid = item.cid;
         byCid.set(item.cid, li);
         list.appendChild(li);
         decorate(li);
       }
-      setState(li, "pending");
+      if (item.state === "failed") setState(li, "failed", "Not sent.");
+      else setState(li, "pending");
       roomStart.classList.remove("empty-room");
       if (roomStart.textContent.indexOf("No messages") === 0) roomStart.hidden = true;
       scrollToBottom();
-    });
+    }
+
+    // Sends an earlier page (or this one, before the room was opened) left unacknowledged.
+    if (client.pending) client.pending(room).forEach(showPending);
 
     client.on("ack", function (ack) {
       if (ack.room !== room) return;

@@ -37,7 +37,9 @@
   var countdown = null;
 
   // window.parleyClientOptions lets a test shorten the heartbeat; nothing sets it in production.
-  var client = new ParleyClient(Object.assign({}, window.parleyClientOptions || {}, { ws: config.ws }));
+  // Unsent messages are kept per user in localStorage (outbox-store.js) and re-sent by the next page.
+  var outboxKey = me.id != null ? "parley.outbox." + me.id : null;
+  var client = new ParleyClient(Object.assign({}, window.parleyClientOptions || {}, { ws: config.ws, outboxKey: outboxKey }));
 
   var people = ParleyUI.people({ client: client, room: room, me: me });
   var sidebar = ParleyUI.sidebar({
