@@ -174,3 +174,53 @@ def pending_in(page: Page, text: str):
 
 def confirmed_in(page: Page, text: str):
     return page.locator(CONFIRMED).filter(has=page.locator(".msg-body").get_by_text(text, exact=True))
+
+
+@pytest.fixture
+def limited_ann(browser: Browser, live_databases: Databases, workdir: Path) -> Iterator[Person]:
+    """ann on a server whose send limit bites early: 5 at once, then 2 a second."""
+    with running(live_databases, workdir, PARLEY_RATE_PER_SECOND="2", PARLEY_RATE_BURST="5") as live:
+        yield from person(browser, live.base_url, "ann")
+
+
+def test_the_composer_shows_the_limit_and_a_flood_says_why_it_waits(limited_ann: Person) -> None:
+    ann = limited_ann
+    ann.sign_up_into("lobby")
+    page = ann.page
+    box = page.get_by_label("Message", exact=True)
+    send = page.get_by_role("button", name="Send")
+    counter = page.locator("#composer-help").get_by_text(re.compile(r"over the limit|characters left"))
+
+    # Pasted 5,000 characters stay whole: the counter says by how much, and Send waits.
+    box.focus()
+    page.keyboard.insert_text("x" * 5000)  # what a paste does: no key events, one insertion
+    assert len(box.input_value()) == 5000
+    expect(counter).to_have_text("1000 over the limit")
+    expect(send).to_be_disabled()
+    expect(box).to_have_attribute("aria-invalid", "true")
+    box.press("Enter")
+    expect(page.get_by_text("1000 characters over the 4000-character limit")).to_be_visible()
+    expect(page.locator("#messages li.msg")).to_have_count(0)
+    ann.shot("truth-over-the-limit")
+    box.press("End")
+    for _ in range(1000):
+        box.press("Backspace")
+    expect(counter).to_have_text("0 characters left")
+    expect(send).to_be_enabled()
+    box.fill("")
+
+    # A flood: the rate limit holds the queue, and one line says so and when they go, without a
+    # spinner per message.
+    page.evaluate("() => { for (let i = 1; i <= 20; i++) window.parley.client.send('lobby', 'flood ' + i); }")
+    line = page.get_by_role("status").filter(has_text="Sending too fast")
+    expect(line).to_be_visible()
+    expect(line).to_have_text(
+        re.compile(r"^Sending too fast: \d+ messages waiting, sending (in \d+ s|as the limit allows)\.$")
+    )
+    assert page.locator("#messages li.msg.pending").count() > 5
+    spinners = page.locator("#messages li.msg.pending .spinner")
+    assert spinners.evaluate_all("nodes => nodes.filter(n => n.offsetParent !== null).length") == 0
+    ann.shot("truth-flood")
+    expect(page.locator(CONFIRMED)).to_have_count(20, timeout=30_000)
+    expect(line).to_be_hidden()
+    assert ann.bodies() == [f"flood {i}" for i in range(1, 21)]

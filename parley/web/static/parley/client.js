@@ -120,6 +120,11 @@
       this.outbox.discard(cid);
     },
 
+    /** The send queue: {waiting, holdUntil (ms; a rate limit or busy server), code}. */
+    sendState: function () {
+      return this.outbox.state();
+    },
+
     /** A room's sends not acknowledged yet, [{room, cid, body, reply_to, at, state}] (queued, sent, failed). */
     pending: function (room) {
       return this.outbox.pending(room);

@@ -45,6 +45,7 @@
     this.items = new Map();
     this.inflight = null; // cid awaiting its ack
     this.holdUntil = 0; // rate_limited / server_error: no send before this time
+    this.holdCode = null; // the error code that set holdUntil
     this.timers = { hold: null, ack: null };
   }
 
@@ -96,6 +97,13 @@
         count += 1;
       });
       return count;
+    },
+
+    /** What is waiting to go: {waiting: sends not acknowledged nor failed, holdUntil: ms, code}. */
+    state: function () {
+      var waiting = 0;
+      this.items.forEach(function (item) { if (item.state !== "failed") waiting += 1; });
+      return { waiting: waiting, holdUntil: this.holdUntil, code: this.holdCode };
     },
 
     /** The unacknowledged sends of a room, in writing order (a new view shows them as pending). */
@@ -169,6 +177,7 @@
         var after = Math.min(HOLD_CAP_MS, base + Math.random() * Math.min(250, base));
         item.state = "queued";
         this.holdUntil = Date.now() + after;
+        this.holdCode = frame.code;
         this.host.emit("retrying", { room: item.room, cid: item.cid, code: frame.code, after: after });
       } else {
         item.state = "failed";

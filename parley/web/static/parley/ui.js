@@ -5,7 +5,8 @@
  * status, the notices, the composer, the banners and the read marker; the message list of a room
  * is messages.js, the online list and typing line people.js, the conversations sidebar
  * sidebar.js, the dialogs and the members panel rooms.js, shared helpers dom.js. Load order
- * (room.html): connection, outbox, presence, client, dom, messages, people, sidebar, rooms, ui.
+ * (room.html): connection, outbox-store, outbox, presence, client, dom, messages, people, sidebar, rooms,
+ * sending (the send queue's line), ui.
  *
  * Every piece of chat text goes into the page with textContent or text nodes, never innerHTML.
  */
@@ -213,6 +214,7 @@
 
   client.on("error", function (frame) {
     if (frame.ref === "typing") return; // a typing hint that did not go through: nobody cares
+    if (frame.code === "rate_limited" && client.sendState().waiting > 0) return; // the send line says it
     var text = ERROR_TEXT[frame.code] || frame.detail || frame.code || "Something went wrong.";
     if (frame.code === "server_error" && frame.retry_after == null) text = "The server had a problem: " + (frame.detail || "error") + ".";
     notice(text, frame.code === "rate_limited" ? "info" : "error");
@@ -334,6 +336,9 @@
     var length = input.value.length;
     var blank = input.value.trim() === "";
     sendBtn.disabled = input.disabled || blank || length > MAX_CHARS;
+    // Nothing is cut: a longer text stays whole, the counter says by how much, Send waits.
+    if (length > MAX_CHARS) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
     if (length >= COUNTER_FROM) {
       var left = MAX_CHARS - length;
       counter.hidden = false;
@@ -347,7 +352,11 @@
 
   function submit() {
     var text = input.value.replace(/^\s*\n/, "").replace(/\s+$/, "");
-    if (text.trim() === "" || text.length > MAX_CHARS || input.disabled) return;
+    if (text.length > MAX_CHARS && !input.disabled) {
+      notice("That message is " + (text.length - MAX_CHARS) + " characters over the " + MAX_CHARS + "-character limit: shorten it or split it.", "error");
+      return;
+    }
+    if (text.trim() === "" || input.disabled) return;
     client.send(room, text);
     input.value = "";
     updateComposer();
@@ -388,6 +397,7 @@
     open: function (slug, info) { openRoom(slug, info, true); }
   }) : null;
 
+  if (ParleyUI.sending) ParleyUI.sending({ client: client, node: $("send-state"), stage: stage });
   updateComposer();
   client.connect();
   history.replaceState({ room: room }, "");
