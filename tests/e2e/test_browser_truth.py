@@ -224,3 +224,63 @@ def test_the_composer_shows_the_limit_and_a_flood_says_why_it_waits(limited_ann:
     expect(page.locator(CONFIRMED)).to_have_count(20, timeout=30_000)
     expect(line).to_be_hidden()
     assert ann.bodies() == [f"flood {i}" for i in range(1, 21)]
+
+
+def test_grouped_messages_keep_their_time_and_author_and_the_history_scrolls_by_keyboard(people: tuple) -> None:
+    _live, ann, bob = people
+    ann.sign_up_into("lobby")
+    bob.sign_up_into("lobby")
+    ann.say("first of a group")
+    ann.say("second of a group")
+    ann.expect_once("second of a group")  # stored before bob's messages: the two stay a group
+    for i in range(1, 31):
+        bob.page.evaluate("n => window.parley.client.send('lobby', 'filler ' + n)", i)
+    ann.expect_once("filler 30")
+    page = ann.page
+    history = page.get_by_role("region", name="Message history")
+
+    # The grouped message hides its name and time from sight, not from screen readers...
+    second = history.get_by_role("listitem").filter(has_text="second of a group")
+    expect(second).to_have_class(re.compile(r"\bcontinued\b"))
+    clock = re.compile(r"\d{1,2}:\d{2}")
+    spoken = (
+        bob.page.get_by_role("region", name="Message history")
+        .get_by_role("listitem")
+        .filter(has_text="second of a group")
+        .aria_snapshot()
+    )
+    assert "ann" in spoken and clock.search(spoken), spoken
+    # ...and shows its time on hover.
+    shown = second.locator(".msg-hover-time")
+    second.scroll_into_view_if_needed()
+    expect(shown).to_be_hidden()
+    second.hover()
+    expect(shown).to_be_visible()
+    expect(shown).to_have_text(clock)
+    ann.shot("truth-grouped-time-hover")
+
+    # The history is reached with Tab and scrolled with the keys.
+    page.get_by_role("button", name="Room settings").focus()
+    for _ in range(15):
+        if history.evaluate("node => node === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(history).to_be_focused()
+    scroll = "node => [node.scrollTop, node.scrollHeight, node.clientHeight]"
+
+    def scrolled_after(key: str) -> int:
+        before = history.evaluate(scroll)[0]
+        page.keyboard.press(key)
+        page.wait_for_timeout(600)  # smooth scrolling settles
+        after = int(history.evaluate(scroll)[0])
+        assert after != before, f"{key} did not scroll the history (at {before})"
+        return after
+
+    start, height, view = history.evaluate(scroll)
+    assert height > view + 200, (start, height, view)  # long enough to scroll
+    assert start < height - view - 2  # the hover above scrolled up to the grouped message
+    end = scrolled_after("End")
+    assert end >= height - view - 2
+    assert scrolled_after("PageUp") < end
+    assert scrolled_after("Home") == 0
+    assert scrolled_after("PageDown") > 0

@@ -146,6 +146,11 @@
       main.appendChild(bubble);
       main.appendChild(el("div", "msg-state"));
       row.appendChild(main);
+      // A grouped (continued) message hides its name and time from sight, not from screen readers
+      // (room.css); this copy of the time shows beside its bubble on hover or focus.
+      var hoverTime = el("time", "msg-hover-time");
+      hoverTime.setAttribute("aria-hidden", "true");
+      row.appendChild(hoverTime);
       li.appendChild(row);
       setTime(li, data.ts ? new Date(data.ts) : new Date());
       return li;
@@ -168,10 +173,11 @@
       if (isNaN(date.getTime())) date = new Date();
       li.dataset.ts = String(date.getTime());
       li.dataset.day = dayKey(date);
-      var time = li.querySelector(".msg-time");
-      time.textContent = timeFmt.format(date);
-      time.dateTime = date.toISOString();
-      time.title = fullFmt.format(date);
+      li.querySelectorAll(".msg-time, .msg-hover-time").forEach(function (time) {
+        time.textContent = timeFmt.format(date);
+        time.dateTime = date.toISOString();
+        time.title = fullFmt.format(date);
+      });
       li.querySelector(".day-label").textContent = dayLabel(date);
     }
 
