@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
 from tests.e2e.browser import CONFIRMED, RECONNECT_WAIT, Person
+from tests.e2e.test_browser_sidebar import axe_violations
 from tests.support.netcut import NetCut
 from tests.support.server import Databases, LiveServer, running
 
@@ -284,3 +285,35 @@ def test_grouped_messages_keep_their_time_and_author_and_the_history_scrolls_by_
     assert scrolled_after("PageUp") < end
     assert scrolled_after("Home") == 0
     assert scrolled_after("PageDown") > 0
+
+
+def test_contrast_and_the_rest_of_axe_in_both_colour_schemes(people: tuple) -> None:
+    _live, ann, bob = people
+    ann.sign_up_into("lobby")
+    bob.sign_up_into("lobby")
+    bob.page.get_by_role("button", name="Join #lobby").click()
+    ann.say("first of a group")
+    ann.say("second of a group, with a link https://example.org/x")
+    ann.expect_once("second of a group, with a link https://example.org/x")
+    bob.say("an answer")
+    bob.expect_once("an answer")
+    page = bob.page
+    # the small print on screen: times (a grouped one shown by hover), day label, system line,
+    # the composer's hints and counter, the send queue's line
+    expect(page.get_by_role("region", name="Message history")).to_contain_text("joined")
+    page.get_by_label("Message", exact=True).fill("y" * 3990)
+    expect(page.locator("#composer-help")).to_contain_text("10 characters left")
+    page.evaluate(
+        "() => { const line = document.getElementById('send-state');"
+        " line.textContent = 'Sending too fast: 3 messages waiting, sending in 2 s.'; line.hidden = false; }"
+    )  # the send queue's line, as a flood shows it (its own test makes it for real)
+    for dismiss in page.get_by_role("button", name="Dismiss").all():
+        dismiss.click()  # a notice would cover the day label
+    grouped = page.get_by_role("listitem").filter(has_text="second of a group")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme, reduced_motion="reduce")  # no colour half-way through a transition
+        grouped.hover()
+        expect(grouped.locator(".msg-hover-time")).to_be_visible()
+        found = axe_violations(page)
+        bob.shot(f"truth-axe-{scheme}")
+        assert found == [], f"{scheme}: {found}"
