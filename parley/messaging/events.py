@@ -35,10 +35,11 @@ def message_posted(
     reply_to: int | None,
     mentions: list[int] | None = None,
     mention_room: bool = False,
+    html: str | None = None,
 ) -> dict[str, Any]:
     """``user`` is ``user_ref(author)`` and ``ts`` is ``ts_text(moment)``: a batch of posts makes
     each once, not once per event. ``mentions`` and ``mention_room`` appear only when the
-    message mentions anyone."""
+    message mentions anyone; ``html`` only when the body has formatting (parley.messaging.formatting)."""
     frame: dict[str, Any] = {
         "type": "event",
         "room": room,
@@ -50,6 +51,8 @@ def message_posted(
         "body": body,
         "reply_to": reply_to,
     }
+    if html is not None:
+        frame["html"] = html
     if mentions or mention_room:
         frame["mentions"] = mentions or []
         frame["mention_room"] = mention_room

@@ -21,6 +21,10 @@ class Event(models.Model):
         MEMBER_MUTED = "member.muted"
         MEMBER_ROLE_CHANGED = "member.role_changed"
         ROOM_UPDATED = "room.updated"
+        MESSAGE_EDITED = "message.edited"
+        MESSAGE_DELETED = "message.deleted"
+        REACTION_ADDED = "reaction.added"
+        REACTION_REMOVED = "reaction.removed"
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
     seq = models.BigIntegerField()
@@ -61,3 +65,22 @@ class Mention(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq} @{self.user_id or 'room'}"
+
+
+class Reaction(models.Model):
+    """One user's emoji on one message (the ``message.posted`` event at ``seq``). The message's
+    stored frame carries the reactions' current state; these rows are what it is made from."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("room", "seq", "user", "emoji"), name="reaction_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}#{self.seq} {self.emoji} by {self.user_id}"

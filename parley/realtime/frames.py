@@ -18,7 +18,7 @@ def error(code: str, detail: str, *, ref: Any = None, retry_after: float | None 
     return json.dumps(frame)
 
 
-def ack(*, room: str, cid: str, seq: int) -> str:
+def ack(*, room: str, cid: str, seq: int | None) -> str:
     return json.dumps({"type": "ack", "room": room, "cid": cid, "seq": seq})
 
 

@@ -187,6 +187,7 @@ def test_directory_dm_and_mobile_drawer(people: tuple) -> None:
     # Mentions list: ann is mentioned in #general and finds it there.
     conv(b, "general").click()
     bob.say("@ann the deploy is done")
+    bob.expect_once("@ann the deploy is done")
     a.get_by_role("button", name="Mentions").click()
     mentions = a.get_by_role("dialog", name="Mentions of you")
     expect(mentions.get_by_text("@ann the deploy is done")).to_be_visible()

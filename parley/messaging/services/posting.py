@@ -13,6 +13,7 @@ from parley.accounts.models import User
 from parley.core import json
 from parley.core.errors import BadRequest, Forbidden, NotFound, ParleyError
 from parley.messaging import events
+from parley.messaging.formatting import message_html
 from parley.messaging.mentions import Ask, Found, mentioned_names, mentions_resolve
 from parley.messaging.models import Mention
 from parley.messaging.services.records import Posted, PostRequest
@@ -167,6 +168,7 @@ def _events(
                 reply_to=item.reply_to,
                 mentions=mention.users if mention else None,
                 mention_room=mention.room if mention else False,
+                html=message_html(item.body),
             )
         )
         rows.append((room_id, seq, author_id, item.cid, item.body, item.reply_to, frame))

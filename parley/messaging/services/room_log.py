@@ -23,10 +23,13 @@ from parley.realtime.publish import PublishedEvent, room_events_publish
 from parley.rooms.models import Room
 
 
-def room_event_append(*, room: Room, kind: Event.Kind, actor: User | None, **fields: Any) -> int:
-    """Append one event of ``kind`` to ``room``'s log, by ``actor``, with ``fields`` in its frame;
+def room_event_append(
+    *, room: Room, kind: Event.Kind, actor: User | None, cid: str | None = None, **fields: Any
+) -> int:
+    """Append one event of ``kind`` to ``room``'s log, by ``actor``, with ``fields`` in its frame
+    (and ``cid`` in its frame and row when given: UNIQUE(author, cid) makes a retry find it);
     return its seq. Must run inside ``transaction.atomic``: the event is published when that
-    commits, and is gone with it if it rolls back."""
+    commits, and is gone with it if it rolls back. Tutorial routes are sent nothing of it."""
     moment = timezone.now()
     locked = Room.objects.select_for_update().filter(pk=room.pk)
     locked.update(last_seq=F("last_seq") + 1)
@@ -39,10 +42,10 @@ def room_event_append(*, room: Room, kind: Event.Kind, actor: User | None, **fie
             kind=kind.value,
             user=events.user_ref(actor) if actor is not None else None,
             ts=events.ts_text(moment),
-            fields=fields,
+            fields=fields if cid is None else {"cid": cid, **fields},
         )
     )
-    Event.objects.create(room=room, seq=seq, kind=kind, author=actor, body="", created_at=moment, frame=frame)
+    Event.objects.create(room=room, seq=seq, kind=kind, author=actor, cid=cid, body="", created_at=moment, frame=frame)
     published = [PublishedEvent(room=room.slug, room_id=room.pk, seq=seq, frame=frame, body=None)]
     transaction.on_commit(partial(room_events_publish, published))
     return seq

@@ -28,6 +28,7 @@ from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import ts_text, user_ref
 from parley.messaging.selectors import ResumeRequest, room_history, rooms_last_seq
 from parley.messaging.services import Posted, PostRequest
+from parley.messaging.services.changes import Changed, message_delete, message_edit, message_react
 from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
 from parley.realtime.batching import access_queue, post_queue, resume_queue
 from parley.realtime.connection import Connection
@@ -255,6 +256,47 @@ class ClientConsumer(HubConsumer):
         self.push(frames.ack(room=posted.room, cid=posted.cid, seq=posted.seq))
         metrics.ACK_LATENCY.observe(time.perf_counter() - received_at)
 
+    # --- changes to a message (parley.messaging.services.changes) ------------------------------
+
+    def _changed(self, frame: Frame, changed: Changed) -> None:
+        """With a cid: ``ack`` like a send (seq: the change's event; null if nothing changed).
+        Without: ``ok`` with ``ref`` the frame's type."""
+        if changed.cid is not None:
+            self.push(frames.ack(room=changed.room, cid=changed.cid, seq=changed.seq))
+        else:
+            self.push(frames.ok(ref=_ref(frame), room=changed.room, seq=changed.seq))
+
+    async def on_edit(self, frame: Frame) -> None:
+        changed = await self._act(
+            frame,
+            message_edit,
+            user=self.user,
+            room=frame.get("room"),
+            seq=frame.get("seq"),
+            body=frame.get("body"),
+            cid=frame.get("cid"),
+        )
+        self._changed(frame, changed)
+
+    async def on_delete(self, frame: Frame) -> None:
+        changed = await self._act(
+            frame, message_delete, user=self.user, room=frame.get("room"), seq=frame.get("seq"), cid=frame.get("cid")
+        )
+        self._changed(frame, changed)
+
+    async def on_react(self, frame: Frame) -> None:
+        changed = await self._act(
+            frame,
+            message_react,
+            user=self.user,
+            room=frame.get("room"),
+            seq=frame.get("seq"),
+            emoji=frame.get("emoji"),
+            on=frame.get("on", True),
+            cid=frame.get("cid"),
+        )
+        self._changed(frame, changed)
+
     async def on_history(self, frame: Frame) -> None:
         self._read_allowed()
         found = await db_call(
@@ -412,6 +454,9 @@ class ClientConsumer(HubConsumer):
         "subscribe": on_subscribe,
         "unsubscribe": on_unsubscribe,
         "send": on_send,
+        "edit": on_edit,
+        "delete": on_delete,
+        "react": on_react,
         "history": on_history,
         "typing": on_typing,
         "ping": on_ping,

@@ -172,6 +172,19 @@
       return this._request(null, type, fields || {}, type);
     },
 
+    /** Change a message: edit its text (own), delete it (own, or as a room admin), react to it. */
+    edit: function (room, seq, body) {
+      return this.act("edit", { room: room, seq: seq, body: body });
+    },
+
+    remove: function (room, seq) {
+      return this.act("delete", { room: room, seq: seq });
+    },
+
+    react: function (room, seq, emoji, on) {
+      return this.act("react", { room: room, seq: seq, emoji: emoji, on: on !== false });
+    },
+
     /** Move the read marker of a room forward (fire and forget: the echo is a `read` frame). */
     read: function (room, seq) {
       return this.conn.isOpen() && this.conn.send({ type: "read", room: room, seq: seq });
@@ -249,7 +262,10 @@
       switch (frame.type) {
         case "event": return this._onEvent(frame);
         case "subscribed": return this._onSubscribed(frame);
-        case "ack": return this.outbox.acked(frame);
+        case "ack":
+          // A change (edit, delete, react) answered with our request's cid; else a send's ack.
+          if (this.requests.has(frame.cid) && this.requests.get(frame.cid).answer === "ok") return this._onAnswer(frame, frame.cid);
+          return this.outbox.acked(frame);
         case "history": return this._onHistory(frame);
         case "presence":
           if (this.rooms.has(frame.room)) this.presence.presenceFrame(frame);

@@ -141,10 +141,11 @@
       var bubble = el("div", "bubble");
       if (data.reply_to) bubble.appendChild(buildReplyRef(data.reply_to));
       var body = el("div", "msg-body");
-      fillBody(body, String(data.body == null ? "" : data.body));
       bubble.appendChild(body);
       main.appendChild(bubble);
+      main.appendChild(el("div", "reactions"));
       main.appendChild(el("div", "msg-state"));
+      if (opts.toolbar) main.appendChild(opts.toolbar(data, mine));
       row.appendChild(main);
       // A grouped (continued) message hides its name and time from sight, not from screen readers
       // (room.css); this copy of the time shows beside its bubble on hover or focus.
@@ -153,16 +154,142 @@
       row.appendChild(hoverTime);
       li.appendChild(row);
       setTime(li, data.ts ? new Date(data.ts) : new Date());
+      showState(li, data);
       return li;
     }
 
+    // --- a message's current state: text or formatting, edited, deleted, reactions ----------
+
+    var ALLOWED = { P: 1, BR: 1, STRONG: 1, EM: 1, S: 1, DEL: 1, CODE: 1, PRE: 1, BLOCKQUOTE: 1, UL: 1, OL: 1, LI: 1, A: 1 };
+
+    /**
+     * The server's sanitized `html`, copied node by node into fresh elements of an allow-list
+     * (a second check in the page): text stays text, links keep only an http(s) or mailto href.
+     */
+    function fillHtml(node, html) {
+      node.textContent = "";
+      var parsed = new DOMParser().parseFromString(html, "text/html"); // inert: nothing runs
+      (function copy(from, to) {
+        for (var child = from.firstChild; child; child = child.nextSibling) {
+          if (child.nodeType === 3) {
+            to.appendChild(document.createTextNode(child.nodeValue));
+          } else if (child.nodeType === 1) {
+            if (!ALLOWED[child.tagName]) {
+              copy(child, to);
+              continue;
+            }
+            var made = document.createElement(child.tagName.toLowerCase());
+            if (child.tagName === "A") {
+              var href = child.getAttribute("href") || "";
+              if (/^(https?:|mailto:)/i.test(href)) made.href = href;
+              made.rel = "noopener noreferrer nofollow";
+              made.target = "_blank";
+            } else if (child.tagName === "OL" && /^\d{1,9}$/.test(child.getAttribute("start") || "")) {
+              made.start = Number(child.getAttribute("start"));
+            }
+            copy(child, made);
+            to.appendChild(made);
+          }
+        }
+      })(parsed.body, node);
+    }
+
+    var people = new Map(); // user id -> user, from the events seen (names for reactions)
+
+    function nameOf(id) {
+      if (me && id === me.id) return "you";
+      var u = people.get(id);
+      return u ? dom.displayName(u) : "someone";
+    }
+
+    function showState(li, data) {
+      li._state = data;
+      var body = li.querySelector(".msg-body");
+      li.classList.toggle("deleted", !!data.deleted);
+      body.classList.toggle("rich", !!data.html && !data.deleted);
+      if (data.deleted) {
+        body.textContent = "";
+        body.appendChild(el("em", "tombstone", "This message was deleted."));
+      } else if (data.html) {
+        fillHtml(body, data.html);
+      } else {
+        fillBody(body, String(data.body == null ? "" : data.body));
+      }
+      var mark = li.querySelector(".edited");
+      if (data.edited && !data.deleted) {
+        if (!mark) {
+          mark = el("span", "edited", "(edited)");
+          body.parentNode.appendChild(mark);
+        }
+        mark.title = "Edited " + fullFmt.format(new Date(data.edited));
+      } else if (mark) {
+        mark.remove();
+      }
+      showReactions(li, data.deleted ? [] : data.reactions || []);
+    }
+
+    function showReactions(li, reactions) {
+      var box = li.querySelector(".reactions");
+      box.textContent = "";
+      reactions.forEach(function (r) {
+        var mine = me && r.users.indexOf(me.id) !== -1;
+        var b = el("button", "reaction" + (mine ? " mine" : ""));
+        b.type = "button";
+        b.dataset.action = "react";
+        b.dataset.emoji = r.emoji;
+        b.setAttribute("aria-pressed", mine ? "true" : "false");
+        b.setAttribute("aria-label", r.emoji + " " + r.users.length + ": " + r.users.map(nameOf).join(", "));
+        b.title = r.users.map(nameOf).join(", ");
+        var glyph = el("span", "reaction-emoji", r.emoji);
+        glyph.setAttribute("aria-hidden", "true");
+        b.appendChild(glyph);
+        var count = el("span", "reaction-count", String(r.users.length));
+        count.setAttribute("aria-hidden", "true");
+        b.appendChild(count);
+        box.appendChild(b);
+      });
+      box.hidden = reactions.length === 0;
+    }
+
+    /** A change event (edit, delete, reaction) applied to the message it targets, if shown. */
+    function applyChange(ev) {
+      var li = bySeq.get(ev.target);
+      if (!li || !li._state) return;
+      var data = Object.assign({}, li._state);
+      if (ev.kind === "message.edited") {
+        data.body = ev.body;
+        data.html = ev.html;
+        data.edited = ev.ts;
+      } else if (ev.kind === "message.deleted") {
+        data = Object.assign(data, { body: "", html: null, deleted: true, reactions: [] });
+      } else if (ev.user) {
+        var reactions = (data.reactions || []).map(function (r) { return { emoji: r.emoji, users: r.users.slice() }; });
+        var found = reactions.filter(function (r) { return r.emoji === ev.emoji; })[0];
+        if (ev.kind === "reaction.added") {
+          if (!found) reactions.push((found = { emoji: ev.emoji, users: [] }));
+          if (found.users.indexOf(ev.user.id) === -1) found.users.push(ev.user.id);
+        } else if (found) {
+          found.users = found.users.filter(function (id) { return id !== ev.user.id; });
+          if (found.users.length === 0) reactions = reactions.filter(function (r) { return r !== found; });
+        }
+        data.reactions = reactions;
+      }
+      showState(li, data);
+    }
+
+    var CHANGES = { "message.edited": 1, "message.deleted": 1, "reaction.added": 1, "reaction.removed": 1 };
+
     function buildReplyRef(seq) {
-      var ref = el("div", "reply-ref");
+      var ref = el("button", "reply-ref");
+      ref.type = "button";
+      ref.dataset.action = "jump";
+      ref.dataset.target = String(seq);
       var target = bySeq.get(seq);
       if (target) {
-        var who = target.querySelector(".author");
+        var state = target._state || {};
         var text = target.querySelector(".msg-body");
-        ref.textContent = "↪ " + (who ? who.firstChild.textContent : "") + ": " + (text ? text.textContent.slice(0, 80) : "");
+        var who = isMine(state.user) ? "you" : dom.displayName(state.user);
+        ref.textContent = "↪ " + who + ": " + (text ? text.textContent.slice(0, 80) : "");
       } else {
         ref.textContent = "↪ in reply to an earlier message";
       }
@@ -272,8 +399,20 @@
     }
 
     function addEvent(ev, live) {
-      if (bySeq.has(ev.seq)) return;
+      if (bySeq.has(ev.seq)) {
+        var shown = bySeq.get(ev.seq);
+        if (shown._fromAck) {
+          shown._fromAck = false;
+          showState(shown, ev); // our own message, placed by its ack: now as the server made it
+        }
+        return;
+      }
       if (ev.seq > head) head = ev.seq;
+      if (ev.user && ev.user.id != null) people.set(ev.user.id, ev.user);
+      if (CHANGES[ev.kind]) {
+        applyChange(ev);
+        return;
+      }
       var known = !ev.kind || ev.kind === "message.posted" || SYSTEM_TEXT[ev.kind];
       if (!known) return; // a kind this page does not show yet
       var wasAtBottom = atBottom();
@@ -286,6 +425,7 @@
       if (li && isMine(ev.user)) {
         setState(li, "sent");
         setTime(li, new Date(ev.ts));
+        showState(li, ev); // the server's formatting, as everyone sees it
         place(li, ev.seq);
         return;
       }
@@ -346,9 +486,10 @@
       if (atStart) {
         var empty = bySeq.size === 0;
         roomStart.classList.toggle("empty-room", empty);
+        var where = opts.describe ? opts.describe() : "#" + room;
         roomStart.textContent = empty
-          ? "No messages in #" + room + " yet. Say hello!"
-          : "This is the beginning of #" + room + ".";
+          ? "No messages in " + where + " yet. Say hello!"
+          : "This is the beginning of " + where + ".";
       }
     }
 
@@ -435,6 +576,7 @@
       if (li.dataset.seq === undefined) {
         var wasAtBottom = atBottom();
         setState(li, "sent");
+        li._fromAck = true;
         place(li, ack.seq);
         if (wasAtBottom) scrollToBottom();
       }
@@ -469,6 +611,16 @@
       scrollToBottom: scrollToBottom,
       seenUpTo: seenUpTo,
       head: function () { return head; },
+      /** The <li> of a confirmed message (seq), or null; its current state is li._state. */
+      item: function (seq) { return bySeq.get(seq) || null; },
+      /** The newest message of ours that can still be edited (for Up in an empty composer). */
+      lastOwn: function () {
+        var best = null;
+        bySeq.forEach(function (li, seq) {
+          if (li._state && isMine(li._state.user) && !li._state.deleted && (!best || seq > best)) best = seq;
+        });
+        return best;
+      },
       /** Leaving the screen: remember where the reader was. */
       hide: function () {
         saved = { top: scroller.scrollTop, bottom: atBottom() };

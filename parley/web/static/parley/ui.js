@@ -51,6 +51,15 @@
     changed: function (slug) { if (slug === room) showHeader(); }
   });
 
+  var actions = ParleyUI.actions({
+    client: client,
+    me: me,
+    notice: notice,
+    room: function () { return room; },
+    view: function (slug) { var p = panes.get(slug); return p ? p.view : null; },
+    reply: function (seq, li) { replyTo(seq, li); }
+  });
+
   // --- rooms on screen --------------------------------------------------------------------
 
   var PANES_KEPT = 12; // rooms followed at once; the least recently shown is let go beyond that
@@ -73,7 +82,12 @@
     p = { node: node, shown: 0, info: null };
     p.view = ParleyUI.messages({
       client: client, room: slug, me: me, page: PAGE, notice: notice, pane: node, input: input,
-      active: function () { return slug === room; }
+      active: function () { return slug === room; },
+      toolbar: actions.toolbar,
+      describe: function () {
+        var entry = sidebar.entry(slug);
+        return entry && entry.kind === "dm" ? "your conversation with " + roomName(slug) : "#" + slug;
+      }
     });
     panes.set(slug, p);
     client.subscribe(slug);
@@ -132,6 +146,8 @@
     // the sidebar (and sends its news to every tab).
     joinBtn.hidden = !sidebar.isLoaded() || sidebar.isMember(room) || info.kind === "private" || dm;
     joinBtn.textContent = "Join #" + room;
+    var role = entry ? entry.role : null;
+    actions.setModerator(me.staff || role === "owner" || role === "admin");
   }
 
   function openRoom(slug, info, push) {
@@ -149,6 +165,7 @@
     if (client.state === "live") setComposerEnabled(true);
     people.setRoom(slug);
     if (rooms) rooms.setRoom(slug);
+    replyTo(null);
     showHeader();
     sidebar.render();
     if (push) history.pushState({ room: slug }, "", "/rooms/" + encodeURIComponent(slug) + "/");
@@ -350,6 +367,31 @@
     autosize();
   }
 
+  // --- replying -------------------------------------------------------------------------------
+
+  var replyBar = $("reply-bar");
+  var replyText = $("reply-text");
+  var replying = null; // seq of the message the next send answers
+
+  /** Answer a message (seq and its <li>), or stop answering one (null). */
+  function replyTo(seq, li) {
+    replying = seq;
+    replyBar.hidden = seq === null;
+    if (seq === null) return;
+    var state = (li && li._state) || {};
+    replyText.textContent = "";
+    replyText.appendChild(document.createTextNode("Replying to "));
+    replyText.appendChild(dom.el("strong", null, dom.displayName(state.user)));
+    var said = String(state.body || "").replace(/\s+/g, " ").slice(0, 80);
+    if (said) replyText.appendChild(document.createTextNode(": " + said));
+    input.focus();
+  }
+
+  $("reply-cancel").addEventListener("click", function () {
+    replyTo(null);
+    input.focus();
+  });
+
   function submit() {
     var text = input.value.replace(/^\s*\n/, "").replace(/\s+$/, "");
     if (text.length > MAX_CHARS && !input.disabled) {
@@ -357,7 +399,8 @@
       return;
     }
     if (text.trim() === "" || input.disabled) return;
-    client.send(room, text);
+    client.send(room, text, replying);
+    replyTo(null);
     input.value = "";
     updateComposer();
     input.focus();
@@ -372,6 +415,10 @@
     if (e.key === "Enter" && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.isComposing && e.keyCode !== 229) {
       e.preventDefault();
       submit();
+    } else if (e.key === "ArrowUp" && input.value === "" && actions.editLast()) {
+      e.preventDefault(); // Up in an empty composer edits your last message
+    } else if (e.key === "Escape" && replying !== null) {
+      replyTo(null);
     }
   });
 
