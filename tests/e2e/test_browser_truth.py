@@ -300,7 +300,7 @@ def test_grouped_messages_keep_their_time_and_author_and_the_history_scrolls_by_
 
 
 def test_contrast_and_the_rest_of_axe_in_both_colour_schemes(people: tuple) -> None:
-    _live, ann, bob = people
+    live, ann, bob = people
     ann.sign_up_into("lobby")
     bob.sign_up_into("lobby")
     bob.page.get_by_role("button", name="Join #lobby").click()
@@ -329,3 +329,12 @@ def test_contrast_and_the_rest_of_axe_in_both_colour_schemes(people: tuple) -> N
         found = axe_violations(page)
         bob.shot(f"truth-axe-{scheme}")
         assert found == [], f"{scheme}: {found}"
+
+    # The home page (rooms with their members and topics), the login and signup pages, both schemes.
+    home = ann.page
+    for path in ("/", "/accounts/login/", "/accounts/signup/"):
+        home.goto(live.base_url + path)
+        for scheme in ("light", "dark"):
+            home.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+            found = axe_violations(home)
+            assert found == [], f"{path} {scheme}: {found}"
