@@ -85,6 +85,10 @@ def test_a_dead_network_shows_reconnecting_within_5_seconds(ann: Person, proxied
     expect(status(ann)).to_contain_text("Reconnecting", timeout=10_000)
     noticed = (ann.page.evaluate("window.__reconnectingAt") - cut_at) / 1000
     ann.shot("truth-network-cut")
+    for scheme in ("dark", "light"):  # the status says it legibly (4.5:1) too
+        ann.page.emulate_media(color_scheme=scheme, reduced_motion="reduce")
+        found = axe_violations(ann.page)
+        assert found == [], f"{scheme}: {found}"
     print(f"status 'Reconnecting' {noticed:.2f} s after the cut")  # shown with pytest -s
     assert noticed <= 6.0, f"the page said Live for {noticed:.1f} s after the network died"
 
@@ -231,8 +235,7 @@ def test_the_composer_shows_the_limit_and_a_flood_says_why_it_waits(limited_ann:
         re.compile(r"^Sending too fast: \d+ messages waiting, sending (in \d+ s|as the limit allows)\.$")
     )
     assert page.locator("#messages li.msg.pending").count() > 5
-    spinners = page.locator("#messages li.msg.pending .spinner")
-    assert spinners.evaluate_all("nodes => nodes.filter(n => n.offsetParent !== null).length") == 0
+    assert page.locator("#messages li.msg.pending .msg-state").filter(visible=True).count() == 0  # no spinners
     ann.shot("truth-flood")
     expect(page.locator(CONFIRMED)).to_have_count(20, timeout=30_000)
     expect(line).to_be_hidden()

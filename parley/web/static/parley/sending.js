@@ -6,8 +6,9 @@
  * until the time the server gave. Instead of a spinner on every waiting message with no reason
  * given, the page shows one line: "Sending too fast: 12 messages waiting, sending in 3 s", counted
  * down. Once the rate limit has answered, the line stays until the queue is empty (a flood is
- * held many times, briefly: the line does not flicker), and the waiting messages' spinners are
- * hidden meanwhile, as while the connection is down (the `sends-held` class on `stage`).
+ * held many times, briefly: the line does not flicker), and the waiting messages are only dimmed
+ * meanwhile (no "sending…" and spinner under each), as while the connection is down (the
+ * `sends-held` class on `stage`).
  * Without either, the line shows only for a long queue.
  */
 (function (global) {
