@@ -29,7 +29,8 @@
  *              sidebar's state and news, docs/protocol.md "Rooms, people and the sidebar")
  *
  * Actions: client.act(type, fields) -> Promise of the `ok` frame; client.ask(type, fields) ->
- * Promise of the answer frame (rooms, members, directory, mentions); client.read(room, seq).
+ * Promise of the answer frame (rooms, members, directory, mentions, search); client.read(room, seq);
+ * client.page(room, fields): a window of a room's log (history after, around, at a date).
  */
 (function (global) {
   "use strict";
@@ -157,6 +158,15 @@
     },
 
     /**
+     * A page of a room's log as the server has it, ascending: `fields` is {limit} and at most one
+     * of before, after, around (seqs) or at (an ISO 8601 date-time). Unlike history(), events
+     * already delivered are kept: a view that shows another window of the log dedupes by seq.
+     */
+    page: function (room, fields) {
+      return this._request(room, "history", fields || {});
+    },
+
+    /**
      * An action frame (join, leave, room_create, invite, remove, ...: docs/protocol.md). Resolves
      * with the `ok` answer, rejects with an Error carrying `code` for an `error` answer.
      */
@@ -280,6 +290,7 @@
         case "members":
         case "directory":
         case "mentions":
+        case "search":
           this._onAnswer(frame, null);
           return this._emit(frame.type, frame);
         default: this._emit(frame.type, frame); // room, read, activity: the sidebar's news
