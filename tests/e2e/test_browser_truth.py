@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 
+from tests.e2e.a11y import axe_violations
 from tests.e2e.browser import CONFIRMED, RECONNECT_WAIT, Person
-from tests.e2e.test_browser_sidebar import axe_violations
 from tests.support.netcut import NetCut
 from tests.support.server import Databases, LiveServer, running
 
