@@ -5,8 +5,8 @@
  * status, the notices, the composer, the banners and the read marker; the message list of a room
  * is messages.js, the online list and typing line people.js, the conversations sidebar
  * sidebar.js, the dialogs and the members panel rooms.js, search and jump to date search.js, shared
- * helpers dom.js. Load order (room.html): connection, outbox, presence, client, dom, history,
- * messages, people, sidebar, rooms, search, ui.
+ * helpers dom.js. Load order (room.html): connection, outbox-store, outbox, presence, client, dom,
+ * history, messages, people, sidebar, rooms, search, sending (the send queue's line), ui.
  *
  * Every piece of chat text goes into the page with textContent or text nodes, never innerHTML.
  */
@@ -38,7 +38,9 @@
   var countdown = null;
 
   // window.parleyClientOptions lets a test shorten the heartbeat; nothing sets it in production.
-  var client = new ParleyClient(Object.assign({}, window.parleyClientOptions || {}, { ws: config.ws }));
+  // Unsent messages are kept per user in localStorage (outbox-store.js) and re-sent by the next page.
+  var outboxKey = me.id != null ? "parley.outbox." + me.id : null;
+  var client = new ParleyClient(Object.assign({}, window.parleyClientOptions || {}, { ws: config.ws, outboxKey: outboxKey }));
 
   var people = ParleyUI.people({ client: client, room: room, me: me });
   var sidebar = ParleyUI.sidebar({
@@ -229,6 +231,7 @@
 
   client.on("error", function (frame) {
     if (frame.ref === "typing") return; // a typing hint that did not go through: nobody cares
+    if (frame.code === "rate_limited" && client.sendState().waiting > 0) return; // the send line says it
     var text = ERROR_TEXT[frame.code] || frame.detail || frame.code || "Something went wrong.";
     if (frame.code === "server_error" && frame.retry_after == null) text = "The server had a problem: " + (frame.detail || "error") + ".";
     notice(text, frame.code === "rate_limited" ? "info" : "error");
@@ -350,6 +353,9 @@
     var length = input.value.length;
     var blank = input.value.trim() === "";
     sendBtn.disabled = input.disabled || blank || length > MAX_CHARS;
+    // Nothing is cut: a longer text stays whole, the counter says by how much, Send waits.
+    if (length > MAX_CHARS) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
     if (length >= COUNTER_FROM) {
       var left = MAX_CHARS - length;
       counter.hidden = false;
@@ -388,7 +394,11 @@
 
   function submit() {
     var text = input.value.replace(/^\s*\n/, "").replace(/\s+$/, "");
-    if (text.trim() === "" || text.length > MAX_CHARS || input.disabled) return;
+    if (text.length > MAX_CHARS && !input.disabled) {
+      notice("That message is " + (text.length - MAX_CHARS) + " characters over the " + MAX_CHARS + "-character limit: shorten it or split it.", "error");
+      return;
+    }
+    if (text.trim() === "" || input.disabled) return;
     client.send(room, text, replying);
     replyTo(null);
     input.value = "";
@@ -450,6 +460,7 @@
     });
   }
 
+  if (ParleyUI.sending) ParleyUI.sending({ client: client, node: $("send-state"), stage: stage });
   updateComposer();
   client.connect();
   history.replaceState({ room: room }, "");
