@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from parley.accounts.models import ApiToken, User
+from parley.core.errors import BadRequest, Forbidden, NotFound
 from parley.realtime.publish import user_sessions_end
 
 # 24 x 24 display names: two guests in a room rarely share one (with 10 single words, one pair in
@@ -60,6 +61,28 @@ def token_create(*, user: User, name: str = "") -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ApiToken.objects.create(user=user, name=name[:64], key_hash=token_hash(token))
     return token
+
+
+def tokens_of(*, user: User) -> list[ApiToken]:
+    """The user's bearer tokens, oldest first (their secrets are not kept)."""
+    return list(ApiToken.objects.filter(user=user).order_by("pk"))
+
+
+def token_create_for(*, user: User, name: object = "") -> tuple[ApiToken, str]:
+    """A signed-in person (not a guest) makes a token for themselves: the row and the token."""
+    if user.is_guest:
+        raise Forbidden("sign up to make tokens")
+    if not isinstance(name, str) or len(name) > 64:
+        raise BadRequest("name must be at most 64 characters")
+    token = token_create(user=user, name=name)
+    return ApiToken.objects.get(key_hash=token_hash(token)), token
+
+
+def token_revoke_own(*, user: User, token_id: int) -> None:
+    """Revoke one of the user's own tokens (``not_found`` for anyone else's)."""
+    if not ApiToken.objects.filter(pk=token_id, user=user).exists():
+        raise NotFound(f"no token {token_id}")
+    token_revoke(token_ids=[token_id])
 
 
 def user_for_token(*, token: str) -> User | None:

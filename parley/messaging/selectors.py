@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from parley.accounts.models import User
-from parley.core.errors import BadRequest, ParleyError
+from parley.core.errors import BadRequest, NotFound, ParleyError
 from parley.messaging.models import Event
 from parley.rooms.access import access_among, room_access_for_user
 from parley.rooms.models import Room
@@ -115,8 +115,11 @@ def _ok(
     return [item for item in checked if not isinstance(item, ParleyError)]
 
 
-def room_history(*, user: User, room: str, before: object = None, limit: object = None) -> History:
-    """Up to ``limit`` events older than ``before``, ascending."""
+def room_history(
+    *, user: User, room: str, before: object = None, limit: object = None, after: object = None
+) -> History:
+    """Up to ``limit`` events with ``after < seq < before``, ascending: the newest of them, or
+    with ``after`` alone the oldest (paging forward from a seq, as the HTTP API does)."""
     target = room_access_for_user(slug=room, user=user)
     cap = settings.PARLEY_HISTORY_LIMIT
     count = cap if limit is None else _non_negative_int(limit, "limit")
@@ -125,9 +128,23 @@ def room_history(*, user: User, room: str, before: object = None, limit: object 
     query = Event.objects.filter(room_id=target.pk)
     if before is not None:
         query = query.filter(seq__lt=_non_negative_int(before, "before"))
+    if after is not None:
+        query = query.filter(seq__gt=_non_negative_int(after, "after"))
+    if after is not None and before is None:
+        return History(room=target.slug, frames=list(query.order_by("seq").values_list("frame", flat=True)[:count]))
     frames = list(query.order_by("-seq").values_list("frame", flat=True)[:count])
     frames.reverse()
     return History(room=target.slug, frames=frames)
+
+
+def room_event(*, user: User, room: str, seq: object) -> str:
+    """One event of a room's log (a message in its current state), as its encoded frame."""
+    target = room_access_for_user(slug=room, user=user)
+    wanted = _non_negative_int(seq, "seq")
+    frame = Event.objects.filter(room_id=target.pk, seq=wanted).values_list("frame", flat=True).first()
+    if frame is None:
+        raise NotFound(f"no event {wanted} in {target.slug!r}")
+    return frame
 
 
 def room_events_between(*, room: str, after: int, upto: int) -> list[tuple[int, str, str | None]]:
