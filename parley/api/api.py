@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -36,6 +37,11 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     where = ".".join(loc[2:] if loc[:2] == ["body", "data"] else loc[1:])
     detail = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg", "invalid request"))
     return error_response("bad_request", detail)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return error_response("too_large", "the request body is too large")
 
 
 @api.exception_handler(AuthenticationError)
