@@ -13,8 +13,8 @@ from ninja.errors import AuthenticationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from parley.accounts.models import User
-from parley.accounts.services import user_for_token
 from parley.api.crossing import call
+from parley.realtime.batching import token_queue
 
 
 def _allowed(user: Any) -> User | None:
@@ -27,7 +27,7 @@ def _allowed(user: Any) -> User | None:
 
 class BearerAuth(HttpBearer):
     async def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        user = _allowed(await call(user_for_token, token=token))
+        user = _allowed(await token_queue().submit(token))
         if user is None:
             raise AuthenticationError()  # a bad token is an error, not a reason to try the cookie
         request.user = user

@@ -25,6 +25,8 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from parley.accounts.models import User
+from parley.accounts.services import users_for_tokens
 from parley.core.dbguard import progress
 from parley.core.errors import ParleyError
 from parley.messaging.selectors import Resume, ResumeRequest, rooms_resume
@@ -132,6 +134,11 @@ _access: PerLoop[BatchQueue[AccessRequest, None]] = PerLoop(
 )
 
 
+_tokens: PerLoop[BatchQueue[str, User | None]] = PerLoop(
+    lambda: BatchQueue(users_for_tokens, name="token", max_batch=500)  # type: ignore[arg-type]
+)
+
+
 def post_queue() -> BatchQueue[PostRequest, Posted]:
     return _posts.get()
 
@@ -142,3 +149,9 @@ def resume_queue() -> BatchQueue[ResumeRequest, Resume]:
 
 def access_queue() -> BatchQueue[AccessRequest, None]:
     return _access.get()
+
+
+def token_queue() -> BatchQueue[str, User | None]:
+    """Bearer tokens to users (None: no such token, or its user is inactive): the HTTP API's
+    sign-in, one query for every request that arrives while the previous lookup runs."""
+    return _tokens.get()
