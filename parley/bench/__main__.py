@@ -2,7 +2,7 @@
 
 python -m parley.bench [--profile full|quick|tiny] [--servers floor,tutorial,parley,parley-2p]
                        (also parley-asgi, parley-2p-core, tutorial-route, tutorial-route-sync)
-                       [--workloads W1,W2,W3,W4] [--out var/bench] [--doc docs/performance.md]
+                       [--workloads W1,W2,W3,W4,H1] [--out var/bench] [--doc docs/performance.md]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 import uvloop
 
 from parley.bench import report
+from parley.bench.http_posts import h1
 from parley.bench.profiles import PROFILES, Profile, slugs_for
 from parley.bench.servers import (
     ROOT,
@@ -48,7 +49,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m parley.bench", description=__doc__.splitlines()[0] if __doc__ else "")
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
     ap.add_argument("--servers", default="floor,tutorial,parley,parley-2p")
-    ap.add_argument("--workloads", default="W1,W2,W3,W4")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4,H1")
     ap.add_argument("--out", default=str(ROOT / "var" / "bench"))
     ap.add_argument("--doc", default="", help="also write the markdown summary to this file")
     ap.add_argument("--db", choices=["postgres", "sqlite"], default="postgres", help="Parley's database")
@@ -109,7 +110,23 @@ def plan_for(name: str, p: Profile, workloads: set[str], server: Server, ids: Id
         plan["W2"] = lambda: w2(server, p, ids, say)
     if "W4" in workloads and main and protocol_v1:
         plan["W4"] = lambda: w4(server, p, ids, say)
+    if "H1" in workloads and main and protocol_v1 and "token" in server.creds:
+        plan["H1"] = lambda: h1_run(server, p)
     return plan
+
+
+async def h1_run(server: Server, p: Profile) -> dict[str, Any]:
+    """H1: posts over the HTTP API with keep-alive, acked (201) per second."""
+    base = getattr(server, "base", "") or f"http://127.0.0.1:{server.port}"
+    seconds = p.w2_hold_s or 3 * p.step_s
+    conns = 64 if p.name == "full" else 16
+    before = server.cpu_seconds() if server.local else None
+    out = await h1(base, server.creds["token"], seconds, conns, f"h1-{time.time_ns()}")
+    acked = int(out["acked"])  # type: ignore[call-overload]
+    if before is not None and acked:
+        out["server_cpu_us_per_msg"] = round((server.cpu_seconds() - before) * 1e6 / acked, 1)
+    say(f"  H1 {out['acked_per_s']} acked msg/s over HTTP ({conns} connections) p50 {out['p50_ms']}ms")
+    return out
 
 
 async def run_planned(label: str, run: Callable[[], Awaitable[dict[str, Any]]], p: Profile) -> dict[str, Any]:
@@ -199,7 +216,7 @@ async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workd
         deadline = time.monotonic() + BUDGET_S[p.name]  # for the workloads: starting servers is not measuring
         gc.collect()
         gc.freeze()
-        for label in ["W3", *(f"W1 N={n}" for n in p.w1_sizes), "W2", "W4"]:
+        for label in ["W3", *(f"W1 N={n}" for n in p.w1_sizes), "W2", "W4", "H1"]:
             for name, plan in plans.items():
                 if label not in plan:
                     continue

@@ -40,8 +40,10 @@ async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length)
 
 
-async def _poster(host: str, port: int, token: str, room: str, prefix: str, until: float, tally: Tally) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
+async def _poster(
+    host: str, port: int, token: str, room: str, prefix: str, until: float, tally: Tally, tls: bool = False
+) -> None:
+    reader, writer = await asyncio.open_connection(host, port, ssl=tls or None)
     head = (
         f"POST /api/v1/rooms/{room}/messages HTTP/1.1\r\nHost: {host}:{port}\r\n"
         f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
@@ -66,12 +68,13 @@ async def _poster(host: str, port: int, token: str, room: str, prefix: str, unti
 
 async def run(base: str, token: str, rooms: list[str], conns: int, seconds: float, tag: str) -> dict[str, object]:
     parts = urlsplit(base)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    tls = parts.scheme == "https"
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if tls else 80)
     tally = Tally()
     started = time.monotonic()
     until = started + seconds
     await asyncio.gather(
-        *(_poster(host, port, token, rooms[i % len(rooms)], f"{tag}-{i}", until, tally) for i in range(conns))
+        *(_poster(host, port, token, rooms[i % len(rooms)], f"{tag}-{i}", until, tally, tls) for i in range(conns))
     )
     elapsed = time.monotonic() - started
     ms = sorted(x * 1000 for x in tally.latencies)
@@ -84,6 +87,16 @@ async def run(base: str, token: str, rooms: list[str], conns: int, seconds: floa
         "p50_ms": round(_pct(ms, 50), 1) if ms else None,
         "p99_ms": round(_pct(ms, 99), 1) if ms else None,
     }
+
+
+H1_ROOMS = [f"h1-{i}" for i in range(4)]
+H1_TARGET = 1000.0  # acked msg/s over HTTP on PostgreSQL (the full profile)
+
+
+async def h1(base: str, token: str, seconds: float, conns: int, tag: str) -> dict[str, object]:
+    """The bench's H1 (parley.bench.__main__): ``conns`` keep-alive connections posting for
+    ``seconds`` into the H1 rooms; the figure is acked msg/s."""
+    return await run(base, token, H1_ROOMS, conns, seconds, tag)
 
 
 def main() -> None:

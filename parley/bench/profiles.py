@@ -38,4 +38,5 @@ def slugs_for(profile: Profile) -> list[str]:
     rooms += [f"w2-{i}" for i in range(profile.w2_rooms)]
     rooms += [f"w3-{i}" for i in range(max(1, profile.w3_conns // 100))]
     rooms += [f"w4-{i}" for i in range(max(1, profile.w4_clients // 100))]
+    rooms += [f"h1-{i}" for i in range(4)]  # H1: HTTP posts (parley.bench.http_posts.H1_ROOMS)
     return rooms
