@@ -11,7 +11,7 @@ from parley.bench.setup_db import USERNAME, prepare
 class Command(BaseCommand):
     help = (
         "Prepare this deployment for `python -m parley.bench --target URL --token TOKEN` run from another "
-        f"machine: create the bench's public rooms (w1-*, w2-*, w4-*) and the user {USERNAME!r}, and print "
+        f"machine: create the bench's public rooms (w1-*, w2-*, w4-*, h1-*) and the user {USERNAME!r}, and print "
         "a new bearer token for it. Use a staging deployment: the rooms and messages stay."
     )
 
