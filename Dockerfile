@@ -25,7 +25,8 @@ RUN groupadd --system --gid 10001 parley \
     && useradd --system --uid 10001 --gid parley --home-dir /app --no-create-home --shell /usr/sbin/nologin parley
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-# The code belongs to root and is read-only for the server; only staticfiles/ and var/ are its own.
+# The code belongs to root and is read-only for the server; only staticfiles/ and var/ are its own
+# (var/media: uploaded pictures; compose mounts a volume there, which starts owned by parley).
 COPY . /app
 # Placeholders: settings need them to load; collectstatic touches no database, no secret.
 RUN SECRET_KEY=image-build-placeholder-never-used-at-run-time-0123456789 \
@@ -33,7 +34,7 @@ RUN SECRET_KEY=image-build-placeholder-never-used-at-run-time-0123456789 \
     DATABASE_URL=sqlite:////tmp/unused.sqlite3 \
     python manage.py parley_collectstatic --verbosity 0 \
     && rm -f /tmp/unused.sqlite3* \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var/media \
     && chown -R parley:parley /app/staticfiles /app/var
 USER parley
 EXPOSE 8000

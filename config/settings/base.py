@@ -113,6 +113,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("PARLEY_STATIC_ROOT", str(BASE_DIR / "staticfiles")))  # bin/start collects here
+# Uploads (avatars) through Django's storage API: FileSystemStorage here unless STORAGES says otherwise.
+MEDIA_ROOT = Path(env_str("PARLEY_MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = env_str("PARLEY_MEDIA_URL", "/media/")
+# Parley serves MEDIA_URL itself (immutable names, cached for a year); 0 when the proxy serves MEDIA_ROOT.
+PARLEY_SERVE_MEDIA = env_bool("PARLEY_SERVE_MEDIA", True)
+PARLEY_AVATAR_MAX_BYTES = env_int("PARLEY_AVATAR_MAX_BYTES", 5 * 1024 * 1024)
 
 # Channel layer: in-memory for one process; Redis when REDIS_URL is set (many processes).
 REDIS_URL = env_str("REDIS_URL", "")
@@ -205,6 +211,8 @@ SECURE_CSP = {
     "base-uri": ["'self'"],
     "form-action": ["'self'"],
 }
+if MEDIA_URL.startswith(("https://", "http://")):  # uploads served from another host: pictures may come from it
+    SECURE_CSP["img-src"].append("/".join(MEDIA_URL.split("/", 3)[:3]))
 
 # /metrics: client addresses or CIDRs allowed ("*": everyone), or the holder of the bearer token
 PARLEY_METRICS_ALLOW = env_list("PARLEY_METRICS_ALLOW", ["*"])

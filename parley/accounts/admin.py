@@ -14,7 +14,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from parley.accounts.models import ApiToken, User
-from parley.accounts.services import token_revoke, user_deactivate
+from parley.accounts.services import profile_publish, token_revoke, user_deactivate
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -52,22 +52,25 @@ class UserAdmin(DjangoUserAdmin):
         "username",
         "display_name",
         "is_guest",
+        "is_bot",
         "is_active",
         "is_staff",
         "token_count",
         "date_joined",
         "last_login",
     )
-    list_filter = (KindFilter, "is_active", "is_staff", "is_superuser", "date_joined", "last_login")
+    list_filter = (KindFilter, "is_bot", "is_active", "is_staff", "is_superuser", "date_joined", "last_login")
     search_fields = ("username", "display_name", "email", "first_name", "last_name")
     ordering = ("-date_joined",)
     date_hierarchy = "date_joined"
     actions = ("deactivate_users",)
     inlines = (ApiTokenInline,)
-    readonly_fields = ("is_guest",)  # a guest has no password; making it a person is not a checkbox
+    # A guest has no password; making it a person is not a checkbox. The picture is set or removed
+    # by its owner on the settings page (files and their cleanup go through parley.accounts.avatars).
+    readonly_fields = ("is_guest", "avatar")
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
-        ("Parley", {"fields": ("display_name", "is_guest")}),
+        ("Parley", {"fields": ("display_name", "is_bot", "avatar", "is_guest")}),
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
@@ -87,6 +90,8 @@ class UserAdmin(DjangoUserAdmin):
         if deactivating:
             obj.is_active = True  # saved as it was: user_deactivate below makes the change
         super().save_model(request, obj, form, change)
+        if change and {"display_name", "is_bot"} & set(form.changed_data):
+            profile_publish(user=obj)
         if deactivating:
             user_deactivate(user_ids=[obj.pk])
             obj.is_active = False
@@ -105,15 +110,16 @@ class UserAdmin(DjangoUserAdmin):
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are listed and revoked here, never shown: only a SHA-256 of each is stored.
-    New tokens come from ``manage.py parley_token create``, which prints the token once."""
+    New tokens come from the owner's settings page or ``manage.py parley_token create``, which
+    show the token once."""
 
-    list_display = ("id", "name", "user", "user_is_active", "user_is_guest", "created_at")
+    list_display = ("id", "name", "user", "user_is_active", "user_is_guest", "created_at", "last_used_at")
     list_filter = ("created_at", "user__is_active", "user__is_guest")
     search_fields = ("name", "user__username", "user__display_name")
     list_select_related = ("user",)
     ordering = ("-created_at",)
-    fields = ("user", "name", "created_at")
-    readonly_fields = ("user", "created_at")
+    fields = ("user", "name", "created_at", "last_used_at")
+    readonly_fields = ("user", "created_at", "last_used_at")
     actions = ("revoke_tokens",)
 
     @admin.display(boolean=True, description="user active", ordering="user__is_active")

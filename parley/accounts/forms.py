@@ -1,11 +1,53 @@
 from __future__ import annotations
 
-from django.contrib.auth.forms import UserCreationForm
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import PasswordChangeForm, UserCreationForm
 
 from parley.accounts.models import User
+
+DISPLAY_NAME_HELP = "What people see beside your messages. Leave it empty to show your username."
 
 
 class SignupForm(UserCreationForm[User]):
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ("username",)
+        fields = ("username", "display_name")
+        labels = {"display_name": "Display name (optional)"}
+        help_texts = {"display_name": DISPLAY_NAME_HELP}
+
+    def clean_display_name(self) -> str:
+        return str(self.cleaned_data.get("display_name") or "").strip()
+
+
+class ProfileForm(forms.Form):
+    display_name = forms.CharField(max_length=64, required=False, label="Display name", help_text=DISPLAY_NAME_HELP)
+
+
+class AvatarForm(forms.Form):
+    """The file is checked by decoding it (parley.accounts.avatars), not by its name or type."""
+
+    avatar = forms.FileField(label="Picture", help_text="")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = settings.PARLEY_AVATAR_MAX_BYTES / (1024 * 1024)
+        self.fields["avatar"].help_text = f"PNG, JPEG, WebP or GIF, up to {limit:g} MB. Cropped to a square."
+        self.fields["avatar"].widget.attrs["accept"] = "image/png,image/jpeg,image/webp,image/gif"
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=64, required=False, label="Token name", help_text="What the token is for, e.g. the bot's name."
+    )
+
+
+class PasswordForm(PasswordChangeForm):
+    """Django's, without the autofocus on the old password: on the settings page it would scroll
+    every visit past the profile to the password section."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["old_password"].widget.attrs.pop("autofocus", None)

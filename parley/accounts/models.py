@@ -9,7 +9,13 @@ class User(AbstractUser):
     ``UNIQUE(author, cid)`` holds for them as for anyone."""
 
     is_guest = models.BooleanField(default=False)
+    # A bot account: its messages carry a "bot" badge (``user.bot`` in events). Set for accounts
+    # made for a token (``parley_token create --create``, or ``--bot``) and in the admin; a person
+    # who scripts their own account with a token stays a person.
+    is_bot = models.BooleanField(default=False)
     display_name = models.CharField(max_length=64, blank=True)
+    # The avatar's storage name without its size suffix (parley.accounts.avatars): "" for none.
+    avatar = models.CharField(max_length=200, blank=True, default="")
 
     @property
     def name(self) -> str:
@@ -23,6 +29,8 @@ class ApiToken(models.Model):
     name = models.CharField(max_length=64, blank=True)
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set on a successful handshake or request, at most once per TOKEN_USE_RESOLUTION (services).
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"token {self.name or self.pk} of {self.user_id}"

@@ -1,8 +1,9 @@
-"""Reads about people: whether the credentials behind open sockets still hold."""
+"""Reads about people: a user's tokens, and whether the credentials behind open sockets still hold."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import import_module
 
 from django.conf import settings
@@ -10,6 +11,24 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.utils.crypto import constant_time_compare
 
 from parley.accounts.models import ApiToken, User
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token as its owner may see it: never the secret (only its hash is stored)."""
+
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+def token_list(*, user: User) -> list[TokenInfo]:
+    """The user's bearer tokens, newest first."""
+    rows = ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
+    return [
+        TokenInfo(id=row.pk, name=row.name, created_at=row.created_at, last_used_at=row.last_used_at) for row in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ from django.http import HttpRequest
 from ninja import Router
 
 from parley.accounts.models import ApiToken
-from parley.accounts.services import token_create_for, token_revoke_own, tokens_of
+from parley.accounts.selectors import TokenInfo, token_list
+from parley.accounts.services import token_create_for, token_revoke_own
 from parley.api.auth import caller
 from parley.api.crossing import call
 from parley.api.responses import ERRORS
@@ -27,13 +28,19 @@ async def me(request: HttpRequest) -> dict[str, Any]:
     return {**user_ref(user), "staff": user.is_staff, "auth": via}
 
 
-def _token(row: ApiToken) -> dict[str, Any]:
-    return {"id": row.pk, "name": row.name, "created": row.created_at}
+def _token(row: ApiToken | TokenInfo) -> dict[str, Any]:
+    return {
+        "id": row.pk if isinstance(row, ApiToken) else row.id,
+        "name": row.name,
+        "created": row.created_at,
+        "last_used": row.last_used_at,
+    }
 
 
 @router.get("/tokens", response={200: dict[str, list[TokenOut]], ERRORS: ErrorOut})
 async def tokens_list(request: HttpRequest) -> dict[str, Any]:
-    return {"tokens": [_token(row) for row in await call(tokens_of, user=caller(request))]}
+    """Your bearer tokens, newest first (never their secrets)."""
+    return {"tokens": [_token(row) for row in await call(token_list, user=caller(request))]}
 
 
 @router.post("/tokens", response={201: TokenMadeOut, ERRORS: ErrorOut})

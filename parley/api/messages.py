@@ -23,6 +23,8 @@ router = Router(tags=["messages"])
 class HistoryQuery(Schema):
     before: int | None = None
     after: int | None = None
+    around: int | None = None
+    at: str | None = None
     limit: int | None = None
 
 
@@ -41,11 +43,20 @@ async def message_post(request: HttpRequest, room: str, data: PostIn) -> tuple[i
 
 @router.get("/rooms/{room}/messages", response={200: HistoryOut, ERRORS: ErrorOut})
 async def messages_list(request: HttpRequest, room: str, query: Query[HistoryQuery]) -> HttpResponse:
-    """Events of the room's log with ``after < seq < before``, ascending, at most ``limit``
-    (1-100): the newest such, or with ``after`` alone the oldest. Page back with
-    ``before`` = the first seq; forward with ``after`` = the last."""
+    """Events of the room's log, ascending, at most ``limit`` (1-100), by at most one anchor:
+    none (the newest), ``before`` (the newest older than that seq), ``after`` (the oldest newer
+    than it), ``around`` (a page with that seq about in its middle), ``at`` (from the first event
+    at or after an ISO 8601 time). Page back with ``before`` = the first seq; forward with
+    ``after`` = the last."""
     found = await call(
-        room_history, user=caller(request), room=room, before=query.before, after=query.after, limit=query.limit
+        room_history,
+        user=caller(request),
+        room=room,
+        before=query.before,
+        after=query.after,
+        around=query.around,
+        at=query.at,
+        limit=query.limit,
     )
     return events_list({"room": found.room}, found.frames)
 

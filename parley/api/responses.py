@@ -14,7 +14,7 @@ def raw(text: str, status: int = 200) -> HttpResponse:
     return HttpResponse(text, status=status, content_type="application/json")
 
 
-def events_list(fields: dict[str, object], frames: list[str]) -> HttpResponse:
+def events_list(fields: dict[str, object], frames: list[str], *, key: str = "events") -> HttpResponse:
     head = json.dumps(fields)[:-1]  # the other fields, without the closing brace
     sep = "," if fields else ""
-    return raw(head + sep + '"events":[' + ",".join(frames) + "]}")
+    return raw(head + sep + f'"{key}":[' + ",".join(frames) + "]}")

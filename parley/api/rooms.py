@@ -32,8 +32,10 @@ from parley.api.schemas import (
     RoomCreateIn,
     RoomOut,
     RoomUpdateIn,
+    SearchOut,
 )
 from parley.messaging.events import ts_text
+from parley.messaging.search import messages_search
 from parley.realtime.ratelimit import send_allowed
 from parley.rooms import members
 from parley.rooms.models import Room
@@ -177,6 +179,17 @@ async def read_mark(request: HttpRequest, room: str, data: ReadIn) -> dict[str, 
 async def notify_set(request: HttpRequest, room: str, data: NotifyIn) -> dict[str, Any]:
     found = await _write(request, members.notify_set, user=caller(request), slug=room, level=data.level)
     return {"room": found.slug}
+
+
+@router.get("/search", response={200: SearchOut, ERRORS: ErrorOut}, tags=["messages"])
+async def search(
+    request: HttpRequest, q: str, room: str | None = None, user: str | None = None, before: str | None = None
+) -> HttpResponse:
+    """Messages (their current text) holding every word of ``q``, in rooms you may read (only
+    ``room`` when given), by ``user`` (a username) when given, newest first, a page at a time;
+    ``before`` = the previous page's ``cursor``."""
+    found, cursor = await call(messages_search, user=caller(request), q=q, room=room, author=user, before=before)
+    return events_list({"cursor": cursor}, found, key="results")
 
 
 @router.get("/mentions", response={200: MentionsOut, ERRORS: ErrorOut})

@@ -174,10 +174,16 @@ class MentionsOut(Schema):
     cursor: str | None
 
 
+class SearchOut(Schema):
+    results: list[EventOut] = Field(description="message.posted events, newest first")
+    cursor: str | None
+
+
 class TokenOut(Schema):
     id: int
     name: str
     created: datetime
+    last_used: datetime | None = Field(description="noted at most every 5 minutes")
 
 
 class TokenIn(Schema):

@@ -1,8 +1,8 @@
-"""`make bench`: start each server configuration, run W1-W4 against it, stop it; print, save, plot.
+"""`make bench`: start each server configuration, run W1-W4, W1S, W6 against it, stop it; print, save, plot.
 
 python -m parley.bench [--profile full|quick|tiny] [--servers floor,tutorial,parley,parley-2p]
                        (also parley-asgi, parley-2p-core, tutorial-route, tutorial-route-sync)
-                       [--workloads W1,W2,W3,W4,H1] [--out var/bench] [--doc docs/performance.md]
+                       [--workloads W1,W2,W3,W4,W1S,W6,H1] [--out var/bench] [--doc docs/performance.md]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import uvloop
 
 from parley.bench import report
 from parley.bench.http_posts import h1
-from parley.bench.profiles import PROFILES, Profile, slugs_for
+from parley.bench.profiles import PROFILES, Profile, memberships_for, slugs_for
 from parley.bench.servers import (
     ROOT,
     SPECS,
@@ -40,23 +40,32 @@ from parley.bench.servers import (
     spec_with_env,
     two_cores,
 )
+from parley.bench.sidebar import w1s, w6
 from parley.bench.workloads import Ids, w1, w2, w3, w4
 
 BUDGET_S = {"full": 2400.0, "quick": 150.0, "tiny": 50.0}
+WORKLOADS = ("W1", "W2", "W3", "W4", "W1S", "W6", "H1")
+# what runs without --workloads: the sidebar's workloads in the full profile (`make bench`) only
+DEFAULT_WORKLOADS = {"full": "W1,W2,W3,W4,W1S,W6,H1", "quick": "W1,W2,W3,W4,H1", "tiny": "W1,W2,W3,W4,H1"}
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m parley.bench", description=__doc__.splitlines()[0] if __doc__ else "")
     ap.add_argument("--profile", choices=sorted(PROFILES), default="full")
     ap.add_argument("--servers", default="floor,tutorial,parley,parley-2p")
-    ap.add_argument("--workloads", default="W1,W2,W3,W4,H1")
+    ap.add_argument(
+        "--workloads",
+        default="",
+        help=f"comma-separated, of {','.join(WORKLOADS)} (default: {DEFAULT_WORKLOADS['full']} in the full "
+        f"profile, {DEFAULT_WORKLOADS['quick']} otherwise); W1S also runs the floor's W1 at W1S's N",
+    )
     ap.add_argument("--out", default=str(ROOT / "var" / "bench"))
     ap.add_argument("--doc", default="", help="also write the markdown summary to this file")
     ap.add_argument("--db", choices=["postgres", "sqlite"], default="postgres", help="Parley's database")
     ap.add_argument(
         "--target",
         default="",
-        help="bench a running deployment at this URL instead of starting servers (W1, W2, W4; "
+        help="bench a running deployment at this URL instead of starting servers (W1, W2, W4, H1; "
         "prepare it with `manage.py parley_bench_setup --profile P`, which prints the token)",
     )
     ap.add_argument("--token", default=os.environ.get("PARLEY_BENCH_TOKEN", ""), help="bearer token for --target")
@@ -96,6 +105,12 @@ def say(text: str) -> None:
 Plan = dict[str, Callable[[], Awaitable[dict[str, Any]]]]
 
 
+def labels(p: Profile) -> list[str]:
+    """Every workload label in the order a run measures them (on every configuration in turn)."""
+    w1_sizes = sorted({*p.w1_sizes, *p.w1s_sizes})
+    return ["W3", *(f"W1 N={n}" for n in w1_sizes), *(f"W1S N={n}" for n in p.w1s_sizes), "W2", "W4", "W6", "H1"]
+
+
 def plan_for(name: str, p: Profile, workloads: set[str], server: Server, ids: Ids) -> Plan:
     """The workloads one configuration runs, by label, in the order they run."""
     protocol_v1 = server.spec.protocol == "parley"
@@ -103,13 +118,23 @@ def plan_for(name: str, p: Profile, workloads: set[str], server: Server, ids: Id
     plan: Plan = {}
     if "W3" in workloads and main:  # first, on a fresh server: RSS above the idle server
         plan["W3"] = lambda: w3(server, p, say)
-    if "W1" in workloads:
-        for n in p.w1_sizes:
-            plan[f"W1 N={n}"] = lambda n=n: w1(server, n, p, ids, say)  # type: ignore[misc]
+    w1_sizes = list(p.w1_sizes) if "W1" in workloads else []
+    if "W1S" in workloads and name == "floor":  # W1S's reference: the floor's W1 at the same N
+        w1_sizes += [n for n in p.w1s_sizes if n not in w1_sizes]
+    for n in sorted(w1_sizes):
+        plan[f"W1 N={n}"] = lambda n=n: w1(server, n, p, ids, say)  # type: ignore[misc]
+    # the sidebar's workloads: Parley's protocol v1 only (the peers have no sidebar); W6 on the
+    # 2-process configurations too: there a watch is a layer subscription per room
+    sidebar = protocol_v1 and server.local
+    if "W1S" in workloads and sidebar and main:
+        for n in p.w1s_sizes:
+            plan[f"W1S N={n}"] = lambda n=n: w1s(server, n, p, ids, say)  # type: ignore[misc]
     if "W2" in workloads and main:
         plan["W2"] = lambda: w2(server, p, ids, say)
     if "W4" in workloads and main and protocol_v1:
         plan["W4"] = lambda: w4(server, p, ids, say)
+    if "W6" in workloads and sidebar:
+        plan["W6"] = lambda: w6(server, p, ids, say)
     if "H1" in workloads and main and protocol_v1 and "token" in server.creds:
         plan["H1"] = lambda: h1_run(server, p)
     return plan
@@ -168,6 +193,9 @@ async def bench_remote(args: argparse.Namespace, p: Profile, run: dict[str, Any]
     if "W3" in workloads:
         say("  W3 skipped: it measures the server's memory, which needs a server this run starts")
         workloads = workloads - {"W3"}
+    if workloads & {"W1S", "W6"}:
+        say("  W1S and W6 skipped: they need the floor beside them (W1S) or a second user's token (W6)")
+        workloads = workloads - {"W1S", "W6"}
     say(f"[remote] {server.spec.label}")
     run["servers"]["remote"] = {"label": server.spec.label, "auth": "bearer token", "pinning": "not pinned"}
     gc.collect()
@@ -185,7 +213,11 @@ async def bench_remote(args: argparse.Namespace, p: Profile, run: dict[str, Any]
 
 
 async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workdir: Path) -> None:
-    workloads = {w.strip().upper() for w in args.workloads.split(",") if w.strip()}
+    asked = args.workloads or DEFAULT_WORKLOADS[p.name]
+    workloads = {w.strip().upper() for w in asked.split(",") if w.strip()}
+    unknown_workloads = sorted(workloads - set(WORKLOADS))
+    if unknown_workloads:
+        raise SystemExit(f"unknown workload(s) {unknown_workloads}; choose from {', '.join(WORKLOADS)}")
     if args.target:
         await bench_remote(args, p, run, workloads)
         return
@@ -204,7 +236,8 @@ async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workd
         for name in names:
             say(f"[{name}] starting {specs[name].label}")
             try:
-                started, info = await asyncio.to_thread(launch, specs[name], workdir, dbs, slugs_for(p))
+                setup = {"rooms": slugs_for(p), "members": memberships_for(p)}
+                started, info = await asyncio.to_thread(launch, specs[name], workdir, dbs, setup)
             except Exception as exc:
                 say(f"[{name}] ERROR {exc!r}"[:600])
                 run["results"][name] = [{"workload": "start", "error": repr(exc)[:400]}]
@@ -216,7 +249,7 @@ async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workd
         deadline = time.monotonic() + BUDGET_S[p.name]  # for the workloads: starting servers is not measuring
         gc.collect()
         gc.freeze()
-        for label in ["W3", *(f"W1 N={n}" for n in p.w1_sizes), "W2", "W4", "H1"]:
+        for label in labels(p):
             for name, plan in plans.items():
                 if label not in plan:
                     continue
@@ -252,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": {},
     }
     where = f"target {args.target}" if args.target else f"servers {args.servers}; client pinned to CPU 1"
-    say(f"parley.bench {p.name}: {where}; workloads {args.workloads}")
+    say(f"parley.bench {p.name}: {where}; workloads {args.workloads or DEFAULT_WORKLOADS[p.name]}")
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         workdir = Path(tmp)

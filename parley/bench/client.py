@@ -2,10 +2,11 @@
 
 Every message the bench sends carries ``@@B<id>:<monotonic ns>;`` in its body; a frame that
 contains the marker is a delivery, whatever the server's framing (Parley's ``event``, the
-tutorial's ``{"message": ...}``). Other frames are parsed as JSON; only Parley sends them:
-``ack``, ``subscribed``, ``error``, and its tutorial routes' errors, ``{"message": "[Parley] ...",
-"error": {...}}``. Client and server run on this machine, so one monotonic clock measures
-send-to-receipt.
+tutorial's ``{"message": ...}``), except Parley's sidebar ``activity`` (its ``preview`` carries
+the body, marker included): it is counted apart. Other frames are parsed as JSON; only Parley
+sends them: ``ack``, ``subscribed``, ``rooms``, ``error``, and its tutorial routes' errors,
+``{"message": "[Parley] ...", "error": {...}}``. Client and server run on this machine, so one
+monotonic clock measures send-to-receipt.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import orjson
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 MARK = b"@@B"
+ACTIVITY = b'{"type":"activity"'  # Parley's compact JSON puts "type" first
 
 
 def body(msg_id: int) -> str:
@@ -40,6 +42,8 @@ class Meter:
     acked: int = 0
     errors: int = 0
     last_error: str = ""
+    activity: int = 0  # sidebar activity frames ever received, not reset (W1S: a following socket gets none)
+    ack_log: list[tuple[str, int, int]] | None = None  # (room, seq, monotonic ns) of acks, if kept
 
     def reset(self, first_id: int) -> None:
         self.first_id = first_id
@@ -61,6 +65,8 @@ class Conn(WSListener):
         self.waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.last_seq: dict[str, int] = {}
         self.closed = False
+        # (room, seq, monotonic ns) of every activity frame, when the workload asks (W6)
+        self.activity_log: list[tuple[str, int, int]] | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -77,6 +83,9 @@ class Conn(WSListener):
                 transport.disconnect()
             return
         data = frame.get_payload_as_bytes()
+        if data.startswith(ACTIVITY):
+            self._activity(data)
+            return
         i = data.find(MARK)
         if i >= 0:
             j = data.find(b";", i)
@@ -89,6 +98,12 @@ class Conn(WSListener):
             return
         self._control(orjson.loads(data))
 
+    def _activity(self, data: bytes) -> None:
+        self.meter.activity += 1
+        if self.activity_log is not None:
+            obj = orjson.loads(data)
+            self.activity_log.append((str(obj.get("room")), int(obj.get("seq") or 0), time.monotonic_ns()))
+
     def _control(self, obj: dict[str, Any]) -> None:
         kind = obj.get("type")
         meter = self.meter
@@ -97,10 +112,16 @@ class Conn(WSListener):
             if sent is not None:
                 meter.acked += 1
                 meter.ack_ns.append(time.monotonic_ns() - sent)
+            if meter.ack_log is not None:
+                meter.ack_log.append((str(obj.get("room")), int(obj.get("seq") or 0), time.monotonic_ns()))
         elif kind == "subscribed":
             room = str(obj.get("room"))
             self.last_seq[room] = int(obj.get("last_seq") or 0)
             fut = self.waiters.pop(room, None)
+            if fut is not None and not fut.done():
+                fut.set_result(obj)
+        elif kind == "rooms":  # the sidebar's answer (waited for under the key "rooms")
+            fut = self.waiters.pop("rooms", None)
             if fut is not None and not fut.done():
                 fut.set_result(obj)
         elif kind == "error":

@@ -24,13 +24,62 @@ class Profile:
     # a failing search step runs once more and fails only if that fails too: one stall of the
     # shared machine (or a collector pause) must not end a search
     retry_failed: bool = False
+    # W1S: W1 where every member socket also sent ``rooms`` (its sidebar watches the room and
+    # ``w1s_quiet`` other rooms of the bench's bot); compared with the floor's W1 at the same N
+    w1s_sizes: tuple[int, ...] = (1000,)
+    w1s_quiet: int = 10
+    # W6: one user in ``w6_rooms`` rooms, ``w6_busy`` of them posted to at ``w6_busy_rate`` msg/s
+    # each by another user; the user connects ``w6_connects`` times and asks for its sidebar
+    w6_rooms: int = 500
+    w6_busy: int = 20
+    w6_busy_rate: float = 5.0
+    w6_connects: int = 50
+    w6_watch_s: float = 0.5  # how long each connection stays open counting activity
 
 
 PROFILES = {
     "full": Profile("full", (100, 1000, 5000), 3.0, 2.0, 12, 2, 150.0, 1000, 10.0, 10000, 1000, 100, retry_failed=True),
-    "quick": Profile("quick", (100, 1000), 1.0, 1.0, 6, 0, 12.0, 100, 0.0, 1000, 200, 100),
-    "tiny": Profile("tiny", (20,), 0.5, 0.5, 3, 0, 6.0, 5, 0.0, 100, 20, 10, 50),
+    "quick": Profile("quick", (100, 1000), 1.0, 1.0, 6, 0, 12.0, 100, 0.0, 1000, 200, 100, w6_connects=20),
+    "tiny": Profile(
+        "tiny",
+        (20,),
+        0.5,
+        0.5,
+        3,
+        0,
+        6.0,
+        5,
+        0.0,
+        100,
+        20,
+        10,
+        50,
+        w1s_sizes=(20,),
+        w1s_quiet=2,
+        w6_rooms=30,
+        w6_busy=3,
+        w6_connects=5,
+        w6_watch_s=0.3,
+    ),
 }
+
+# Who the bench's users are (parley.bench.setup_db makes them): ``bot`` holds every socket of
+# W1-W4 and W1S and posts W6's busy rooms; ``sidebar`` is W6's user in many rooms.
+BOT = "bench-bot"
+SIDEBAR_USER = "bench-sidebar"
+
+
+def w1s_room(n: int) -> str:
+    return f"w1s-{n}"
+
+
+def w1s_quiet_rooms(p: Profile) -> list[str]:
+    return [f"w1s-quiet-{i}" for i in range(p.w1s_quiet)]
+
+
+def w6_rooms(p: Profile) -> list[str]:
+    """W6's rooms; the first ``w6_busy`` are the busy ones."""
+    return [f"w6-{i}" for i in range(p.w6_rooms)]
 
 
 def slugs_for(profile: Profile) -> list[str]:
@@ -38,5 +87,15 @@ def slugs_for(profile: Profile) -> list[str]:
     rooms += [f"w2-{i}" for i in range(profile.w2_rooms)]
     rooms += [f"w3-{i}" for i in range(max(1, profile.w3_conns // 100))]
     rooms += [f"w4-{i}" for i in range(max(1, profile.w4_clients // 100))]
+    rooms += [w1s_room(n) for n in profile.w1s_sizes] + w1s_quiet_rooms(profile)
+    rooms += w6_rooms(profile)
     rooms += [f"h1-{i}" for i in range(4)]  # H1: HTTP posts (parley.bench.http_posts.H1_ROOMS)
     return rooms
+
+
+def memberships_for(profile: Profile) -> dict[str, list[str]]:
+    """Username -> the rooms it is a member of (what its ``rooms`` answer lists)."""
+    return {
+        BOT: [w1s_room(n) for n in profile.w1s_sizes] + w1s_quiet_rooms(profile),
+        SIDEBAR_USER: w6_rooms(profile),
+    }

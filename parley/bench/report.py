@@ -20,6 +20,8 @@ COLUMNS = [
 # Parley's tutorial routes at W1 N=1,000, as a share of the floor's deliveries/s in the same run
 TUTORIAL_ROUTE_TARGETS = {"tutorial-route": 0.5, "tutorial-route-sync": 0.25}
 TUTORIAL_ROUTE_N = 1000
+W1S_SHARE, W1S_N = 0.8, 1000  # W1S at N=1,000 against the floor's W1 at N=1,000, same run
+W6_P99_MS, W6_ROOMS, W6_BUSY = 100.0, 500, 20  # the rooms answer's p99 for a user in 500 rooms, 20 busy
 
 
 def columns(run: Run) -> list[str]:
@@ -28,11 +30,15 @@ def columns(run: Run) -> list[str]:
     return sorted(names, key=lambda n: (COLUMNS.index(n.split("+")[0]) if n.split("+")[0] in COLUMNS else 99, n))
 
 
-def _w1(run: Run, server: str, n: int) -> dict[str, Any] | None:
+def _w1(run: Run, server: str, n: int, workload: str = "W1") -> dict[str, Any] | None:
     for r in run["results"].get(server, []):
-        if r.get("workload") == "W1" and r.get("n") == n:
+        if r.get("workload") == workload and r.get("n") == n:
             return r
     return None
+
+
+def _w1s_sizes(run: Run) -> list[int]:
+    return list(run["profile"].get("w1s_sizes", ()))
 
 
 def _get(run: Run, server: str, workload: str) -> dict[str, Any] | None:
@@ -112,7 +118,9 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         ratios[f"W1 N={n} parley-asgi/floor"] = _ratio(w1_figure(_w1(run, "parley-asgi", n)), floor)
         for route in TUTORIAL_ROUTE_TARGETS:
             ratios[f"W1 N={n} {route}/floor"] = _ratio(w1_figure(_w1(run, route, n)), floor)
-        if n >= 1000:
+        if n >= 1000 and (_w1(run, "parley", n) is not None or "parley" not in run["results"]):
+            # (a run whose parley did not measure W1, e.g. `--workloads W1S` beside the floor's
+            # W1, has no row for this target)
             value = ratios[f"W1 N={n} parley/floor"]
             judged = _judged(run, ["parley", "floor"], value is not None and value >= 0.8)
             targets.append({"target": f"W1 N={n} >= 0.8 x floor", "value": value, "met": judged})
@@ -121,6 +129,7 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             judged = _judged(run, ["parley-2p", "parley"], value is not None and value >= 1.5)
             targets.append({"target": f"W1 N={n} 2 procs >= 1.5 x 1", "value": value, "met": judged})
     targets += _tutorial_route_targets(run, ratios)
+    targets += _sidebar_targets(run, ratios)
     w2 = _get(run, "parley", "W2")
     if w2 is not None:
         best = w2.get("hold") or w2.get("best")
@@ -180,6 +189,52 @@ def _tutorial_route_targets(run: Run, ratios: dict[str, Any]) -> list[dict[str, 
     return targets
 
 
+def _sidebar_targets(run: Run, ratios: dict[str, Any]) -> list[dict[str, Any]]:
+    """W1S (Parley with every member's sidebar watching the room) against the floor's W1 at the
+    same N, and W6's rooms answer. Judged only at the bars' sizes (N=1,000; 500 rooms, 20 busy)."""
+    targets: list[dict[str, Any]] = []
+    for n in _w1s_sizes(run):
+        mine = _w1(run, "parley", n, "W1S")
+        if mine is None:
+            continue
+        floor = w1_figure(_w1(run, "floor", n))
+        value = ratios[f"W1S N={n} parley/floor"] = _ratio(w1_figure(mine), floor)
+        ratios[f"W1S N={n} parley W1S/W1"] = _ratio(w1_figure(mine), w1_figure(_w1(run, "parley", n)))
+        if n != W1S_N:
+            met: bool | None = None
+        elif mine.get("error") or not mine.get("best"):
+            met = False if floor else None
+        else:
+            met = _judged(run, ["parley", "floor"], value is not None and value >= W1S_SHARE)
+            met = met and not mine.get("activity_while_following") if met is not None else None
+        targets.append({"target": f"W1S N={n:,} >= {W1S_SHARE} x floor", "value": value, "met": met})
+    w6 = _get(run, "parley", "W6")
+    if w6 is not None:
+        p99 = w6.get("rooms_p99_ms")
+        at_size = w6.get("rooms", 0) >= W6_ROOMS and w6.get("busy", 0) >= W6_BUSY
+        ok = not w6.get("error") and p99 is not None and p99 <= W6_P99_MS and w6.get("listed_min") == w6.get("rooms")
+        target = f"W6 sidebar p99 <= {W6_P99_MS:.0f} ms"
+        targets.append({"target": target, "value": p99, "met": ok if at_size else None})
+    return targets
+
+
+def _fmt_w6(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "-"
+    if r.get("error"):
+        return "error"
+    return (
+        f"p50 {r['rooms_p50_ms']:.1f} / p99 {r['rooms_p99_ms']:.1f} ms (connect->answer p99 "
+        f"{r['connect_p99_ms']:.0f} ms; {r['connects']} x {r['listed_min']} rooms)"
+    )
+
+
+def _fmt_w6_activity(r: dict[str, Any] | None) -> str:
+    if r is None or r.get("error"):
+        return "-"
+    return f"{r['activity']:,} frames, gaps {r['gaps']}, missing {r['missing']}, dup {r['duplicates']}"
+
+
 def verdict(met: bool | None) -> str:
     """A target's outcome; None: this run cannot say (sizes too small for it, as in the quick and
     tiny profiles, or a configuration it compares was not run)."""
@@ -193,8 +248,16 @@ def table(run: Run) -> str:
     rows: list[list[str]] = []
     for n in run["profile"]["w1_sizes"]:
         rows.append([f"W1 N={n:,} deliveries/s", *(_fmt_search(_w1(run, c, n)) for c in cols)])
+    for n in _w1s_sizes(run):  # the floor's W1 at W1S's N, when W1 itself did not measure it
+        if n not in run["profile"]["w1_sizes"] and any(_w1(run, c, n) for c in cols):
+            rows.append([f"W1 N={n:,} deliveries/s", *(_fmt_search(_w1(run, c, n)) for c in cols)])
     for n in run["profile"]["w1_sizes"]:
         rows.append([f"W1 N={n:,} CPU us/delivery server, client", *(_cpu_per_delivery(_w1(run, c, n)) for c in cols)])
+    for n in _w1s_sizes(run):
+        if any(_w1(run, c, n, "W1S") for c in cols):
+            rows.append([f"W1S N={n:,} deliveries/s", *(_fmt_search(_w1(run, c, n, "W1S")) for c in cols)])
+            cpu = [_cpu_per_delivery(_w1(run, c, n, "W1S")) for c in cols]
+            rows.append([f"W1S N={n:,} CPU us/delivery server, client", *cpu])
     rows.append(["W2 msg/s (5 members)", *(_fmt_w2(_get(run, c, "W2")) for c in cols)])
     w3 = [_get(run, c, "W3") for c in cols]
     rows.append(
@@ -205,6 +268,9 @@ def table(run: Run) -> str:
     )
     w4 = [_get(run, c, "W4") for c in cols]
     rows.append(["W4 all caught up (s)", *(str(r.get("all_caught_up_s")) if r and "clients" in r else "-" for r in w4)])
+    if any(_get(run, c, "W6") for c in cols):
+        rows.append(["W6 rooms answer", *(_fmt_w6(_get(run, c, "W6")) for c in cols)])
+        rows.append(["W6 activity (busy rooms)", *(_fmt_w6_activity(_get(run, c, "W6")) for c in cols)])
     h1 = [_get(run, c, "H1") for c in cols]
     rows.append(["H1 HTTP posts acked/s", *(f"{r['acked_per_s']:,}" if r and "acked_per_s" in r else "-" for r in h1)])
     head = ["", *cols]

@@ -21,6 +21,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -130,8 +131,9 @@ class Databases:
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
             conn.execute(sql)
 
-    def fresh(self, slugs: list[str]) -> tuple[str, dict[str, str]]:
-        """A new database with the rooms in it; returns (DATABASE_URL, credentials)."""
+    def fresh(self, setup: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        """A new database with the rooms, users and memberships of ``setup`` in it (what
+        parley.bench.setup_db reads); returns (DATABASE_URL, credentials)."""
         tag = uuid.uuid4().hex[:8]
         if self.engine == "postgres" and not self.template:
             try:
@@ -154,7 +156,7 @@ class Databases:
             path = self.workdir / f"bench-{tag}.sqlite3"
             shutil.copyfile(self.template, path)
             url = f"sqlite:///{path}"
-        out = _run([sys.executable, "-m", "parley.bench.setup_db"], self._env(url), stdin=json.dumps(slugs))
+        out = _run([sys.executable, "-m", "parley.bench.setup_db"], self._env(url), stdin=json.dumps(setup))
         return url, json.loads(out.strip().splitlines()[-1])
 
     @staticmethod
@@ -182,12 +184,14 @@ class Server:
             return f"ws://127.0.0.1:{self.port}/ws/"
         return f"ws://127.0.0.1:{self.port}" + self.spec.path.format(room=room)
 
-    def headers(self) -> dict[str, str]:
-        if "token" in self.creds:
-            return {"Authorization": f"Bearer {self.creds['token']}"}
+    def headers(self, user: str = "") -> dict[str, str]:
+        """The bot's credentials, or with ``user`` those of another user the setup made."""
+        prefix = f"{user}:" if user else ""
+        if f"{prefix}token" in self.creds:
+            return {"Authorization": f"Bearer {self.creds[f'{prefix}token']}"}
         headers = {"Origin": f"http://127.0.0.1:{self.port}"}
-        if "session" in self.creds:
-            headers["Cookie"] = f"sessionid={self.creds['session']}"
+        if f"{prefix}session" in self.creds:
+            headers["Cookie"] = f"sessionid={self.creds[f'{prefix}session']}"
         return headers
 
     def start(self, argv: list[str], env: dict[str, str], timeout: float = 40.0) -> None:
@@ -263,7 +267,9 @@ class RemoteServer(Server):
     def url(self, room: str) -> str:
         return ("wss://" if self.base.startswith("https:") else "ws://") + self.base.split("://", 1)[1] + "/ws/"
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, user: str = "") -> dict[str, str]:
+        if user:
+            raise RuntimeError("a remote deployment is measured as the bench's bot only")
         return {"Authorization": f"Bearer {self.creds['token']}"}
 
     def check(self) -> None:
@@ -294,7 +300,7 @@ def remote(base: str, token: str) -> RemoteServer:
     return RemoteServer(spec, 0, Path("/dev/null"), creds={"token": token}, base=base)
 
 
-def launch(spec: Spec, workdir: Path, dbs: Databases, slugs: list[str]) -> tuple[Server, dict[str, str]]:
+def launch(spec: Spec, workdir: Path, dbs: Databases, setup: dict[str, Any]) -> tuple[Server, dict[str, str]]:
     """Start one configuration; returns the server and what to record about it."""
     port = free_port()
     server = Server(spec, port, workdir / f"{spec.name}.log")
@@ -309,7 +315,7 @@ def launch(spec: Spec, workdir: Path, dbs: Databases, slugs: list[str]) -> tuple
             app = "parley.bench.fixtures.floor:app"
         argv = [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port), *UVICORN_FLAGS]
     else:
-        url, server.creds = dbs.fresh(slugs)
+        url, server.creds = dbs.fresh(setup)
         info["database"] = dbs.engine
         info["auth"] = "bearer token" if "token" in server.creds else "session cookie"
         if spec.protocol == "tutorial":

@@ -1,8 +1,11 @@
-"""Prepare a migrated Parley database for a bench run: the bot user, its credentials, the rooms.
+"""Prepare a migrated Parley database for a bench run: the users, their credentials, the rooms,
+the memberships.
 
-Run as ``python -m parley.bench.setup_db`` with DATABASE_URL set; reads the room slugs (JSON
-list) on stdin and prints one JSON object: ``{"token": ...}`` (bearer token, when Parley has
-ApiToken support) or ``{"session": ...}`` (a session key for the ``sessionid`` cookie).
+Run as ``python -m parley.bench.setup_db`` with DATABASE_URL set; reads on stdin a JSON object
+``{"rooms": [slug, ...], "members": {username: [slug, ...]}}`` (or only the list of slugs) and
+prints one JSON object: ``{"token": ...}`` (the bot's bearer token, when Parley has ApiToken
+support) or ``{"session": ...}`` (a session key for the ``sessionid`` cookie), and the same for
+every other user of ``members`` under ``<username>:token`` / ``<username>:session``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import json
 import os
 import sys
 
-USERNAME = "bench-bot"
+from parley.bench.profiles import BOT
+
+USERNAME = BOT
 
 
 def _credentials(user: object) -> dict[str, str]:
@@ -37,15 +42,31 @@ def _credentials(user: object) -> dict[str, str]:
     return {"session": str(store.session_key)}
 
 
-def prepare(slugs: list[str]) -> dict[str, str]:
-    """The bot user, the public rooms it benches in, and fresh credentials (Django set up)."""
+def prepare(
+    slugs: list[str], members: dict[str, list[str]] | None = None, *, member_credentials: bool = True
+) -> dict[str, str]:
+    """The bot user, the public rooms it benches in, the users of ``members`` with their
+    memberships (in bulk: a few statements for any number), and fresh credentials (Django set
+    up): the bot's, and the other users' unless ``member_credentials`` is false. The memberships
+    are rows only, not ``member.joined`` events: the rooms' logs stay empty."""
     from parley.accounts.models import User
-    from parley.rooms.models import Room
+    from parley.rooms.models import Membership, Room
 
     user, _ = User.objects.get_or_create(username=USERNAME, defaults={"display_name": "bench"})
     existing = set(Room.objects.filter(slug__in=slugs).values_list("slug", flat=True))
     Room.objects.bulk_create([Room(slug=s, is_public=True) for s in slugs if s not in existing], batch_size=500)
-    return _credentials(user)
+    creds = _credentials(user)
+    for name, rooms in (members or {}).items():
+        member = user
+        if name != USERNAME:
+            member, _ = User.objects.get_or_create(username=name, defaults={"display_name": name})
+        ids = list(Room.objects.filter(slug__in=rooms).values_list("pk", flat=True))
+        Membership.objects.bulk_create(
+            [Membership(room_id=pk, user=member) for pk in ids], batch_size=1000, ignore_conflicts=True
+        )
+        if name != USERNAME and member_credentials:
+            creds.update({f"{name}:{key}": value for key, value in _credentials(member).items()})
+    return creds
 
 
 def main() -> None:
@@ -53,7 +74,11 @@ def main() -> None:
     import django
 
     django.setup()
-    print(json.dumps(prepare(json.loads(sys.stdin.read() or "[]"))))
+    asked = json.loads(sys.stdin.read() or "[]")
+    if isinstance(asked, list):
+        print(json.dumps(prepare(asked)))
+    else:
+        print(json.dumps(prepare(asked.get("rooms", []), asked.get("members"))))
 
 
 if __name__ == "__main__":

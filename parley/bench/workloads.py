@@ -1,4 +1,5 @@
-"""W1-W4 (docs/performance.md) against one running server. Every loop is bounded in count and time."""
+"""W1-W4, W1S and W6 (docs/performance.md) against one running server. Every loop is bounded in
+count and time."""
 
 from __future__ import annotations
 
@@ -145,6 +146,7 @@ async def run_step(
     first = ids.block(count)
     meter.reset(first)
     parley = server.spec.protocol == "parley"
+    activity0 = meter.activity
     cpu0, scpu0, t0 = time.process_time(), server.cpu_seconds(), time.monotonic()
     sent = 0
     while sent < count:
@@ -180,6 +182,7 @@ async def run_step(
         "ack_p99_ms": round(percentile(meter.ack_ns, 99), 2) if parley else None,
         "errors": meter.errors,
         "last_error": meter.last_error if meter.errors else "",
+        "activity": meter.activity - activity0,  # sidebar activity frames (W1S: none, its sockets follow the room)
         "client_cpu_pct": round(100 * client_cpu / wall, 1),
         "server_cpu_pct": round(100 * server_cpu / wall, 1) if server_cpu is not None else None,
         # server CPU (all its processes) per delivered frame: what a delivery costs, whatever the

@@ -46,7 +46,7 @@ def webhook_create(*, actor: User, slug: object, name: object) -> tuple[HookInfo
     clean = text_clean(name).strip()
     with transaction.atomic():
         room = room_manager_require(actor=actor, slug=slug, what="make webhooks")
-        bot = User(username=f"hook-{secrets.token_hex(6)}", display_name=clean)
+        bot = User(username=f"hook-{secrets.token_hex(6)}", display_name=clean, is_bot=True)
         bot.set_unusable_password()
         bot.save()
         member_invite(actor=actor, slug=room.slug, username=bot.username)

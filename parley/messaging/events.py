@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypedDict
 
+from parley.accounts.avatars import avatar_url
 from parley.accounts.models import User
 
 
@@ -13,10 +14,21 @@ class UserRef(TypedDict):
     username: str
     name: str
     guest: bool
+    bot: bool
+    avatar: str | None  # the 64 px picture's URL; None: show initials
 
 
 def user_ref(user: User) -> UserRef:
-    return {"id": user.pk, "username": user.username, "name": user.name, "guest": user.is_guest}
+    """Who did something, as events carry it. Built from the User row alone (no query): posting
+    makes one per author per batch."""
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "name": user.name,
+        "guest": user.is_guest,
+        "bot": user.is_bot,
+        "avatar": avatar_url(user.avatar),
+    }
 
 
 def ts_text(moment: datetime) -> str:

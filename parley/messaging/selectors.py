@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
 
@@ -116,22 +117,56 @@ def _ok(
 
 
 def room_history(
-    *, user: User, room: str, before: object = None, limit: object = None, after: object = None
+    *,
+    user: User,
+    room: str,
+    before: object = None,
+    limit: object = None,
+    after: object = None,
+    around: object = None,
+    at: object = None,
 ) -> History:
-    """Up to ``limit`` events with ``after < seq < before``, ascending: the newest of them, or
-    with ``after`` alone the oldest (paging forward from a seq, as the HTTP API does)."""
+    """A page of the room's log, ascending, up to ``limit`` events; at most one anchor:
+    ``before`` (seq): the newest events older than it (no anchor: the newest of all);
+    ``after`` (seq): the oldest events newer than it; ``around`` (seq): about half the page
+    before it and the rest from it on, the event itself included; ``at`` (ISO 8601 date-time):
+    the page starting at the first event made at or after that moment."""
     target = room_access_for_user(slug=room, user=user)
     cap = settings.PARLEY_HISTORY_LIMIT
     count = cap if limit is None else _non_negative_int(limit, "limit")
     if count < 1 or count > cap:
         raise BadRequest(f"limit must be between 1 and {cap}")
+    anchors = [
+        name
+        for name, value in (("before", before), ("after", after), ("around", around), ("at", at))
+        if value is not None
+    ]
+    if len(anchors) > 1:
+        raise BadRequest("give at most one of before, after, around and at")
     query = Event.objects.filter(room_id=target.pk)
+    if at is not None:
+        first = _first_seq_at(target, _moment(at))
+        after = first - 1
+    if after is not None:
+        rows = list(
+            query.filter(seq__gt=_non_negative_int(after, "after"))
+            .order_by("seq")
+            .values_list("frame", flat=True)[:count]
+        )
+        return History(room=target.slug, frames=rows)
+    if around is not None:
+        middle = _non_negative_int(around, "around")
+        # Up to a page on each side, then a window of ``count`` with the target about in its
+        # middle, moved toward whichever side the log has more of near its ends.
+        head = list(query.filter(seq__lt=middle).order_by("-seq").values_list("frame", flat=True)[: count - 1])
+        tail = list(query.filter(seq__gte=middle).order_by("seq").values_list("frame", flat=True)[:count])
+        older = min(len(head), max(count // 2, count - len(tail)))
+        head = head[:older]
+        head.reverse()
+        tail = tail[: count - older]
+        return History(room=target.slug, frames=head + tail)
     if before is not None:
         query = query.filter(seq__lt=_non_negative_int(before, "before"))
-    if after is not None:
-        query = query.filter(seq__gt=_non_negative_int(after, "after"))
-    if after is not None and before is None:
-        return History(room=target.slug, frames=list(query.order_by("seq").values_list("frame", flat=True)[:count]))
     frames = list(query.order_by("-seq").values_list("frame", flat=True)[:count])
     frames.reverse()
     return History(room=target.slug, frames=frames)
@@ -145,6 +180,37 @@ def room_event(*, user: User, room: str, seq: object) -> str:
     if frame is None:
         raise NotFound(f"no event {wanted} in {target.slug!r}")
     return frame
+
+
+def _moment(value: object) -> datetime:
+    """An ISO 8601 date-time (``2026-12-07T09:30:00Z``, an offset, or a date alone); without a
+    zone it is UTC."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise BadRequest("at must be an ISO 8601 date-time")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest("at must be an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _first_seq_at(room: Room, moment: datetime) -> int:
+    """The seq of the room's first event made at or after ``moment`` (last_seq + 1 if none).
+    A binary search over seq, each step one probe of the (room, seq) index: an event's
+    ``created_at`` is taken under the room's row lock, so it never decreases as seq grows, and
+    no index on ``created_at`` is needed (one more index would slow every post)."""
+    times = Event.objects.filter(room_id=room.pk)
+    low, high = 1, room.last_seq + 1  # the answer is in [low, high]
+    while low < high:
+        middle = (low + high) // 2
+        made = times.filter(seq__gte=middle).order_by("seq").values_list("created_at", flat=True).first()
+        if made is None or made >= moment:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def room_events_between(*, room: str, after: int, upto: int) -> list[tuple[int, str, str | None]]:

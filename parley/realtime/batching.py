@@ -4,7 +4,7 @@ the previous crossing is in flight.
 A lone request goes straight to the database thread (no added delay); under load, requests
 queue behind the crossing in progress and the next one takes them all (up to ``max_batch``).
 Channels runs ORM work on one thread, so this turns many short transactions (posts) or reads
-(resumes after a reconnect storm) into few.
+(resumes and sidebars after a reconnect storm) into few.
 
 A request gives up when the database has been quiet for ``PARLEY_DB_WAIT`` since it was queued
 (parley.realtime.dbwait.give_up_at: a busy database thread that keeps answering is a queue, not an
@@ -35,6 +35,7 @@ from parley.realtime import metrics
 from parley.realtime.dbwait import give_up_at, unavailable
 from parley.realtime.perloop import PerLoop
 from parley.rooms.access import AccessRequest, rooms_access
+from parley.rooms.sidebar import Entry, sidebars_entries, sidebars_rooms
 
 
 class BatchQueue[Req, Res]:
@@ -134,6 +135,13 @@ _access: PerLoop[BatchQueue[AccessRequest, None]] = PerLoop(
 )
 
 
+# The sidebar (`rooms` frames): the slugs a connection watches, then its entries
+_sidebar_rooms: PerLoop[BatchQueue[User, list[str]]] = PerLoop(
+    lambda: BatchQueue(sidebars_rooms, name="sidebar_rooms", max_batch=500)
+)
+_sidebars: PerLoop[BatchQueue[User, list[Entry]]] = PerLoop(
+    lambda: BatchQueue(sidebars_entries, name="sidebar", max_batch=200)
+)
 _tokens: PerLoop[BatchQueue[str, User | None]] = PerLoop(
     lambda: BatchQueue(users_for_tokens, name="token", max_batch=500)  # type: ignore[arg-type]
 )
@@ -149,6 +157,14 @@ def resume_queue() -> BatchQueue[ResumeRequest, Resume]:
 
 def access_queue() -> BatchQueue[AccessRequest, None]:
     return _access.get()
+
+
+def sidebar_rooms_queue() -> BatchQueue[User, list[str]]:
+    return _sidebar_rooms.get()
+
+
+def sidebar_queue() -> BatchQueue[User, list[Entry]]:
+    return _sidebars.get()
 
 
 def token_queue() -> BatchQueue[str, User | None]:

@@ -8,13 +8,14 @@ differ only in what they write for an event and whether they speak signals (pres
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from parley.realtime import closecodes, frames, metrics
 from parley.realtime.stream import Delivery, RoomStream
 from parley.realtime.tasks import spawn
 
 if TYPE_CHECKING:
+    from parley.accounts.models import User
     from parley.accounts.selectors import Credential
     from parley.realtime.outbox import Outbox
     from parley.realtime.runtime import Runtime
@@ -27,14 +28,21 @@ class State(enum.Enum):
 
 
 class Connection:
-    __slots__ = ("credential", "outbox", "runtime", "sidebar", "state", "streams", "user_id", "watching")
+    __slots__ = ("credential", "outbox", "runtime", "sidebar", "state", "streams", "user", "user_id", "watching")
+
+    # The User fields a profile change may carry (parley.realtime.messages.profile_changed).
+    PROFILE_FIELDS = frozenset({"display_name", "avatar", "is_bot"})
     open_sockets = metrics.SOCKETS_OPEN.labels(route="client")  # this route's gauge
 
-    def __init__(self, runtime: Runtime, user_id: int, credential: Credential | None = None) -> None:
+    def __init__(
+        self, runtime: Runtime, user_id: int, credential: Credential | None = None, user: User | None = None
+    ) -> None:
         """Call only after ``runtime.slots.take(user_id)`` allowed it: ``close`` releases it.
-        ``credential``: what the user signed in with (revocation closes the socket)."""
+        ``credential``: what the user signed in with (revocation closes the socket); ``user``:
+        the object the socket posts as, kept current by ``profile_changed``."""
         self.runtime = runtime
         self.user_id = user_id
+        self.user = user
         self.credential = credential
         self.state = State.OPENING
         self.outbox: Outbox | None = None
@@ -113,6 +121,15 @@ class Connection:
         4401. With ``key``, only a socket opened with that token hash or session key."""
         if key is None or (self.credential is not None and self.credential.key == key):
             self.close_with(closecodes.UNAUTHENTICATED)
+
+    def profile_changed(self, fields: dict[str, Any]) -> None:
+        """The user changed their name, picture or bot flag: update the socket's User in place,
+        so what it posts next carries them (events already stored keep what they had)."""
+        if self.user is None:
+            return
+        for name, value in fields.items():
+            if name in self.PROFILE_FIELDS:
+                setattr(self.user, name, value)
 
     def lose_room(self, room: str) -> None:
         """The user may no longer read ``room`` (removed, banned, the room made private): from

@@ -69,6 +69,11 @@ def mentions(*, frames: list[str], cursor: str | None) -> str:
     return '{"type":"mentions","events":[' + ",".join(frames) + '],"cursor":' + json.dumps(cursor) + "}"
 
 
+def search(*, results: list[str], cursor: str | None) -> str:
+    """Search results: stored event frames, spliced in as ``history`` does."""
+    return '{"type":"search","results":[' + ",".join(results) + '],"cursor":' + json.dumps(cursor) + "}"
+
+
 PREVIEW_CHARS = 140
 
 

@@ -44,6 +44,8 @@ class Member(Protocol):
 
     def deliver_user_frame(self, text: str, room: str | None, watch: str | None) -> None: ...  # sidebar state
 
+    def profile_changed(self, fields: dict[str, Any]) -> None: ...  # the user's name, picture, bot flag
+
     def drain_close(self) -> None: ...  # the process is restarting: close 1012
 
 
@@ -69,6 +71,7 @@ class Hub:
             messages.SESSION_ENDED: self._on_session_ended,
             messages.ROOM_REVOKED: self._on_room_revoked,
             messages.USER_FRAME: self._on_user_frame,
+            messages.PROFILE_CHANGED: self._on_profile_changed,
         }
 
     # --- membership ------------------------------------------------------------------------
@@ -223,6 +226,11 @@ class Hub:
         text, room, watch = message["text"], message.get("room"), message.get("watch")
         for member in list(self.users.get(message.get("user_id", -1), ())):
             member.deliver_user_frame(text, room, watch)
+
+    def _on_profile_changed(self, message: dict[str, Any]) -> None:
+        fields: dict[str, Any] = {k: message[k] for k in ("display_name", "avatar", "is_bot") if k in message}
+        for member in list(self.users.get(message.get("user_id", -1), ())):
+            member.profile_changed(fields)
 
     # --- fan-out ---------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ SIGNAL: Final = "parley.signal"  # ephemeral room news: presence, typing
 SESSION_ENDED: Final = "parley.session_ended"  # a user logged out: close their sockets
 ROOM_REVOKED: Final = "parley.room_revoked"  # a user lost access to a room: their sockets drop it
 USER_FRAME: Final = "parley.user_frame"  # a frame for a user's sockets that follow their sidebar
+PROFILE_CHANGED: Final = "parley.profile_changed"  # a user's name, picture or bot flag changed
 
 SignalKind = Literal["presence", "typing"]
 
@@ -40,6 +41,18 @@ def session_ended(*, user_id: int, key: str | None = None) -> dict[str, Any]:
 
 def room_revoked(*, user_id: int, room: str) -> dict[str, Any]:
     return {"type": ROOM_REVOKED, "user_id": user_id, "room": room}
+
+
+def profile_changed(*, user_id: int, display_name: str, avatar: str, is_bot: bool) -> dict[str, Any]:
+    """The ``User`` fields events are built from (``user_ref``), as now stored: the user's open
+    sockets post with them from here on, without reading the row again."""
+    return {
+        "type": PROFILE_CHANGED,
+        "user_id": user_id,
+        "display_name": display_name,
+        "avatar": avatar,
+        "is_bot": is_bot,
+    }
 
 
 def user_frame(*, user_id: int, text: str, room: str | None = None, watch: str | None = None) -> dict[str, Any]:

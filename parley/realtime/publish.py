@@ -136,6 +136,14 @@ def user_frame_send(*, user_id: int, text: str, room: str | None = None, watch: 
     _to_user_on_commit(user_id, messages.user_frame(user_id=user_id, text=text, room=room, watch=watch))
 
 
+def user_profile_publish(*, user_id: int, display_name: str, avatar: str, is_bot: bool) -> None:
+    """Once the current transaction commits: every socket of the user, on every process, posts
+    under the new display name, picture and bot flag (their User object is updated in place)."""
+    _to_user_on_commit(
+        user_id, messages.profile_changed(user_id=user_id, display_name=display_name, avatar=avatar, is_bot=is_bot)
+    )
+
+
 def _to_user_on_commit(user_id: int, message: dict[str, object]) -> None:
     """Send ``message`` to the user's group after commit; logged, never raised."""
 

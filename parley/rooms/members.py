@@ -287,6 +287,8 @@ def dm_open(*, user: User, usernames: object) -> Room:
     key = ",".join(str(pk) for pk in sorted([user.pk, *people]))
     found = Room.objects.filter(dm_key=key).first()
     if found is not None:
+        if not Membership.objects.filter(room=found, user=user).exists():
+            _dm_rejoin(found, user)
         return found
     try:
         with transaction.atomic():
@@ -305,6 +307,16 @@ def dm_open(*, user: User, usernames: object) -> Room:
     except IntegrityError:  # the same DM opened at the same moment by someone else
         return Room.objects.get(dm_key=key)
     return room
+
+
+def _dm_rejoin(room: Room, user: User) -> None:
+    """Opening a DM you left makes you a member again (the answer is a room you can read); the
+    others who left stay out until they open it themselves."""
+    with transaction.atomic():
+        room = _room(room.slug)
+        if _add(room, user):
+            room_event_append(room=room, kind=Event.Kind.MEMBER_JOINED, actor=user, member=user_ref(user))
+            _tell_entry(room, user, watch="add")
 
 
 # --- invitations ---------------------------------------------------------------------------------

@@ -40,9 +40,14 @@ class Room(models.Model):
     @property
     def visibility(self) -> str:
         """``public``, ``private`` or ``dm``: the sidebar's and the protocol's kind."""
-        if self.kind == Room.Kind.DM:
+        return Room.visibility_of(self.kind, self.is_public)
+
+    @staticmethod
+    def visibility_of(kind: str, is_public: bool) -> str:
+        """``visibility`` from the row's fields (for reads that fetch rows, not instances)."""
+        if kind == Room.Kind.DM:
             return "dm"
-        return "public" if self.is_public else "private"
+        return "public" if is_public else "private"
 
 
 class Membership(models.Model):

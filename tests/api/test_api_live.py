@@ -223,6 +223,18 @@ def _exercise(live: LiveServer) -> None:
     )
     ann.error("POST", "/dms", 400, "bad_request", json={"users": "bob"})
 
+    # search: words, a room, a person; a private room's outsider learns nothing
+    hits = bob.call("GET", "/search", expect=200, params={"q": "hello"})
+    assert [e["body"] for e in hits["results"]] == [] and hits["cursor"] is None  # deleted above
+    ann.call(
+        "POST", "/rooms/{room}/messages", expect=201, json={"cid": "s-1", "body": "deploy window friday"}, room="secret"
+    )
+    found = ann.call("GET", "/search", expect=200, params={"q": "Deploy friday", "room": "secret", "user": "ann"})
+    assert [e["body"] for e in found["results"]] == ["deploy window friday"]
+    assert bob.call("GET", "/search", expect=200, params={"q": "deploy"})["results"] == []
+    bob.error("GET", "/search", 404, "not_found", params={"q": "deploy", "room": "secret"})
+    bob.error("GET", "/search", 400, "bad_request", params={"q": "!!"})
+
     # read markers, notify, mentions
     ann.call("POST", "/rooms/{room}/messages", expect=201, json={"cid": "at-1", "body": "@bob look"}, room="lobby")
     entry = next(e for e in bob.call("GET", "/rooms", expect=200)["rooms"] if e["room"] == "lobby")

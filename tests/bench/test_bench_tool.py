@@ -120,3 +120,41 @@ def test_bench_refuses_a_target_without_a_token(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "parley.bench", "--profile", "tiny", "--target", "http://127.0.0.1:9"]
     done = subprocess.run([*argv, "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "--target needs --token" in done.stdout + done.stderr
+
+
+@pytest.mark.live
+def test_bench_tiny_measures_the_sidebar_workloads(tmp_path: Path) -> None:
+    # W1S (W1 where every member socket also sent `rooms`) and W6 (a user in many rooms, some busy,
+    # reconnecting): Parley only; W1S brings the floor's W1 at its N for the ratio
+    argv = [sys.executable, "-m", "parley.bench", "--profile", "tiny", "--servers", "floor,parley"]
+    argv += ["--workloads", "W1S,W6", "--db", "sqlite", "--out", str(tmp_path)]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    run = json.loads((tmp_path / "results.json").read_text())
+    assert [(r["workload"], r.get("n")) for r in run["results"]["floor"]] == [("W1", 20)]
+    assert run["results"]["floor"][0]["best"] is not None
+    w1s, w6 = run["results"]["parley"]
+    assert w1s["workload"] == "W1S" and w1s["n"] == 20 and "error" not in w1s, w1s
+    assert w1s["watched_rooms"] == 3  # the room and the tiny profile's 2 quiet rooms, all in its sidebar
+    assert w1s["best"] is not None and w1s["activity_while_following"] == 0
+    for step in w1s["steps"]:
+        # every message reached every member once, as an event (no activity beside it), acked
+        assert step["delivered"] == step["expected"] > 0 and step["acked"] == step["messages"]
+        assert step["activity"] == 0 and step["errors"] == 0
+
+    assert w6["workload"] == "W6" and "error" not in w6, w6
+    assert w6["connects"] == 5 and w6["listed_min"] == w6["rooms"] == 30  # memberships made by the setup
+    assert 0 < w6["rooms_p50_ms"] <= w6["rooms_p99_ms"] <= w6["connect_p99_ms"]
+    assert w6["acked"] == w6["posted"] > 0 and w6["errors"] == 0
+    # the busy rooms' activity reached the sidebar, seq by seq, and nothing came from the quiet rooms
+    assert w6["activity"] > 0
+    assert w6["gaps"] == w6["missing"] == w6["duplicates"] == w6["activity_other_rooms"] == 0
+
+    assert run["ratios"]["W1S N=20 parley/floor"] is not None
+    targets = {t["target"]: t for t in run["targets"]}
+    # tiny is not the bars' size: reported, not judged
+    assert targets["W1S N=20 >= 0.8 x floor"]["met"] is None
+    assert targets["W6 sidebar p99 <= 100 ms"]["met"] is None
+    summary = (tmp_path / "summary.md").read_text()
+    assert "W1S N=20 deliveries/s" in summary and "W6 rooms answer" in summary

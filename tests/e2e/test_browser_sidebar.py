@@ -191,6 +191,7 @@ def test_directory_dm_and_mobile_drawer(people: tuple) -> None:
     expect(mentions.get_by_text("@ann the deploy is done")).to_be_visible()
     mentions.get_by_role("button", name=re.compile("the deploy is done")).click()
     expect(a).to_have_url(f"{live.base_url}/rooms/general/")
+    expect(a.locator("#messages li.jump-target")).to_contain_text("the deploy is done")  # at the message
     expect(conv(a, "general")).to_have_accessible_name("general")  # seen, so read
 
     # On a phone the sidebar is a drawer behind a button.

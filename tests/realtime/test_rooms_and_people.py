@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
+from prometheus_client import REGISTRY
 
 from parley.core import json
 from parley.messaging.models import Event, Mention
@@ -273,3 +274,27 @@ async def test_members_lists_bans_to_owners_and_admins_only(people: None, connec
     assert [m["user"]["username"] for m in seen["members"]] == ["ann", "bob"]
     await bob.send({"type": "members", "room": "quiet"})
     assert "banned" not in await until(bob, "members")  # a plain member is not told
+
+
+def _crossings(queue: str) -> tuple[float, float]:
+    labels = {"queue": queue}
+    count = REGISTRY.get_sample_value("parley_batch_size_count", labels) or 0.0
+    return count, REGISTRY.get_sample_value("parley_batch_size_sum", labels) or 0.0
+
+
+async def test_a_burst_of_rooms_frames_is_read_in_few_crossings(people: None, connect: Connect) -> None:
+    # 20 tabs of one user ask for the sidebar at once (a reconnect): coalesced reads, the same list
+    tabs = [await connect("ann") for _ in range(20)]
+    before = {queue: _crossings(queue) for queue in ("sidebar_rooms", "sidebar")}
+    for tab in tabs:
+        await tab.send({"type": "rooms"})
+    answers = [await until(tab, "rooms") for tab in tabs]
+    assert all(sorted(e["room"] for e in answer["rooms"]) == ["lobby", "secret"] for answer in answers)
+    for queue, (count, total) in before.items():
+        crossings, requests = (after - was for after, was in zip(_crossings(queue), (count, total), strict=True))
+        assert requests == 20 and crossings < 10, (queue, crossings)
+    # every tab watches the rooms: activity reaches each of them
+    bob = await connect("bob")
+    await bob.send({"type": "send", "room": "lobby", "cid": "b1", "body": "hi"})
+    for tab in tabs:
+        assert (await until(tab, "activity", room="lobby"))["seq"] == 1

@@ -26,11 +26,12 @@ from parley.core import buckets, json
 from parley.core.buckets import Bucket, spend
 from parley.core.errors import BadRequest, ParleyError, RateLimited
 from parley.messaging.events import ts_text, user_ref
-from parley.messaging.selectors import ResumeRequest, room_history, rooms_last_seq
+from parley.messaging.search import messages_search
+from parley.messaging.selectors import ResumeRequest, room_history
 from parley.messaging.services import Posted, PostRequest
 from parley.messaging.services.changes import Changed, message_delete, message_edit, message_react
 from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
-from parley.realtime.batching import access_queue, post_queue, resume_queue
+from parley.realtime.batching import access_queue, post_queue, resume_queue, sidebar_queue, sidebar_rooms_queue
 from parley.realtime.connection import Connection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
 from parley.realtime.dbwait import db_call
@@ -53,7 +54,7 @@ from parley.rooms.members import (
     room_leave,
     room_update,
 )
-from parley.rooms.sidebar import directory, mentions_of, room_members, sidebar_entries
+from parley.rooms.sidebar import directory, mentions_of, room_members
 from parley.rooms.slugs import slug_validate
 
 log = logging.getLogger("parley.realtime")
@@ -90,7 +91,7 @@ class ClientConsumer(HubConsumer):
             await self.close(code=closecodes.TOO_MANY_CONNECTIONS)
             return
         # holds the slot; released by conn.close()
-        self.conn = conn = Connection(rt, user.pk, credential_of(self.scope))
+        self.conn = conn = Connection(rt, user.pk, credential_of(self.scope), user=user)
         self.user = user
         await self.accept()
         metrics.CONNECTIONS.inc()
@@ -147,7 +148,7 @@ class ClientConsumer(HubConsumer):
         kind = frame["type"]
         handler = self._handlers.get(kind)
         if handler is None:
-            self.error("unknown_type", f"unknown frame type {kind[:40]!r}", ref=kind[:40])
+            self.error("unknown_type", f"unknown frame type {kind[:40]!r}", ref=_ref(frame))
             return
         try:
             await handler(self, frame)
@@ -290,7 +291,14 @@ class ClientConsumer(HubConsumer):
     async def on_history(self, frame: Frame) -> None:
         self._read_allowed()
         found = await db_call(
-            room_history, user=self.user, room=frame.get("room"), before=frame.get("before"), limit=frame.get("limit")
+            room_history,
+            user=self.user,
+            room=frame.get("room"),
+            before=frame.get("before"),
+            after=frame.get("after"),
+            around=frame.get("around"),
+            at=frame.get("at"),
+            limit=frame.get("limit"),
         )
         self.push(frames.history(room=found.room, frames=found.frames))
 
@@ -307,17 +315,17 @@ class ClientConsumer(HubConsumer):
     # --- rooms, people and the sidebar (parley.rooms.members, parley.rooms.sidebar) ----------
 
     async def on_rooms(self, frame: Frame) -> None:
-        """The sidebar: every room of the user, then their activity. Watch first, then read the
-        rooms' positions: an event committed in between arrives as activity before the list,
-        which already counts it (a client applies a seq only if it is larger)."""
+        """The sidebar: every room of the user, then their activity. Watch first (the user's
+        rooms' slugs: one cheap read), then read the entries with their positions: an event
+        committed in between arrives as activity before the list, which already counts it (a
+        client applies a seq only if it is larger), and a membership made in between reaches
+        this connection as a ``room`` frame (it is a sidebar from the watch on) or is watched
+        here (it is in the entries)."""
         self._read_allowed()
         conn = self.live
-        entries = await db_call(sidebar_entries, user=self.user)
+        await conn.watch(await sidebar_rooms_queue().submit(self.user))
+        entries = await sidebar_queue().submit(self.user)  # coalesced: shared by the user's sockets
         await conn.watch([entry["room"] for entry in entries])
-        if entries:
-            latest = await db_call(rooms_last_seq, slugs=[entry["room"] for entry in entries])
-            for entry in entries:
-                entry["last_seq"] = max(entry["last_seq"], latest.get(entry["room"], 0))
         self.push(frames.rooms(entries=entries))
 
     async def on_read(self, frame: Frame) -> None:
@@ -434,6 +442,18 @@ class ClientConsumer(HubConsumer):
         found, cursor = await db_call(mentions_of, user=self.user, before=frame.get("before"))
         self.push(frames.mentions(frames=found, cursor=cursor))
 
+    async def on_search(self, frame: Frame) -> None:
+        self._read_allowed()
+        found, cursor = await db_call(
+            messages_search,
+            user=self.user,
+            q=frame.get("q"),
+            room=frame.get("room"),
+            author=frame.get("user"),
+            before=frame.get("before"),
+        )
+        self.push(frames.search(results=found, cursor=cursor))
+
     async def on_ping(self, frame: Frame) -> None:
         t = frame.get("t")
         if isinstance(t, (dict, list)) and not _shallow(t, PING_MAX_DEPTH):
@@ -467,6 +487,7 @@ class ClientConsumer(HubConsumer):
         "members": on_members,
         "directory": on_directory,
         "mentions": on_mentions,
+        "search": on_search,
     }
 
 
@@ -498,7 +519,10 @@ def _shallow(value: Any, levels: int) -> bool:
 
 
 def _ref(frame: Frame) -> Any:
+    """What an answer refers to: the frame's `cid`, else its type (cut short: an unknown type
+    is echoed back too, and a newer client's frame with a `cid` still gets its answer matched)."""
     cid = frame.get("cid")
     if isinstance(cid, str) and len(cid) <= 64:
         return cid
-    return frame.get("type")
+    kind = frame.get("type")
+    return kind[:40] if isinstance(kind, str) else kind

@@ -156,7 +156,7 @@ class TutorialSession:
 async def _join(scope: dict[str, Any], send: Any, author: User, room: str) -> tuple[TutorialSession, RoomStream]:
     """Join the hub and the room (the caller holds the author's slot). The stream holds events
     until ``_start``: join first, then read where the room is."""
-    conn = TutorialConnection(runtime.current(), author.pk, credential_of(scope))
+    conn = TutorialConnection(runtime.current(), author.pk, credential_of(scope), user=author)
     try:
         await conn.open(outbox_for(scope, send))
         stream = await conn.follow(room)

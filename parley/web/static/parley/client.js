@@ -27,7 +27,8 @@
  *              sidebar's state and news, docs/protocol.md "Rooms, people and the sidebar")
  *
  * Actions: client.act(type, fields) -> Promise of the `ok` frame; client.ask(type, fields) ->
- * Promise of the answer frame (rooms, members, directory, mentions); client.read(room, seq).
+ * Promise of the answer frame (rooms, members, directory, mentions, search); client.read(room, seq);
+ * client.page(room, fields): a window of a room's log (history after, around, at a date).
  */
 (function (global) {
   "use strict";
@@ -141,6 +142,15 @@
       return this._request(room, "history", { before: before, limit: Math.min(limit || 50, HISTORY_MAX) }).then(function (events) {
         return events.filter(function (ev) { return self._mark(r, ev); });
       });
+    },
+
+    /**
+     * A page of a room's log as the server has it, ascending: `fields` is {limit} and at most one
+     * of before, after, around (seqs) or at (an ISO 8601 date-time). Unlike history(), events
+     * already delivered are kept: a view that shows another window of the log dedupes by seq.
+     */
+    page: function (room, fields) {
+      return this._request(room, "history", fields || {});
     },
 
     /**
@@ -267,6 +277,7 @@
         case "members":
         case "directory":
         case "mentions":
+        case "search":
           this._onAnswer(frame, null);
           return this._emit(frame.type, frame);
         default: this._emit(frame.type, frame); // room, read, activity: the sidebar's news

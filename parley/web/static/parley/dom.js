@@ -39,16 +39,40 @@
     return Array.from(letters).slice(0, 2).join("").toUpperCase();
   }
 
-  /** A round avatar with the user's initials (decorative: the name is always next to it). */
+  /** A round avatar: the user's picture when `user.avatar` is a URL, else their initials (also
+   * when the picture cannot be loaded: an event keeps the URL it was posted with, and a replaced
+   * picture's file is gone). Decorative: the name is always next to it. */
   function avatar(user, extraClass) {
     var node = el("div", "avatar " + hue(user) + (extraClass ? " " + extraClass : ""), initials(user));
     node.setAttribute("aria-hidden", "true");
+    var url = user && typeof user.avatar === "string" ? user.avatar : "";
+    if (url && /^(\/(?!\/)|https:\/\/)/.test(url)) { // a path on this site or an https URL, nothing else
+      var img = global.document.createElement("img");
+      img.className = "avatar-img";
+      img.alt = "";
+      img.decoding = "async";
+      img.loading = "lazy";
+      img.addEventListener("error", function () {
+        node.classList.remove("has-img");
+        img.remove();
+      });
+      img.src = url;
+      node.classList.add("has-img");
+      node.appendChild(img);
+    }
     return node;
   }
 
   /** Guest names may already say so ("Guest 1234", "ann (guest)"): no second tag then. */
   function needsGuestTag(user) {
     return !!(user && user.guest && !/guest/i.test(displayName(user)));
+  }
+
+  /** The small tags after a name: "bot" for a bot account, "guest" for a guest (unless the
+   * name says so already). Appended to `parent`. */
+  function appendBadges(parent, user) {
+    if (user && user.bot) parent.appendChild(el("span", "guest-tag bot-tag", "bot"));
+    else if (needsGuestTag(user)) parent.appendChild(el("span", "guest-tag", "guest"));
   }
 
   ui.dom = {
@@ -58,6 +82,7 @@
     displayName: displayName,
     initials: initials,
     avatar: avatar,
-    needsGuestTag: needsGuestTag
+    needsGuestTag: needsGuestTag,
+    appendBadges: appendBadges
   };
 })(window);

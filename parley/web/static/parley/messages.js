@@ -2,7 +2,11 @@
  * states, and a neutral line for membership and room events). One per room the page has opened.
  *
  *   ParleyUI.messages({client, room, me, page, notice, pane, input, active()})
- *     -> {isLoaded(), atBottom(), scrollToBottom(), seenUpTo(), hide(), show(), head()}
+ *     -> {isLoaded(), atBottom(), scrollToBottom(), seenUpTo(), hide(), show(), head(),
+ *         jumpTo(seq), jumpToDate(isoString)}
+ *
+ * Which part of the log the list shows (the newest, or a window after a jump; older pages as the
+ * reader scrolls up) is history.js.
  *
  * `pane` holds the room's .scroller, .messages, .load-earlier, .room-start and .new-pill;
  * `active()` says whether the room is the one on screen (for the tab title's count).
@@ -57,7 +61,7 @@
     var byCid = new Map(); // cid -> <li> of our own sends
     var oldestSeq = Infinity;
     var loaded = false; // the newest page arrived
-    var loadingEarlier = false;
+    var detached = false; // a window of older history, not the live edge (history.js)
     var unseenBelow = 0;
     var unseenHidden = 0;
 
@@ -106,14 +110,15 @@
     }
 
     scroller.addEventListener("scroll", function () {
-      if (!pill.hidden && atBottom()) {
+      if (!pill.hidden && atBottom() && !detached) {
         unseenBelow = 0;
         pill.hidden = true;
       }
     }, { passive: true });
 
     pill.addEventListener("click", function () {
-      scrollToBottom();
+      if (detached) pager.latest();
+      else scrollToBottom();
       input.focus();
     });
 
@@ -133,7 +138,7 @@
       var main = el("div", "msg-main");
       var meta = el("div", "msg-meta");
       var author = el("span", "author " + dom.hue(data.user), mine ? "You" : dom.displayName(data.user));
-      if (!mine && dom.needsGuestTag(data.user)) author.appendChild(el("span", "guest-tag", "guest"));
+      if (!mine) dom.appendBadges(author, data.user);
       meta.appendChild(author);
       meta.appendChild(el("time", "msg-time"));
       main.appendChild(meta);
@@ -404,7 +409,12 @@
       if (ev.seq > head) head = ev.seq;
       if (ev.user && ev.user.id != null) people.set(ev.user.id, ev.user);
       if (CHANGES[ev.kind]) {
-        applyChange(ev);
+        applyChange(ev); // to the message if it is shown (a detached list included)
+        return;
+      }
+      if (live && detached) {
+        // Not placed: the list shows older history; the pill counts it and leads to the latest.
+        if ((!ev.kind || ev.kind === "message.posted") && !isMine(ev.user)) noteUnseen();
         return;
       }
       var known = !ev.kind || ev.kind === "message.posted" || SYSTEM_TEXT[ev.kind];
@@ -487,42 +497,28 @@
       }
     }
 
-    function loadLatest(lastSeq) {
-      loaded = false;
-      if (lastSeq === 0) {
-        loaded = true;
-        updateEdge(true);
-        return;
+    var pager = ui.history({
+      client: client, room: room, page: PAGE, notice: notice, pane: pane, scroller: scroller,
+      loadEarlier: loadEarlier,
+      view: {
+        add: function (events) { events.forEach(function (ev) { addEvent(ev, false); }); },
+        clear: clearConfirmed,
+        item: function (seq) { return bySeq.get(seq) || null; },
+        oldest: function () { return oldestSeq; },
+        newest: function () { return Number(lastConfirmed()); },
+        head: function () { return head; },
+        edge: updateEdge,
+        bottom: scrollToBottom,
+        setLoaded: function () { loaded = true; },
+        isDetached: function () { return detached; },
+        setDetached: function (on) {
+          detached = on;
+          pane.classList.toggle("detached", on);
+          unseenBelow = 0;
+          pill.textContent = "Jump to latest ↓";
+          pill.hidden = !on;
+        }
       }
-      client.history(room, lastSeq + 1, PAGE).then(function (events) {
-        events.forEach(function (ev) { addEvent(ev, false); });
-        loaded = true;
-        updateEdge(events.length === 0);
-        scrollToBottom();
-      }, function (err) {
-        notice("Could not load messages: " + err.message, "error");
-      });
-    }
-
-    loadEarlier.addEventListener("click", function () {
-      if (loadingEarlier || !isFinite(oldestSeq)) return;
-      loadingEarlier = true;
-      loadEarlier.disabled = true;
-      loadEarlier.textContent = "Loading…";
-      var before = oldestSeq;
-      client.history(room, before, PAGE).then(function (events) {
-        var height = scroller.scrollHeight;
-        var top = scroller.scrollTop;
-        events.forEach(function (ev) { addEvent(ev, false); });
-        scroller.scrollTop = top + (scroller.scrollHeight - height);
-        updateEdge(events.length === 0 || oldestSeq <= 1);
-      }, function (err) {
-        notice("Could not load earlier messages: " + err.message, "error");
-      }).then(function () {
-        loadingEarlier = false;
-        loadEarlier.disabled = false;
-        loadEarlier.textContent = "Load earlier messages";
-      });
     });
 
     // --- client events ------------------------------------------------------------------
@@ -530,10 +526,11 @@
     client.on("subscribed", function (info) {
       if (info.room !== room) return;
       if (info.reset) {
+        pager.reset();
         clearConfirmed();
         notice("Lots happened while you were away: showing the latest messages.", "info");
       }
-      if (info.first || info.reset) loadLatest(info.lastSeq);
+      pager.start(info);
     });
 
     client.on("event", function (ev) {
@@ -542,6 +539,7 @@
 
     client.on("pending", function (item) {
       if (item.room !== room) return;
+      if (detached) pager.latest(); // what one writes goes below the newest messages
       var li = byCid.get(item.cid);
       if (!li) {
         li = buildItem({ user: me, body: item.body, reply_to: item.reply_to, ts: new Date().toISOString() });
@@ -583,7 +581,7 @@
     /** The highest seq whose line is on screen (what the user has seen, for the read marker). */
     function seenUpTo() {
       if (pane.hidden || !loaded) return 0;
-      if (atBottom()) return head;
+      if (atBottom() && !detached) return head;
       var limit = scroller.scrollTop + scroller.clientHeight;
       var best = 0;
       bySeq.forEach(function (li, seq) {
@@ -608,6 +606,8 @@
         });
         return best;
       },
+      jumpTo: function (seq) { return pager.jumpTo(seq); },
+      jumpToDate: function (at) { return pager.jumpToDate(at); },
       /** Leaving the screen: remember where the reader was. */
       hide: function () {
         saved = { top: scroller.scrollTop, bottom: atBottom() };

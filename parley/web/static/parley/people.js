@@ -63,7 +63,7 @@
       li.appendChild(presenceDot);
       var label = el("span", "person-label");
       label.appendChild(el("span", "person-name", dom.displayName(user)));
-      if (dom.needsGuestTag(user)) label.appendChild(el("span", "guest-tag", "guest"));
+      dom.appendBadges(label, user);
       if (isMe(user)) label.appendChild(el("span", "person-you", "(you)"));
       li.appendChild(label);
       return li;

@@ -4,7 +4,7 @@
  * protocol v1 frames (client.act / client.ask; docs/protocol.md "Rooms, people and the sidebar"),
  * except webhooks, which only the HTTP API manages (fetch /api/v1 with the session and CSRF token).
  *
- *   ParleyUI.rooms({client, me, sidebar, notice, current(), open(slug, info)}) -> {setRoom(slug)}
+ *   ParleyUI.rooms({client, me, sidebar, notice, current(), open(slug, info), jump(slug, seq)?}) -> {setRoom(slug)}
  *
  * Names, titles and message text go into the page through textContent only.
  */
@@ -201,7 +201,8 @@
       button.appendChild(el("span", "mention-body", String(ev.body || "").slice(0, 280)));
       button.addEventListener("click", function () {
         mentionsDialog.close();
-        opts.open(ev.room, null);
+        if (opts.jump) opts.jump(ev.room, ev.seq); // at the message (history around it)
+        else opts.open(ev.room, null);
       });
       li.appendChild(button);
       return li;
@@ -405,6 +406,7 @@
       li.appendChild(wrap);
       var label = el("span", "person-label");
       label.appendChild(el("span", "person-name", dom.displayName(m.user)));
+      dom.appendBadges(label, m.user); // bot, guest
       if (m.role !== "member") label.appendChild(el("span", "role-tag role-" + m.role, m.role));
       if (m.muted) label.appendChild(el("span", "role-tag role-muted", "muted"));
       if (m.user.id === me.id) label.appendChild(el("span", "person-you", "(you)"));

@@ -4,7 +4,7 @@
  * page follows. Also the browser notifications for mentions and DMs while the tab is hidden.
  *
  *   ParleyUI.sidebar({client, me, current(), open(slug, info)})
- *     -> {entry(slug), read(slug, seq), sent(slug, seq), isMember(slug), setCurrent(slug)}
+ *     -> {entry(slug), read(slug, seq), sent(slug, seq), isMember(slug), setCurrent(slug), slugs()}
  *
  * Names, titles and previews go into the page through textContent only.
  */
@@ -58,7 +58,8 @@
     }
 
     function mentionsMe(ev) {
-      if (!ev.user || ev.user.id === me.id) return false;
+      // A new message's mention only: an edit re-mentions at the message's old seq, as the server counts.
+      if (!ev.user || ev.user.id === me.id || (ev.kind && ev.kind !== "message.posted")) return false;
       if (ev.mention_room) return true;
       return Array.isArray(ev.mentions) && ev.mentions.indexOf(me.id) !== -1;
     }
@@ -289,6 +290,8 @@
       entry: function (slug) { return entries.get(slug) || null; },
       isMember: function (slug) { return entries.has(slug); },
       isLoaded: function () { return loaded; },
+      /** The slugs of the user's conversations (for the search filter). */
+      slugs: function () { return Array.from(entries.keys()); },
       label: function (slug) {
         var e = entries.get(slug);
         return e ? label(e) : slug;

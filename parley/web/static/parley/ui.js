@@ -4,8 +4,9 @@
  * reload: one pane per opened room, the URL and the back button follow), the room header, the
  * status, the notices, the composer, the banners and the read marker; the message list of a room
  * is messages.js, the online list and typing line people.js, the conversations sidebar
- * sidebar.js, the dialogs and the members panel rooms.js, shared helpers dom.js. Load order
- * (room.html): connection, outbox, presence, client, dom, messages, people, sidebar, rooms, ui.
+ * sidebar.js, the dialogs and the members panel rooms.js, search and jump to date search.js, shared
+ * helpers dom.js. Load order (room.html): connection, outbox, presence, client, dom, history,
+ * messages, people, sidebar, rooms, search, ui.
  *
  * Every piece of chat text goes into the page with textContent or text nodes, never innerHTML.
  */
@@ -427,11 +428,27 @@
     guestHint.hidden = false;
   }
 
+  /** Open a room at one of its messages (search results, mentions). */
+  function jumpTo(slug, seq) {
+    openRoom(slug, null, true);
+    panes.get(slug).view.jumpTo(seq);
+  }
+
   var rooms = ParleyUI.rooms ? ParleyUI.rooms({
     client: client, me: me, sidebar: sidebar, notice: notice,
     current: function () { return room; },
-    open: function (slug, info) { openRoom(slug, info, true); }
+    open: function (slug, info) { openRoom(slug, info, true); },
+    jump: jumpTo
   }) : null;
+
+  if (ParleyUI.search) {
+    ParleyUI.search({
+      client: client, sidebar: sidebar, notice: notice,
+      current: function () { return room; },
+      jump: jumpTo,
+      jumpToDate: function (at) { if (messages) messages.jumpToDate(at); }
+    });
+  }
 
   updateComposer();
   client.connect();

@@ -1,0 +1,90 @@
+"""Which workloads a bench run gives each configuration, what W6's activity check counts, and how
+the sidebar's targets are judged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from parley.bench.__main__ import DEFAULT_WORKLOADS, _args, labels, plan_for
+from parley.bench.profiles import PROFILES, memberships_for, slugs_for
+from parley.bench.report import ratios_and_targets
+from parley.bench.servers import SPECS, Server
+from parley.bench.sidebar import _activity_check
+from parley.bench.workloads import Ids
+
+TINY = PROFILES["tiny"]
+
+
+def _plan(name: str, workloads: set[str]) -> list[str]:
+    server = Server(SPECS[name], 0, Path("/dev/null"))  # not started: planning only looks at its spec
+    return list(plan_for(name, TINY, workloads, server, Ids()))
+
+
+def test_w1s_brings_the_floors_w1_and_runs_on_parley_only() -> None:
+    assert _plan("floor", {"W1S", "W6"}) == ["W1 N=20"]
+    assert _plan("parley", {"W1S", "W6"}) == ["W1S N=20", "W6"]
+    assert _plan("parley", {"W1", "W1S"}) == ["W1 N=20", "W1S N=20"]
+    # the peers and Parley's tutorial routes have no sidebar; parley-2p answers W1 scaling, and
+    # W6 (a watch there is a subscription per room to Redis)
+    for name in ("tutorial", "tutorial-route"):
+        assert _plan(name, {"W1S", "W6"}) == []
+    assert _plan("parley-2p", {"W1S", "W6"}) == ["W6"]
+    assert labels(PROFILES["quick"]).index("W1 N=1000") < labels(PROFILES["quick"]).index("W1S N=1000")
+
+
+def test_the_full_profile_runs_the_sidebar_workloads_by_default() -> None:
+    assert set(DEFAULT_WORKLOADS["full"].split(",")) == {"W1", "W2", "W3", "W4", "W1S", "W6"}
+    assert "W6" not in DEFAULT_WORKLOADS["tiny"]  # tests/bench runs tiny: it stays W1-W4
+    assert _args([]).workloads == ""  # the profile's default applies
+
+
+def test_the_setup_makes_the_sidebar_rooms_and_memberships() -> None:
+    full = PROFILES["full"]
+    members = memberships_for(full)
+    assert len(members["bench-sidebar"]) == 500
+    assert sorted(members["bench-bot"]) == ["w1s-1000", *(f"w1s-quiet-{i}" for i in range(10))]
+    rooms = set(slugs_for(full))
+    assert all(slug in rooms for slugs in members.values() for slug in slugs)
+
+
+def test_activity_check_counts_gaps_duplicates_and_missing_seqs() -> None:
+    ms = 1_000_000
+    listed = {"w6-0": 10, "w6-1": 5}
+    # w6-0: 9 is older than the list (ignored), 11 and 13 received (12 a gap), 13 twice;
+    # w6-1: nothing received, though 6 was acked long before the socket closed (missing), and
+    # 7 only just before (within the grace: not counted)
+    log = [("w6-0", 9, 0), ("w6-0", 11, 0), ("w6-0", 13, 0), ("w6-0", 13, 0)]
+    acks = [("w6-0", 11, 100 * ms), ("w6-0", 12, 100 * ms), ("w6-1", 6, 100 * ms), ("w6-1", 7, 990 * ms)]
+    got = _activity_check(log, listed, acks, closed_ns=1000 * ms)
+    assert got == {"activity": 3, "gaps": 1, "duplicates": 1, "missing": 2}
+    assert _activity_check([], listed, [], closed_ns=0) == {"activity": 0, "gaps": 0, "duplicates": 0, "missing": 0}
+
+
+def _run(w1s: dict[str, object], w6: dict[str, object]) -> dict[str, object]:
+    best = {"deliveries_per_s": 24000, "p99_ms": 30.0, "rate": 24.0}
+    return {
+        "profile": {"w1_sizes": [100, 1000], "w1s_sizes": [1000], "w2_rooms": 100, "w2_hold_s": 0.0},
+        "servers": {"floor": {}, "parley": {}},
+        "results": {
+            "floor": [{"workload": "W1", "n": 1000, "best": best, "steps": []}],
+            "parley": [{"workload": "W1S", "n": 1000, "best": best, "steps": [], **w1s}, {"workload": "W6", **w6}],
+        },
+    }
+
+
+def test_the_sidebar_targets_are_judged_at_their_sizes_only() -> None:
+    w6 = {"rooms": 500, "busy": 20, "listed_min": 500, "rooms_p99_ms": 40.0}
+    ratios, targets = ratios_and_targets(_run({"activity_while_following": 0}, w6))
+    met = {t["target"]: (t["value"], t["met"]) for t in targets}
+    # parley measured W1S only: no W1 row of its own, the floor's W1 N=1,000 is W1S's reference
+    assert met == {"W1S N=1,000 >= 0.8 x floor": (1.0, True), "W6 sidebar p99 <= 100 ms": (40.0, True)}
+    assert ratios["W1S N=1000 parley/floor"] == 1.0
+
+    # an activity frame to a socket that follows the room, a slow answer, an answer missing rooms
+    _, targets = ratios_and_targets(_run({"activity_while_following": 3}, {**w6, "rooms_p99_ms": 140.0}))
+    assert [t["met"] for t in targets] == [False, False]
+    _, targets = ratios_and_targets(_run({"activity_while_following": 0}, {**w6, "listed_min": 499}))
+    assert [t["met"] for t in targets] == [True, False]
+    # smaller than the bars (tiny): reported, not judged
+    _, targets = ratios_and_targets(_run({}, {**w6, "rooms": 30, "busy": 3}))
+    assert [t["met"] for t in targets] == [True, None]
