@@ -33,7 +33,9 @@ INSTALLED_APPS = [
     "parley.messaging",
     "parley.realtime",
     "parley.presence",
+    "parley.hooks",
     "parley.web",
+    "ninja",  # the API's interactive docs (/api/v1/docs) served from our own static files
 ]
 
 MIDDLEWARE = [
