@@ -34,7 +34,9 @@ INSTALLED_APPS = [
     "parley.files",
     "parley.realtime",
     "parley.presence",
+    "parley.hooks",
     "parley.web",
+    "ninja",  # the API's interactive docs (/api/v1/docs) served from our own static files
 ]
 
 MIDDLEWARE = [
@@ -229,6 +231,15 @@ PARLEY_REPAIR_INTERVAL = float(env_int("PARLEY_REPAIR_INTERVAL_MS", 1000)) / 100
 PARLEY_PRESENCE_BACKEND = env_str("PARLEY_PRESENCE_BACKEND", "redis" if REDIS_URL else "memory")
 PARLEY_PRESENCE_TTL = float(env_int("PARLEY_PRESENCE_TTL", 30))  # seconds without a heartbeat: offline
 PARLEY_PRESENCE_HEARTBEAT = float(env_int("PARLEY_PRESENCE_HEARTBEAT", 10))
+# bin/serve's uvicorn pings each WebSocket every interval (0: never); no pong within the timeout
+# closes it, so a vanished client leaves presence within interval + timeout (20 s by default)
+PARLEY_WS_PING_INTERVAL = float(env_int("PARLEY_WS_PING_INTERVAL", 10))
+PARLEY_WS_PING_TIMEOUT = float(env_int("PARLEY_WS_PING_TIMEOUT", 10))
+if PARLEY_WS_PING_INTERVAL < 0 or PARLEY_WS_PING_TIMEOUT <= 0:
+    raise EnvError(
+        "PARLEY_WS_PING_INTERVAL must be >= 0 and PARLEY_WS_PING_TIMEOUT > 0 "
+        f"(got {PARLEY_WS_PING_INTERVAL:g}, {PARLEY_WS_PING_TIMEOUT:g})"
+    )
 # joins and leaves of a room within this window go out as one presence frame
 PARLEY_PRESENCE_COALESCE = float(env_int("PARLEY_PRESENCE_COALESCE_MS", 250)) / 1000
 PARLEY_TYPING_INTERVAL = 2.0  # at most one typing frame per user per room per interval

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from parley.accounts import avatars
 from parley.accounts.models import ApiToken, User
+from parley.core.errors import BadRequest, Forbidden, NotFound
 from parley.realtime.publish import user_profile_publish, user_sessions_end
 
 # 24 x 24 display names: two guests in a room rarely share one (with 10 single words, one pair in
@@ -68,6 +69,35 @@ def token_create(*, user: User, name: str = "") -> str:
 
 # A token's "last used" moves at most this often: a bot opening many sockets writes once, not per socket.
 TOKEN_USE_RESOLUTION = timedelta(minutes=5)
+
+
+def token_create_for(*, user: User, name: object = "") -> tuple[ApiToken, str]:
+    """A signed-in person (not a guest) makes a token for themselves: the row and the token."""
+    if user.is_guest:
+        raise Forbidden("sign up to make tokens")
+    if not isinstance(name, str) or len(name) > 64:
+        raise BadRequest("name must be at most 64 characters")
+    token = token_create(user=user, name=name)
+    return ApiToken.objects.get(key_hash=token_hash(token)), token
+
+
+def token_revoke_own(*, user: User, token_id: int) -> None:
+    """Revoke one of the user's own tokens (``not_found`` for anyone else's)."""
+    if not token_revoke(token_ids=[token_id], owner=user):
+        raise NotFound(f"no token {token_id}")
+
+
+def users_for_tokens(tokens: list[str]) -> list[User | None]:
+    """``user_for_token`` for many tokens in one query (concurrent API requests' sign-ins,
+    coalesced by parley.realtime.batching.token_queue)."""
+    hashes = [token_hash(t) if t.startswith(TOKEN_PREFIX) and len(t) <= 128 else None for t in tokens]
+    rows = list(ApiToken.objects.select_related("user").filter(key_hash__in={h for h in hashes if h}))
+    now = timezone.now()
+    stale = [row.pk for row in rows if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_RESOLUTION]
+    if stale:  # "last used", as user_for_token keeps it
+        ApiToken.objects.filter(pk__in=stale).update(last_used_at=now)
+    found = {row.key_hash: row.user for row in rows if row.user.is_active}
+    return [found.get(h) if h else None for h in hashes]
 
 
 def user_for_token(*, token: str) -> User | None:

@@ -2,7 +2,7 @@
 
 python -m parley.bench [--profile full|quick|tiny] [--servers floor,tutorial,parley,parley-2p]
                        (also parley-asgi, parley-2p-core, tutorial-route, tutorial-route-sync)
-                       [--workloads W1,W2,W3,W4,W1S,W6] [--out var/bench] [--doc docs/performance.md]
+                       [--workloads W1,W2,W3,W4,W1S,W6,H1] [--out var/bench] [--doc docs/performance.md]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 import uvloop
 
 from parley.bench import report
+from parley.bench.http_posts import h1
 from parley.bench.profiles import PROFILES, Profile, memberships_for, slugs_for
 from parley.bench.servers import (
     ROOT,
@@ -43,9 +44,9 @@ from parley.bench.sidebar import w1s, w6
 from parley.bench.workloads import Ids, w1, w2, w3, w4
 
 BUDGET_S = {"full": 2400.0, "quick": 150.0, "tiny": 50.0}
-WORKLOADS = ("W1", "W2", "W3", "W4", "W1S", "W6")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W1S", "W6", "H1")
 # what runs without --workloads: the sidebar's workloads in the full profile (`make bench`) only
-DEFAULT_WORKLOADS = {"full": "W1,W2,W3,W4,W1S,W6", "quick": "W1,W2,W3,W4", "tiny": "W1,W2,W3,W4"}
+DEFAULT_WORKLOADS = {"full": "W1,W2,W3,W4,W1S,W6,H1", "quick": "W1,W2,W3,W4,H1", "tiny": "W1,W2,W3,W4,H1"}
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -64,7 +65,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--target",
         default="",
-        help="bench a running deployment at this URL instead of starting servers (W1, W2, W4; "
+        help="bench a running deployment at this URL instead of starting servers (W1, W2, W4, H1; "
         "prepare it with `manage.py parley_bench_setup --profile P`, which prints the token)",
     )
     ap.add_argument("--token", default=os.environ.get("PARLEY_BENCH_TOKEN", ""), help="bearer token for --target")
@@ -107,7 +108,7 @@ Plan = dict[str, Callable[[], Awaitable[dict[str, Any]]]]
 def labels(p: Profile) -> list[str]:
     """Every workload label in the order a run measures them (on every configuration in turn)."""
     w1_sizes = sorted({*p.w1_sizes, *p.w1s_sizes})
-    return ["W3", *(f"W1 N={n}" for n in w1_sizes), *(f"W1S N={n}" for n in p.w1s_sizes), "W2", "W4", "W6"]
+    return ["W3", *(f"W1 N={n}" for n in w1_sizes), *(f"W1S N={n}" for n in p.w1s_sizes), "W2", "W4", "W6", "H1"]
 
 
 def plan_for(name: str, p: Profile, workloads: set[str], server: Server, ids: Ids) -> Plan:
@@ -134,7 +135,23 @@ def plan_for(name: str, p: Profile, workloads: set[str], server: Server, ids: Id
         plan["W4"] = lambda: w4(server, p, ids, say)
     if "W6" in workloads and sidebar:
         plan["W6"] = lambda: w6(server, p, ids, say)
+    if "H1" in workloads and main and protocol_v1 and "token" in server.creds:
+        plan["H1"] = lambda: h1_run(server, p)
     return plan
+
+
+async def h1_run(server: Server, p: Profile) -> dict[str, Any]:
+    """H1: posts over the HTTP API with keep-alive, acked (201) per second."""
+    base = getattr(server, "base", "") or f"http://127.0.0.1:{server.port}"
+    seconds = p.w2_hold_s or 3 * p.step_s
+    conns = 64 if p.name == "full" else 16
+    before = server.cpu_seconds() if server.local else None
+    out = await h1(base, server.creds["token"], seconds, conns, f"h1-{time.time_ns()}")
+    acked = int(out["acked"])  # type: ignore[call-overload]
+    if before is not None and acked:
+        out["server_cpu_us_per_msg"] = round((server.cpu_seconds() - before) * 1e6 / acked, 1)
+    say(f"  H1 {out['acked_per_s']} acked msg/s over HTTP ({conns} connections) p50 {out['p50_ms']}ms")
+    return out
 
 
 async def run_planned(label: str, run: Callable[[], Awaitable[dict[str, Any]]], p: Profile) -> dict[str, Any]:

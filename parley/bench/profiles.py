@@ -89,6 +89,7 @@ def slugs_for(profile: Profile) -> list[str]:
     rooms += [f"w4-{i}" for i in range(max(1, profile.w4_clients // 100))]
     rooms += [w1s_room(n) for n in profile.w1s_sizes] + w1s_quiet_rooms(profile)
     rooms += w6_rooms(profile)
+    rooms += [f"h1-{i}" for i in range(4)]  # H1: HTTP posts (parley.bench.http_posts.H1_ROOMS)
     return rooms
 
 

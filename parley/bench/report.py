@@ -142,6 +142,13 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if run["profile"]["w2_rooms"] < 1000 or not run["profile"]["w2_hold_s"]:
             met = None  # a smaller W2 (quick, tiny) says nothing about the target
         targets.append({"target": "W2 >= 3,000 msg/s acked (PostgreSQL), p99 ack < 100ms", "value": rate, "met": met})
+    h1 = _get(run, "parley", "H1")
+    if h1 is not None and "acked_per_s" in h1:
+        value = h1["acked_per_s"]
+        met_h1: bool | None = value >= 1000 and run["servers"]["parley"].get("database") == "postgres"
+        if run["profile"]["name"] != "full":
+            met_h1 = None  # a few seconds on 16 connections say nothing about the target
+        targets.append({"target": "H1 >= 1,000 msg/s acked over HTTP (PostgreSQL)", "value": value, "met": met_h1})
     w3 = _get(run, "parley", "W3")
     if w3 is not None and "kb_per_conn" in w3:
         floor_w3 = _get(run, "floor", "W3")
@@ -264,6 +271,8 @@ def table(run: Run) -> str:
     if any(_get(run, c, "W6") for c in cols):
         rows.append(["W6 rooms answer", *(_fmt_w6(_get(run, c, "W6")) for c in cols)])
         rows.append(["W6 activity (busy rooms)", *(_fmt_w6_activity(_get(run, c, "W6")) for c in cols)])
+    h1 = [_get(run, c, "H1") for c in cols]
+    rows.append(["H1 HTTP posts acked/s", *(f"{r['acked_per_s']:,}" if r and "acked_per_s" in r else "-" for r in h1)])
     head = ["", *cols]
     widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
     lines = [" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head, *rows]]

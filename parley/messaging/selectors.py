@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from django.conf import settings
 
 from parley.accounts.models import User
-from parley.core.errors import BadRequest, ParleyError
+from parley.core.errors import BadRequest, NotFound, ParleyError
 from parley.messaging.models import Event
 from parley.rooms.access import access_among, room_access_for_user
 from parley.rooms.models import Room
@@ -170,6 +170,16 @@ def room_history(
     frames = list(query.order_by("-seq").values_list("frame", flat=True)[:count])
     frames.reverse()
     return History(room=target.slug, frames=frames)
+
+
+def room_event(*, user: User, room: str, seq: object) -> str:
+    """One event of a room's log (a message in its current state), as its encoded frame."""
+    target = room_access_for_user(slug=room, user=user)
+    wanted = _non_negative_int(seq, "seq")
+    frame = Event.objects.filter(room_id=target.pk, seq=wanted).values_list("frame", flat=True).first()
+    if frame is None:
+        raise NotFound(f"no event {wanted} in {target.slug!r}")
+    return frame
 
 
 def _moment(value: object) -> datetime:

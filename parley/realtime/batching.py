@@ -26,6 +26,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from parley.accounts.models import User
+from parley.accounts.services import users_for_tokens
 from parley.core.dbguard import progress
 from parley.core.errors import ParleyError
 from parley.messaging.selectors import Resume, ResumeRequest, rooms_resume
@@ -141,6 +142,9 @@ _sidebar_rooms: PerLoop[BatchQueue[User, list[str]]] = PerLoop(
 _sidebars: PerLoop[BatchQueue[User, list[Entry]]] = PerLoop(
     lambda: BatchQueue(sidebars_entries, name="sidebar", max_batch=200)
 )
+_tokens: PerLoop[BatchQueue[str, User | None]] = PerLoop(
+    lambda: BatchQueue(users_for_tokens, name="token", max_batch=500)  # type: ignore[arg-type]
+)
 
 
 def post_queue() -> BatchQueue[PostRequest, Posted]:
@@ -161,3 +165,9 @@ def sidebar_rooms_queue() -> BatchQueue[User, list[str]]:
 
 def sidebar_queue() -> BatchQueue[User, list[Entry]]:
     return _sidebars.get()
+
+
+def token_queue() -> BatchQueue[str, User | None]:
+    """Bearer tokens to users (None: no such token, or its user is inactive): the HTTP API's
+    sign-in, one query for every request that arrives while the previous lookup runs."""
+    return _tokens.get()

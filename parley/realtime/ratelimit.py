@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from parley.core.buckets import MAX_TRACKED, Bucket, spend
+from parley.core.errors import RateLimited
 from parley.realtime.perloop import PerLoop
 
 log = logging.getLogger("parley.realtime")
@@ -86,6 +87,19 @@ def shared_bucket() -> SharedBucket | None:
     if not settings.REDIS_URL or not settings.PARLEY_RATE_SHARED:
         return None
     return _shared.get()
+
+
+async def send_allowed(user_id: int) -> None:
+    """Spend one of the user's sends (this process's bucket, then the one shared through Redis
+    by the user's sockets on every process), or raise RateLimited. Every route that writes goes
+    through it: ``/ws/``, the tutorial routes, the HTTP API and incoming webhooks, so a user has
+    one budget whatever the transport."""
+    wait = take(user_id)
+    shared = shared_bucket() if wait is None else None
+    if shared is not None:
+        wait = await shared.take(user_id)
+    if wait is not None:
+        raise RateLimited("too many messages; slow down", retry_after=wait)
 
 
 _typing: dict[tuple[int, str], float] = {}

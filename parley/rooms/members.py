@@ -93,6 +93,14 @@ def _require(room: Room, actor: User, at_least: str, what: str) -> Membership | 
     return mine
 
 
+def room_manager_require(*, actor: User, slug: object, what: str) -> Room:
+    """The room, locked, if ``actor`` is one of its owners or admins (or staff); else
+    ``forbidden`` (``not_found`` for a private room's outsider). Must run inside a transaction."""
+    room = _room(slug)
+    _require(room, actor, Role.ADMIN, what)
+    return room
+
+
 def _restricted(room: Room, user: User, kind: str) -> bool:
     return room.restricted and Restriction.objects.filter(room=room, user=user, kind=kind).exists()
 

@@ -126,6 +126,20 @@ def sidebar_entry(*, user: User, room: Room) -> Entry | None:
     return found[0] if found else None
 
 
+def room_info(*, user: User, slug: object) -> dict[str, Any]:
+    """A room ``user`` may read: its name, kind, title, topic, last seq, and the user's sidebar
+    entry (None when not a member)."""
+    room = room_access_for_user(slug=slug, user=user)  # type: ignore[arg-type]
+    return {
+        "room": room.slug,
+        "kind": room.visibility,
+        "title": room.display_title,
+        "topic": room.topic,
+        "last_seq": room.last_seq,
+        "entry": sidebar_entry(user=user, room=room),
+    }
+
+
 def room_members(*, user: User, slug: object) -> tuple[str, list[dict[str, Any]], list[UserRef] | None]:
     """The members of a room ``user`` may read: owners first, then admins, then by name; and,
     for the room's owners and admins (and staff), the banned users (else None)."""

@@ -12,12 +12,20 @@ anyway, the outbox falls back to ``websocket.send`` for that connection (parley.
 
 ``bin/serve`` runs uvicorn with this protocol. Other servers (Daphne) do not offer the
 extension, and Parley then sends everything through ``websocket.send``.
+
+It also sets uvicorn's WebSocket keepalive from the settings (``PARLEY_WS_PING_INTERVAL``,
+``PARLEY_WS_PING_TIMEOUT``, read per connection): a protocol-level ping every interval, and a
+peer that has not answered within the timeout is gone. uvicorn then closes the transport, which
+waits for its write buffer to drain: a vanished peer never drains it, so the socket (and the
+user's presence) would linger. A peer that missed its pong is aborted instead: its buffer is
+dropped and the application gets ``websocket.disconnect`` at once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
@@ -25,6 +33,18 @@ from parley.realtime.wire import WIRE
 
 
 class ParleyWebSocketProtocol(WebSocketsSansIOProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        interval = float(settings.PARLEY_WS_PING_INTERVAL)
+        self.ping_interval = interval if interval > 0 else None
+        self.ping_timeout = float(settings.PARLEY_WS_PING_TIMEOUT)
+
+    def keepalive_timeout(self) -> None:
+        """No pong in time: the peer is gone (uvicorn sends a 1011 close), so do not wait for it
+        to read what is still buffered for it either."""
+        super().keepalive_timeout()
+        self.transport.abort()
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)

@@ -33,7 +33,7 @@ def test_w1s_brings_the_floors_w1_and_runs_on_parley_only() -> None:
 
 
 def test_the_full_profile_runs_the_sidebar_workloads_by_default() -> None:
-    assert set(DEFAULT_WORKLOADS["full"].split(",")) == {"W1", "W2", "W3", "W4", "W1S", "W6"}
+    assert set(DEFAULT_WORKLOADS["full"].split(",")) == {"W1", "W2", "W3", "W4", "W1S", "W6", "H1"}
     assert "W6" not in DEFAULT_WORKLOADS["tiny"]  # tests/bench runs tiny: it stays W1-W4
     assert _args([]).workloads == ""  # the profile's default applies
 

@@ -39,6 +39,9 @@ def test_bench_tiny_measures_floor_and_parley(tmp_path: Path) -> None:
     assert first["delivered"] > 0 and first["acked"] == first["messages"]  # persisted and acknowledged
     w4 = parley[("W4", None)]
     assert w4["caught_up"] == w4["clients"] == 20 and w4["all_caught_up_s"] is not None
+    h1 = parley[("H1", None)]
+    assert h1["acked"] > 0 and h1["refused"] == {} and h1["server_cpu_us_per_msg"] > 0  # HTTP posts, acked
+    assert ("H1", None) not in floor  # the floor has no HTTP API
     assert run["servers"]["parley"]["database"] == "sqlite"
     assert "W1 N=20 parley/floor" in run["ratios"]
     assert (tmp_path / "w1.png").stat().st_size > 1000
@@ -104,7 +107,8 @@ def test_bench_measures_a_deployment_it_did_not_start(live_databases: Databases,
     run = json.loads((workdir / "out" / "results.json").read_text())
     assert token not in json.dumps(run) and "--token REDACTED" in run["command"]
     results = {(r["workload"], r.get("n")): r for r in run["results"]["remote"]}
-    assert set(results) == {("W1", 20), ("W2", None), ("W4", None)}
+    assert set(results) == {("W1", 20), ("W2", None), ("W4", None), ("H1", None)}
+    assert results[("H1", None)]["acked"] > 0 and results[("H1", None)]["refused"] == {}
     step = results[("W1", 20)]["steps"][0]
     assert step["delivered"] == step["expected"] > 0 and step["acked"] == step["messages"]
     assert step["server_cpu_pct"] is None and step["client_cpu_pct"] > 0  # not measured remotely

@@ -96,10 +96,16 @@ async def test_edit_is_an_event_history_shows_the_current_text_and_a_retry_chang
     assert (await until(bob, "error"))["code"] == "not_found"
     await ann.send({"type": "edit", "room": "lobby", "seq": seq})
     assert (await until(ann, "error"))["code"] == "bad_request"
+    await ann.send({"type": "edit", "room": "lobby", "seq": seq, "body": "hello @bob", "cid": "e2"})
+    assert (await until(ann, "ack", cid="e2"))["seq"] == seq + 2
+    edited = await until(bob, "event", seq=seq + 2)
+    bob_id = (await database_sync_to_async(_ids)("bob"))[0]
+    assert edited["mentions"] == [bob_id] and edited["mention_room"] is False  # a new mention, live
     await ann.send({"type": "edit", "room": "lobby", "seq": seq, "body": "plain now"})
     ok = await until(ann, "ok", ref="edit")
-    assert ok["seq"] == seq + 2
-    assert "html" not in (await until(bob, "event", seq=seq + 2))  # plain text carries no html
+    assert ok["seq"] == seq + 3
+    plain = await until(bob, "event", seq=seq + 3)
+    assert "html" not in plain and "mentions" not in plain  # plain text carries neither
 
 
 async def test_delete_by_author_or_admin_leaves_a_tombstone(people: None, connect: Connect) -> None:

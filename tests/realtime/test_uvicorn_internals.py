@@ -55,3 +55,7 @@ def test_every_private_attribute_the_subclass_reads_exists_in_this_uvicorn() -> 
 def test_the_hook_the_subclass_overrides_is_still_uvicorns() -> None:
     assert "handle_connect" in vars(WebSocketsSansIOProtocol), "uvicorn no longer calls handle_connect"
     assert "scope" not in vars(WebSocketsSansIOProtocol)  # set per connection in handle_connect
+    # the keepalive: the settings replace the config's values, and a missed pong aborts
+    assert "keepalive_timeout" in vars(WebSocketsSansIOProtocol), "uvicorn no longer calls keepalive_timeout"
+    assert "ping_interval" in inspect.getsource(WebSocketsSansIOProtocol.start_keepalive)
+    assert "ping_timeout" in inspect.getsource(WebSocketsSansIOProtocol.send_keepalive_ping)

@@ -152,7 +152,9 @@ def _edit(*, user: User, slug: object, cid: object, seq: object, body: object) -
     html = message_html(text)
     moment = timezone.now()
     mentions, mention_room = _mentions_again(room, event, user, text)
-    extra = {"html": html} if html is not None else {}
+    extra: dict[str, Any] = {"html": html} if html is not None else {}
+    if mentions or mention_room:  # the badge of someone newly mentioned follows the edit live
+        extra.update(mentions=mentions, mention_room=mention_room)
     change = room_event_append(
         room=room, kind=Event.Kind.MESSAGE_EDITED, actor=user, cid=cid_, target=target, body=text, **extra
     )

@@ -36,6 +36,7 @@ from parley.realtime.connection import Connection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
 from parley.realtime.dbwait import db_call
 from parley.realtime.publish import room_signal_publish
+from parley.realtime.ratelimit import send_allowed
 from parley.realtime.security import credential_of
 from parley.rooms.access import AccessRequest, room_access_for_user
 from parley.rooms.members import (
@@ -62,17 +63,6 @@ MAX_ROOMS_PER_CONNECTION = 100
 PING_MAX_DEPTH = 32
 
 Frame = dict[str, Any]
-
-
-async def send_allowed(user_id: int) -> None:
-    """Spend one of the user's sends (this process's bucket, then the one shared through Redis
-    by the user's sockets on every process), or raise RateLimited. Every route posts through it."""
-    wait = ratelimit.take(user_id)
-    shared = ratelimit.shared_bucket() if wait is None else None
-    if shared is not None:
-        wait = await shared.take(user_id)
-    if wait is not None:
-        raise RateLimited("too many messages; slow down", retry_after=wait)
 
 
 class ClientConsumer(HubConsumer):

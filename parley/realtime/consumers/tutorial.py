@@ -42,8 +42,8 @@ from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
 from parley.realtime.batching import post_queue
 from parley.realtime.connection import TutorialConnection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
-from parley.realtime.consumers.client import send_allowed
 from parley.realtime.dbwait import db_call
+from parley.realtime.ratelimit import send_allowed
 from parley.realtime.security import credential_of
 from parley.realtime.stream import RoomStream
 from parley.realtime.tasks import spawn

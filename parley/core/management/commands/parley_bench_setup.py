@@ -11,7 +11,7 @@ from parley.bench.setup_db import USERNAME, prepare
 class Command(BaseCommand):
     help = (
         "Prepare this deployment for `python -m parley.bench --target URL --token TOKEN` run from another "
-        f"machine: create the bench's public rooms (w1-*, w2-*, w4-*, w1s-*, w6-*), the user {USERNAME!r} "
+        f"machine: create the bench's public rooms (w1-*, w2-*, w4-*, w1s-*, w6-*, h1-*), the user {USERNAME!r} "
         f"(a member of the w1s-* rooms) and {SIDEBAR_USER!r} (a member of the w6-* rooms), and print "
         f"a new bearer token for {USERNAME!r}. Use a staging deployment: the rooms and messages stay."
     )

@@ -5,8 +5,10 @@
  * (outbox.js), never delivers one event twice, and repairs gaps with `history`. It also keeps
  * each room's online list and passes typing hints on (presence.js).
  *
- * No build step, no dependencies: load connection.js, outbox.js, presence.js and this file with
- * plain <script> tags, in that order, and use `new ParleyClient()`.
+ * No build step, no dependencies: load connection.js, outbox-store.js, outbox.js, presence.js and
+ * this file with plain <script> tags, in that order, and use `new ParleyClient()`. With
+ * `options.outboxKey` (one per user), unsent messages are kept in localStorage and re-sent by the
+ * next page with the same cids (outbox-store.js); client.pending(room) lists a room's unsent ones.
  *
  * Events (client.on(name, fn)):
  *   status     {state: "connecting"|"live"|"reconnecting"|"signed-out"|"forbidden"|"closed",
@@ -65,7 +67,8 @@
       },
       emit: function (name, data) { self._emit(name, data); },
       stuck: function () { self.conn.drop("no ack"); }
-    });
+    }, global.ParleyOutboxStore && options.outboxKey ? new global.ParleyOutboxStore(options.outboxKey) : null);
+    this.outbox.restore(); // unsent messages of an earlier page: sent once connected
     this.presence = new global.ParleyPresence({
       send: function (frame) { return self.conn.send(frame); },
       emit: function (name, data) { self._emit(name, data); }
@@ -119,6 +122,16 @@
     /** Give up a failed send (the UI removed it). */
     discard: function (cid) {
       this.outbox.discard(cid);
+    },
+
+    /** The send queue: {waiting, holdUntil (ms; a rate limit or busy server), code}. */
+    sendState: function () {
+      return this.outbox.state();
+    },
+
+    /** A room's sends not acknowledged yet, [{room, cid, body, reply_to, at, state}] (queued, sent, failed). */
+    pending: function (room) {
+      return this.outbox.pending(room);
     },
 
     /**

@@ -153,6 +153,11 @@
       main.appendChild(el("div", "msg-state"));
       if (opts.toolbar) main.appendChild(opts.toolbar(data, mine));
       row.appendChild(main);
+      // A grouped (continued) message hides its name and time from sight, not from screen readers
+      // (room.css); this copy of the time shows beside its bubble on hover or focus.
+      var hoverTime = el("time", "msg-hover-time");
+      hoverTime.setAttribute("aria-hidden", "true");
+      row.appendChild(hoverTime);
       li.appendChild(row);
       setTime(li, data.ts ? new Date(data.ts) : new Date());
       showState(li, data);
@@ -308,10 +313,11 @@
       if (isNaN(date.getTime())) date = new Date();
       li.dataset.ts = String(date.getTime());
       li.dataset.day = dayKey(date);
-      var time = li.querySelector(".msg-time");
-      time.textContent = timeFmt.format(date);
-      time.dateTime = date.toISOString();
-      time.title = fullFmt.format(date);
+      li.querySelectorAll(".msg-time, .msg-hover-time").forEach(function (time) {
+        time.textContent = timeFmt.format(date);
+        time.dateTime = date.toISOString();
+        time.title = fullFmt.format(date);
+      });
       li.querySelector(".day-label").textContent = dayLabel(date);
     }
 
@@ -546,21 +552,28 @@
     });
 
     client.on("pending", function (item) {
-      if (item.room !== room) return;
+      if (item.room === room) showPending(item);
+    });
+
+    function showPending(item) {
       if (detached) pager.latest(); // what one writes goes below the newest messages
       var li = byCid.get(item.cid);
       if (!li) {
-        li = buildItem({ user: me, body: item.body, reply_to: item.reply_to, files: item.files, ts: new Date().toISOString() });
+        li = buildItem({ user: me, body: item.body, reply_to: item.reply_to, files: item.files, ts: new Date(item.at || Date.now()).toISOString() });
         li.dataset.cid = item.cid;
         byCid.set(item.cid, li);
         list.appendChild(li);
         decorate(li);
       }
-      setState(li, "pending");
+      if (item.state === "failed") setState(li, "failed", "Not sent.");
+      else setState(li, "pending");
       roomStart.classList.remove("empty-room");
       if (roomStart.textContent.indexOf("No messages") === 0) roomStart.hidden = true;
       scrollToBottom();
-    });
+    }
+
+    // Sends an earlier page (or this one, before the room was opened) left unacknowledged.
+    if (client.pending) client.pending(room).forEach(showPending);
 
     client.on("ack", function (ack) {
       if (ack.room !== room) return;

@@ -5,7 +5,10 @@
  * retryable error it is sent again with the same cid, and the server answers a repeated cid with
  * the first ack and no new event.
  *
- *   new ParleyOutbox(host)
+ * With a store (outbox-store.js), the queue also survives a reload or a closed tab: `restore()`
+ * takes back what an earlier page left unsent, with the same cids.
+ *
+ *   new ParleyOutbox(host, store?)
  *   host.send(frame) -> bool   write a frame if the socket is open
  *   host.isOpen() -> bool
  *   host.ready(room) -> bool   false while that room is being (re)subscribed
@@ -35,20 +38,23 @@
     return hex.slice(0, 8) + "-" + hex.slice(8, 12) + "-" + hex.slice(12, 16) + "-" + hex.slice(16, 20) + "-" + hex.slice(20);
   }
 
-  function ParleyOutbox(host) {
+  function ParleyOutbox(host, store) {
     this.host = host;
+    this.store = store || null;
     // cid -> {room, cid, body, reply_to, files, state: "queued"|"sent"|"failed", tries}, in writing order
     this.items = new Map();
     this.inflight = null; // cid awaiting its ack
     this.holdUntil = 0; // rate_limited / server_error: no send before this time
+    this.holdCode = null; // the error code that set holdUntil
     this.timers = { hold: null, ack: null };
   }
 
   ParleyOutbox.prototype = {
     /** Queue a message; returns its cid. */
     add: function (room, body, replyTo, files) {
-      var item = { room: room, cid: uuid(), body: body, reply_to: replyTo == null ? null : replyTo, files: files && files.length ? files : null, state: "queued", tries: 0 };
+      var item = { room: room, cid: uuid(), body: body, reply_to: replyTo == null ? null : replyTo, files: files && files.length ? files : null, state: "queued", tries: 0, at: Date.now() };
       this.items.set(item.cid, item);
+      if (this.store) this.store.put(item);
       this.host.emit("pending", { room: room, cid: item.cid, body: body, reply_to: item.reply_to, files: item.files });
       this.pump();
       return item.cid;
@@ -61,6 +67,7 @@
       if (item.state === "failed") {
         item.state = "queued";
         item.tries = 0;
+        if (this.store) this.store.put(item);
       }
       this.host.emit("pending", { room: item.room, cid: item.cid, body: item.body, reply_to: item.reply_to, files: item.files, retry: true });
       this.pump();
@@ -70,7 +77,43 @@
     /** Give up a failed send (the UI removed it). */
     discard: function (cid) {
       var item = this.items.get(cid);
-      if (item && item.state === "failed") this.items.delete(cid);
+      if (item && item.state === "failed") {
+        this.items.delete(cid);
+        if (this.store) this.store.remove(cid);
+      }
+    },
+
+    /** Take back the sends an earlier page left unsent (same cids); they go out on the next pump. */
+    restore: function () {
+      if (!this.store) return 0;
+      var self = this;
+      var count = 0;
+      this.store.load().forEach(function (saved) {
+        if (self.items.has(saved.cid)) return;
+        self.items.set(saved.cid, {
+          room: saved.room, cid: saved.cid, body: String(saved.body), reply_to: saved.reply_to == null ? null : saved.reply_to,
+          files: Array.isArray(saved.files) && saved.files.length ? saved.files : null,
+          state: saved.failed ? "failed" : "queued", tries: 0, at: saved.at || Date.now(), restored: true
+        });
+        count += 1;
+      });
+      return count;
+    },
+
+    /** What is waiting to go: {waiting: sends not acknowledged nor failed, holdUntil: ms, code}. */
+    state: function () {
+      var waiting = 0;
+      this.items.forEach(function (item) { if (item.state !== "failed") waiting += 1; });
+      return { waiting: waiting, holdUntil: this.holdUntil, code: this.holdCode };
+    },
+
+    /** The unacknowledged sends of a room, in writing order (a new view shows them as pending). */
+    pending: function (room) {
+      var out = [];
+      this.items.forEach(function (item) {
+        if (item.room === room) out.push({ room: item.room, cid: item.cid, body: item.body, reply_to: item.reply_to, files: item.files, at: item.at, state: item.state });
+      });
+      return out;
     },
 
     /** Send the oldest queued message, if nothing is in flight and no hold is on. */
@@ -111,6 +154,7 @@
 
     acked: function (frame) {
       this.items.delete(frame.cid);
+      if (this.store) this.store.remove(frame.cid);
       if (this.inflight === frame.cid) {
         clearTimeout(this.timers.ack);
         this.inflight = null;
@@ -136,9 +180,11 @@
         var after = Math.min(HOLD_CAP_MS, base + Math.random() * Math.min(250, base));
         item.state = "queued";
         this.holdUntil = Date.now() + after;
+        this.holdCode = frame.code;
         this.host.emit("retrying", { room: item.room, cid: item.cid, code: frame.code, after: after });
       } else {
         item.state = "failed";
+        if (this.store) this.store.put(item);
         this.host.emit("failed", { room: item.room, cid: item.cid, code: frame.code, detail: frame.detail });
       }
       this.pump();

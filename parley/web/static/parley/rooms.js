@@ -1,7 +1,8 @@
 /* Parley room page: rooms and people. The dialogs (new room, public rooms, new direct message,
- * mentions, room settings with invites and leaving), the members panel with its moderation
- * actions, and the @mention picker in the composer. Everything goes through protocol v1 frames
- * (client.act / client.ask; docs/protocol.md "Rooms, people and the sidebar").
+ * mentions, room settings with invites, incoming webhooks and leaving), the members panel with
+ * its moderation actions, and the @mention picker in the composer. Everything goes through
+ * protocol v1 frames (client.act / client.ask; docs/protocol.md "Rooms, people and the sidebar"),
+ * except webhooks, which only the HTTP API manages (fetch /api/v1 with the session and CSRF token).
  *
  *   ParleyUI.rooms({client, me, sidebar, notice, current(), open(slug, info), jump(slug, seq)?}) -> {setRoom(slug)}
  *
@@ -247,8 +248,74 @@
       $("room-link-block").hidden = !canManage() || (entry && entry.kind === "dm");
       $("room-link").hidden = true;
       $("room-leave").hidden = !entry;
+      var hooksForm = $("room-hooks-form");
+      hooksForm.hidden = !canManage() || !entry || entry.kind === "dm" || me.guest;
+      $("room-hook").hidden = true;
+      if (!hooksForm.hidden) loadHooks(slug);
       refreshKnown();
       settings.showModal();
+    });
+
+    // Incoming webhooks: managed over the HTTP API (docs/api.md) with this page's session; a
+    // new webhook's URL is shown once.
+    function api(method, path, body) {
+      var token = document.querySelector("input[name=csrfmiddlewaretoken]");
+      var headers = { "Content-Type": "application/json", "X-CSRFToken": token ? token.value : "" };
+      return fetch("/api/v1" + path, {
+        method: method, headers: headers, credentials: "same-origin",
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then(function (response) {
+        if (response.status === 204) return null;
+        return response.json().then(function (data) {
+          if (!response.ok) throw new Error((data.error && data.error.detail) || "request failed");
+          return data;
+        });
+      });
+    }
+
+    function loadHooks(slug) {
+      var list = $("room-hooks-list");
+      list.textContent = "";
+      api("GET", "/rooms/" + slug + "/webhooks").then(function (data) {
+        if (opts.current() !== slug) return;
+        data.webhooks.forEach(function (hook) {
+          var item = el("li");
+          var name = el("span");
+          name.textContent = hook.name;
+          var revoke = el("button");
+          revoke.type = "button";
+          revoke.className = "secondary";
+          revoke.textContent = "Revoke";
+          revoke.setAttribute("aria-label", "Revoke the webhook " + hook.name);
+          revoke.addEventListener("click", function () {
+            api("DELETE", "/rooms/" + slug + "/webhooks/" + hook.id).then(function () {
+              notice("Webhook " + hook.name + " revoked.", "info");
+              loadHooks(slug);
+            }, function (err) { showError(settings, err); });
+          });
+          item.appendChild(name);
+          item.appendChild(revoke);
+          list.appendChild(item);
+        });
+      }, function (err) { showError(settings, err); });
+    }
+
+    $("room-hooks-form").addEventListener("submit", function (e) {
+      e.preventDefault();
+      var slug = opts.current();
+      var form = $("room-hooks-form");
+      var name = $("room-hook-name").value.trim();
+      if (!name) return;
+      busy(form, true);
+      api("POST", "/rooms/" + slug + "/webhooks", { name: name }).then(function (hook) {
+        $("room-hook-name").value = "";
+        $("room-hook-url").value = hook.url;
+        $("room-hook").hidden = false;
+        loadHooks(slug);
+      }, function (err) { showError(settings, err); }).then(function () {
+        busy(form, false);
+        $("room-hook-url").select();
+      });
     });
 
     aboutForm.addEventListener("submit", function (e) {

@@ -58,7 +58,8 @@
     }
 
     function mentionsMe(ev) {
-      if (!ev.user || ev.user.id === me.id) return false;
+      // A new message's mention only: an edit re-mentions at the message's old seq, as the server counts.
+      if (!ev.user || ev.user.id === me.id || (ev.kind && ev.kind !== "message.posted")) return false;
       if (ev.mention_room) return true;
       return Array.isArray(ev.mentions) && ev.mentions.indexOf(me.id) !== -1;
     }

@@ -5,9 +5,9 @@
  * status, the notices, the composer, the banners and the read marker; the message list of a room
  * is messages.js, the online list and typing line people.js, the conversations sidebar
  * sidebar.js, the dialogs and the members panel rooms.js, search and jump to date search.js, shared
- * helpers dom.js. Load order (room.html): connection, outbox, presence, client, dom, history,
- * files, messages, people, sidebar, rooms, search, ui. The composer's files (attach button, drop,
- * paste, upload progress) are files.js.
+ * helpers dom.js. Load order (room.html): connection, outbox-store, outbox, presence, client, dom,
+ * history, files, messages, people, sidebar, rooms, search, sending (the send queue's line), ui. The
+ * composer's files (attach button, drop, paste, upload progress) are files.js.
  *
  * Every piece of chat text goes into the page with textContent or text nodes, never innerHTML.
  */
@@ -39,7 +39,9 @@
   var countdown = null;
 
   // window.parleyClientOptions lets a test shorten the heartbeat; nothing sets it in production.
-  var client = new ParleyClient(Object.assign({}, window.parleyClientOptions || {}, { ws: config.ws }));
+  // Unsent messages are kept per user in localStorage (outbox-store.js) and re-sent by the next page.
+  var outboxKey = me.id != null ? "parley.outbox." + me.id : null;
+  var client = new ParleyClient(Object.assign({}, window.parleyClientOptions || {}, { ws: config.ws, outboxKey: outboxKey }));
 
   var people = ParleyUI.people({ client: client, room: room, me: me });
   var sidebar = ParleyUI.sidebar({
@@ -232,6 +234,7 @@
 
   client.on("error", function (frame) {
     if (frame.ref === "typing") return; // a typing hint that did not go through: nobody cares
+    if (frame.code === "rate_limited" && client.sendState().waiting > 0) return; // the send line says it
     var text = ERROR_TEXT[frame.code] || frame.detail || frame.code || "Something went wrong.";
     if (frame.code === "server_error" && frame.retry_after == null) text = "The server had a problem: " + (frame.detail || "error") + ".";
     notice(text, frame.code === "rate_limited" ? "info" : "error");
@@ -355,6 +358,9 @@
     var uploading = !!attachments && attachments.busy();
     sendBtn.disabled = input.disabled || blank || length > MAX_CHARS || uploading;
     if (attachButton) attachButton.disabled = input.disabled;
+    // Nothing is cut: a longer text stays whole, the counter says by how much, Send waits.
+    if (length > MAX_CHARS) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
     if (length >= COUNTER_FROM) {
       var left = MAX_CHARS - length;
       counter.hidden = false;
@@ -395,8 +401,12 @@
 
   function submit() {
     var text = input.value.replace(/^\s*\n/, "").replace(/\s+$/, "");
+    if (text.length > MAX_CHARS && !input.disabled) {
+      notice("That message is " + (text.length - MAX_CHARS) + " characters over the " + MAX_CHARS + "-character limit: shorten it or split it.", "error");
+      return;
+    }
     var files = attachments.ready();
-    if ((text.trim() === "" && files.length === 0) || text.length > MAX_CHARS || input.disabled) return;
+    if ((text.trim() === "" && files.length === 0) || input.disabled) return;
     if (attachments.busy()) {
       sendWhenUploaded = true; // sent as soon as the last upload ends
       notice("Sending when the files finish uploading…", "info");
@@ -485,6 +495,7 @@
     });
   }
 
+  if (ParleyUI.sending) ParleyUI.sending({ client: client, node: $("send-state"), stage: stage });
   updateComposer();
   client.connect();
   history.replaceState({ room: room }, "");
