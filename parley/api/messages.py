@@ -37,7 +37,9 @@ async def message_post(request: HttpRequest, room: str, data: PostIn) -> tuple[i
     """Post a message: 201 when stored now, 200 with the same body when the cid was known."""
     user = caller(request)
     await send_allowed(user.pk)
-    posted = await post(PostRequest(user=user, room=room, cid=data.cid, body=data.body, reply_to=data.reply_to))
+    posted = await post(
+        PostRequest(user=user, room=room, cid=data.cid, body=data.body, reply_to=data.reply_to, files=data.files)
+    )
     return (201 if posted.created else 200), {"room": posted.room, "cid": posted.cid, "seq": posted.seq}
 
 

@@ -51,8 +51,11 @@ class HistoryOut(Schema):
 
 class PostIn(Schema):
     cid: str = Field(description="1-64 characters of your choosing, unique per author: retries are safe")
-    body: str
+    body: str = Field(description='the text; may be "" when files are given')
     reply_to: int | None = None
+    files: list[int] | None = Field(
+        default=None, description="1-10 ids of your uploads to this room (POST /rooms/<room>/files), not sent yet"
+    )
 
 
 class AckOut(Schema):

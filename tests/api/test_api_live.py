@@ -125,6 +125,26 @@ def _exercise(live: LiveServer) -> None:
     ann.error("POST", "/rooms/{room}/messages", 413, "too_large", json={"cid": "m-3", "body": "x" * 4001}, room="lobby")
     ann.error("POST", "/rooms/{room}/messages", 404, "not_found", json={"cid": "m-4", "body": "?"}, room="nowhere")
     asyncio.run(_fan_out(live, ann, bob_s.cookie_header()))
+    # files: uploaded with the same token (POST /rooms/<room>/files), then posted by id
+    made = ann.http.post("/rooms/lobby/files", files={"file": ("notes.txt", b"agenda\n", "text/plain")})
+    assert made.status_code == 201, made.text
+    with_file = ann.call(
+        "POST",
+        "/rooms/{room}/messages",
+        expect=201,
+        json={"cid": "m-f", "body": "", "files": [made.json()["id"]]},
+        room="lobby",
+    )
+    shown = bob.call("GET", "/rooms/{room}/messages/{seq}", expect=200, room="lobby", seq=with_file["seq"])
+    assert shown["files"] == [made.json()] and shown["body"] == ""
+    ann.error(
+        "POST",
+        "/rooms/{room}/messages",
+        400,
+        "bad_request",
+        json={"cid": "m-g", "body": "", "files": [made.json()["id"]]},
+        room="lobby",
+    )
     seq = first["seq"]
     one = bob.call("GET", "/rooms/{room}/messages/{seq}", expect=200, room="lobby", seq=seq)
     assert (one["body"], one["user"]["username"]) == ("hello", "ann")
@@ -311,7 +331,7 @@ async def _ws_limited(live: LiveServer, cookie: str) -> None:
 
 
 def test_api_and_webhooks_over_http(live_databases: Databases, workdir: Path) -> None:
-    with running(live_databases, workdir) as live:
+    with running(live_databases, workdir, PARLEY_ATTACHMENTS_DIR=str(workdir / "attachments")) as live:
         _exercise(live)
 
 
