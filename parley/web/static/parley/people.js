@@ -74,7 +74,8 @@
       listNode.textContent = "";
       users.forEach(function (u) { listNode.appendChild(row(u)); });
       var text = users.length + " online";
-      countNode.textContent = text;
+      countNode.textContent = String(users.length);
+      countNode.appendChild(el("span", "wide-only", " online")); // a phone's header shows the number
       panelCount.textContent = String(users.length);
       toggle.setAttribute("aria-label", text + ": show who");
       toggle.hidden = false;

@@ -146,7 +146,9 @@
     // A public room the user is not a member of: reading and posting work, joining puts it in
     // the sidebar (and sends its news to every tab).
     joinBtn.hidden = !sidebar.isLoaded() || sidebar.isMember(room) || info.kind === "private" || dm;
-    joinBtn.textContent = "Join #" + room;
+    joinBtn.textContent = "Join";
+    joinBtn.appendChild(dom.el("span", "wide-only", " #" + room)); // a phone shows just "Join"
+    joinBtn.setAttribute("aria-label", "Join #" + room);
     var role = entry ? entry.role : null;
     actions.setModerator(me.staff || role === "owner" || role === "admin");
   }
