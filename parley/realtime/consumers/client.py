@@ -54,6 +54,7 @@ from parley.rooms.members import (
     room_leave,
     room_update,
 )
+from parley.rooms.models import Room
 from parley.rooms.sidebar import directory, mentions_of, room_members
 from parley.rooms.slugs import slug_validate
 
@@ -63,6 +64,32 @@ MAX_ROOMS_PER_CONNECTION = 100
 PING_MAX_DEPTH = 32
 
 Frame = dict[str, Any]
+
+
+# Room actions answered with ``ok`` {ref, room}: frame type -> (service, the argument that names
+# the socket's user, {service argument: (frame field, default)}). ``leave`` and ``invite_link``
+# answer otherwise and have handlers of their own.
+ROOM_ACTIONS: dict[str, tuple[Callable[..., Room], str, dict[str, tuple[str, Any]]]] = {
+    "join": (room_join, "user", {"slug": ("room", None), "invite": ("invite", None)}),
+    "room_create": (
+        room_create_by,
+        "user",
+        {
+            "title": ("title", None),
+            "slug": ("room", None),
+            "visibility": ("visibility", "public"),
+            "topic": ("topic", ""),
+        },
+    ),
+    "room_update": (room_update, "actor", {"slug": ("room", None), "title": ("title", None), "topic": ("topic", None)}),
+    "dm_open": (dm_open, "user", {"usernames": ("users", None)}),
+    "invite": (member_invite, "actor", {"slug": ("room", None), "username": ("user", None)}),
+    "remove": (member_remove, "actor", {"slug": ("room", None), "username": ("user", None), "ban": ("ban", False)}),
+    "unban": (member_unban, "actor", {"slug": ("room", None), "username": ("user", None)}),
+    "mute": (member_mute, "actor", {"slug": ("room", None), "username": ("user", None), "muted": ("muted", None)}),
+    "role": (member_role, "actor", {"slug": ("room", None), "username": ("user", None), "role": ("role", None)}),
+    "notify": (notify_set, "user", {"slug": ("room", None), "level": ("level", None)}),
+}
 
 
 class ClientConsumer(HubConsumer):
@@ -260,7 +287,6 @@ class ClientConsumer(HubConsumer):
 
     async def on_edit(self, frame: Frame) -> None:
         changed = await self._act(
-            frame,
             message_edit,
             user=self.user,
             room=frame.get("room"),
@@ -272,13 +298,12 @@ class ClientConsumer(HubConsumer):
 
     async def on_delete(self, frame: Frame) -> None:
         changed = await self._act(
-            frame, message_delete, user=self.user, room=frame.get("room"), seq=frame.get("seq"), cid=frame.get("cid")
+            message_delete, user=self.user, room=frame.get("room"), seq=frame.get("seq"), cid=frame.get("cid")
         )
         self._changed(frame, changed)
 
     async def on_react(self, frame: Frame) -> None:
         changed = await self._act(
-            frame,
             message_react,
             user=self.user,
             room=frame.get("room"),
@@ -333,100 +358,30 @@ class ClientConsumer(HubConsumer):
         self._read_allowed()
         await db_call(read_mark, user=self.user, slug=frame.get("room"), seq=frame.get("seq"))
 
-    async def _act(self, frame: Frame, service: Callable[..., Any], /, **kwargs: Any) -> Any:
-        """One write of the rooms' services: spends a send from the user's bucket, answers ``ok``."""
+    async def _act(self, service: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """One write through a service (a room action, a change to a message): it spends a send
+        from the user's bucket, like a post."""
         await send_allowed(self.user.pk)
         return await db_call(service, **kwargs)
 
-    async def on_join(self, frame: Frame) -> None:
-        room = await self._act(frame, room_join, user=self.user, slug=frame.get("room"), invite=frame.get("invite"))
+    async def _room_action(self, frame: Frame) -> None:
+        """A room action of ``ROOM_ACTIONS``: its service with the frame's fields, answered ``ok``."""
+        service, who, fields = ROOM_ACTIONS[frame["type"]]
+        args = {arg: frame.get(name, default) for arg, (name, default) in fields.items()}
+        room = await self._act(service, **{who: self.user}, **args)
         self.push(frames.ok(ref=_ref(frame), room=room.slug))
 
     async def on_leave(self, frame: Frame) -> None:
-        await self._act(frame, room_leave, user=self.user, slug=frame.get("room"))
+        await self._act(room_leave, user=self.user, slug=frame.get("room"))
         self.push(frames.ok(ref=_ref(frame), room=frame.get("room")))
-
-    async def on_room_create(self, frame: Frame) -> None:
-        room = await self._act(
-            frame,
-            room_create_by,
-            user=self.user,
-            title=frame.get("title"),
-            slug=frame.get("room"),
-            visibility=frame.get("visibility", "public"),
-            topic=frame.get("topic", ""),
-        )
-        self.push(frames.ok(ref=_ref(frame), room=room.slug))
-
-    async def on_room_update(self, frame: Frame) -> None:
-        room = await self._act(
-            frame,
-            room_update,
-            actor=self.user,
-            slug=frame.get("room"),
-            title=frame.get("title"),
-            topic=frame.get("topic"),
-        )
-        self.push(frames.ok(ref=_ref(frame), room=room.slug))
-
-    async def on_dm_open(self, frame: Frame) -> None:
-        room = await self._act(frame, dm_open, user=self.user, usernames=frame.get("users"))
-        self.push(frames.ok(ref=_ref(frame), room=room.slug))
-
-    async def on_invite(self, frame: Frame) -> None:
-        room = await self._act(
-            frame, member_invite, actor=self.user, slug=frame.get("room"), username=frame.get("user")
-        )
-        self.push(frames.ok(ref=_ref(frame), room=room.slug))
 
     async def on_invite_link(self, frame: Frame) -> None:
         room, code, expires = await self._act(
-            frame, invite_link_create, actor=self.user, slug=frame.get("room"), hours=frame.get("hours", 24)
+            invite_link_create, actor=self.user, slug=frame.get("room"), hours=frame.get("hours", 24)
         )
         self.push(
             frames.ok(ref=_ref(frame), room=room.slug, code=code, url=f"/invite/{code}/", expires=ts_text(expires))
         )
-
-    async def on_remove(self, frame: Frame) -> None:
-        room = await self._act(
-            frame,
-            member_remove,
-            actor=self.user,
-            slug=frame.get("room"),
-            username=frame.get("user"),
-            ban=frame.get("ban", False),
-        )
-        self.push(frames.ok(ref=_ref(frame), room=room.slug))
-
-    async def on_unban(self, frame: Frame) -> None:
-        room = await self._act(frame, member_unban, actor=self.user, slug=frame.get("room"), username=frame.get("user"))
-        self.push(frames.ok(ref=_ref(frame), room=room.slug))
-
-    async def on_mute(self, frame: Frame) -> None:
-        room = await self._act(
-            frame,
-            member_mute,
-            actor=self.user,
-            slug=frame.get("room"),
-            username=frame.get("user"),
-            muted=frame.get("muted"),
-        )
-        self.push(frames.ok(ref=_ref(frame), room=room.slug))
-
-    async def on_role(self, frame: Frame) -> None:
-        room = await self._act(
-            frame,
-            member_role,
-            actor=self.user,
-            slug=frame.get("room"),
-            username=frame.get("user"),
-            role=frame.get("role"),
-        )
-        self.push(frames.ok(ref=_ref(frame), room=room.slug))
-
-    async def on_notify(self, frame: Frame) -> None:
-        room = await self._act(frame, notify_set, user=self.user, slug=frame.get("room"), level=frame.get("level"))
-        self.push(frames.ok(ref=_ref(frame), room=room.slug))
 
     async def on_members(self, frame: Frame) -> None:
         self._read_allowed()
@@ -473,22 +428,13 @@ class ClientConsumer(HubConsumer):
         "ping": on_ping,
         "rooms": on_rooms,
         "read": on_read,
-        "join": on_join,
         "leave": on_leave,
-        "room_create": on_room_create,
-        "room_update": on_room_update,
-        "dm_open": on_dm_open,
-        "invite": on_invite,
         "invite_link": on_invite_link,
-        "remove": on_remove,
-        "unban": on_unban,
-        "mute": on_mute,
-        "role": on_role,
-        "notify": on_notify,
         "members": on_members,
         "directory": on_directory,
         "mentions": on_mentions,
         "search": on_search,
+        **dict.fromkeys(ROOM_ACTIONS, _room_action),
     }
 
 
