@@ -166,39 +166,7 @@
 
     // --- a message's current state: text or formatting, edited, deleted, reactions ----------
 
-    var ALLOWED = { P: 1, BR: 1, STRONG: 1, EM: 1, S: 1, DEL: 1, CODE: 1, PRE: 1, BLOCKQUOTE: 1, UL: 1, OL: 1, LI: 1, A: 1 };
-
-    /**
-     * The server's sanitized `html`, copied node by node into fresh elements of an allow-list
-     * (a second check in the page): text stays text, links keep only an http(s) or mailto href.
-     */
-    function fillHtml(node, html) {
-      node.textContent = "";
-      var parsed = new DOMParser().parseFromString(html, "text/html"); // inert: nothing runs
-      (function copy(from, to) {
-        for (var child = from.firstChild; child; child = child.nextSibling) {
-          if (child.nodeType === 3) {
-            to.appendChild(document.createTextNode(child.nodeValue));
-          } else if (child.nodeType === 1) {
-            if (!ALLOWED[child.tagName]) {
-              copy(child, to);
-              continue;
-            }
-            var made = document.createElement(child.tagName.toLowerCase());
-            if (child.tagName === "A") {
-              var href = child.getAttribute("href") || "";
-              if (/^(https?:|mailto:)/i.test(href)) made.href = href;
-              made.rel = "noopener noreferrer nofollow";
-              made.target = "_blank";
-            } else if (child.tagName === "OL" && /^\d{1,9}$/.test(child.getAttribute("start") || "")) {
-              made.start = Number(child.getAttribute("start"));
-            }
-            copy(child, made);
-            to.appendChild(made);
-          }
-        }
-      })(parsed.body, node);
-    }
+    var fillHtml = ui.messageState.fillHtml;
 
     var people = new Map(); // user id -> user, from the events seen (names for reactions)
 
@@ -263,34 +231,13 @@
     }
 
     /** A change event (edit, delete, reaction) applied to the message it targets, if shown. */
+    /** A change event (edit, delete, reaction, files) applied to the message it targets, if shown. */
     function applyChange(ev) {
       var li = bySeq.get(ev.target);
-      if (!li || !li._state) return;
-      var data = Object.assign({}, li._state);
-      if (ev.kind === "message.edited") {
-        data.body = ev.body;
-        data.html = ev.html;
-        data.edited = ev.ts;
-      } else if (ev.kind === "message.deleted") {
-        data = Object.assign(data, { body: "", html: null, deleted: true, reactions: [], files: [] });
-      } else if (ev.kind === "message.files_updated") {
-        data.files = ev.files; // a picture's thumbnail is ready
-      } else if (ev.user) {
-        var reactions = (data.reactions || []).map(function (r) { return { emoji: r.emoji, users: r.users.slice() }; });
-        var found = reactions.filter(function (r) { return r.emoji === ev.emoji; })[0];
-        if (ev.kind === "reaction.added") {
-          if (!found) reactions.push((found = { emoji: ev.emoji, users: [] }));
-          if (found.users.indexOf(ev.user.id) === -1) found.users.push(ev.user.id);
-        } else if (found) {
-          found.users = found.users.filter(function (id) { return id !== ev.user.id; });
-          if (found.users.length === 0) reactions = reactions.filter(function (r) { return r !== found; });
-        }
-        data.reactions = reactions;
-      }
-      showState(li, data);
+      if (li && li._state) showState(li, ui.messageState.after(li._state, ev));
     }
 
-    var CHANGES = { "message.edited": 1, "message.deleted": 1, "reaction.added": 1, "reaction.removed": 1, "message.files_updated": 1 };
+    var CHANGES = ui.messageState.CHANGES;
 
     function buildReplyRef(seq) {
       var ref = el("button", "reply-ref");
