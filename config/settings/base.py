@@ -139,7 +139,7 @@ def _channel_layers(kind: str, redis_url: str) -> dict[str, dict[str, object]]:
         raise RuntimeError(f"PARLEY_CHANNEL_LAYER={kind} needs REDIS_URL")
     backends = {
         "redis": "channels_redis.core.RedisChannelLayer",
-        "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "pubsub": "parley.realtime.pubsublayer.PubSubChannelLayer",  # channels_redis pub/sub, groups joined in bulk
     }
     if kind not in backends:
         raise RuntimeError(f"PARLEY_CHANNEL_LAYER must be memory, redis or pubsub, not {kind!r}")
