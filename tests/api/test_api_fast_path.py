@@ -13,7 +13,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 
-from parley.accounts.services import token_create
+from parley.accounts import tokencache
+from parley.accounts.services import token_create, token_revoke
 from parley.api.fastpath import ApiFastPath
 from parley.core import json
 from parley.realtime import ratelimit, runtime
@@ -109,6 +110,7 @@ def ann_token() -> str:
     factories.room("lobby", creator=ann)
     factories.room("secret", creator=factories.user("carl"), public=False)
     ratelimit._buckets.clear()
+    tokencache._entries.clear()
     return token_create(user=ann, name="bot")
 
 
@@ -243,3 +245,18 @@ async def test_other_requests_reach_django_with_their_body(
         POST.format("lobby"),
         POST.format("lobby"),
     ]
+
+
+async def test_a_revoked_token_stops_at_once_though_it_was_cached(fast: ApiFastPath, ann_token: str) -> None:
+    posted = await call(fast, "POST", POST.format("lobby"), body=post_body("r1"), headers=bearer(ann_token))
+    assert posted.status == 201 and len(tokencache._entries) == 1
+    await sync_to_async(token_revoke)(token_ids=await sync_to_async(_token_ids)())
+    assert tokencache._entries == {}
+    after = await call(fast, "POST", POST.format("lobby"), body=post_body("r2"), headers=bearer(ann_token))
+    assert (after.status, after.json()["error"]["code"]) == (401, "not_authenticated")
+
+
+def _token_ids() -> list[int]:
+    from parley.accounts.models import ApiToken
+
+    return list(ApiToken.objects.values_list("pk", flat=True))
