@@ -6,12 +6,12 @@ synchronous part of its middleware stack (WhiteNoise; each ``MiddlewareMixin`` h
 thread per request, started and joined for work that takes microseconds. On a message post that
 was half the server's time.
 
-``ApiFastPath`` sits in front of Django's ASGI app and serves the routes of ``FAST`` (a message
-post; a room's history; one message) itself: it builds Django's own ``ASGIRequest``, runs the
-middleware hooks that matter to an API answer inline on the event loop (they compute headers and
-cookies, no I/O), and awaits the django-ninja view, so validation, auth (bearer or session + CSRF),
-the service calls, error codes, statuses and the OpenAPI schema are the API's own. Nothing here
-knows how a message is posted.
+``ApiFastPath`` sits in front of Django's ASGI app and serves the routes of ``FAST`` itself (a
+message post, a room's history, one message, an incoming webhook's post): it builds Django's own
+``ASGIRequest``, runs the middleware hooks that matter to an API answer inline on the event loop
+(they compute headers and cookies, no I/O), and awaits the view (django-ninja's, or the
+webhook's), so validation, auth (bearer or session + CSRF), the service calls, error codes,
+statuses and the OpenAPI schema are the API's own. Nothing here knows how a message is posted.
 
 Everything else, and any request the middleware would answer themselves (a redirect, a host not
 in ALLOWED_HOSTS, a body over the limit), goes to Django unchanged, the body replayed. If the
@@ -45,9 +45,9 @@ Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
-PREFIX = "/api/v1/rooms/"
-# (ninja's url name, method): the message post, a room's history and one message.
-FAST = frozenset({("message_post", "POST"), ("message_post", "GET"), ("message_get", "GET")})
+PREFIXES = ("/api/v1/rooms/", "/hooks/")
+# (url name, method): the message post, a room's history, one message; an incoming webhook's post.
+FAST = frozenset({("message_post", "POST"), ("message_post", "GET"), ("message_get", "GET"), ("hook", "POST")})
 
 # Run on the fast path as Django runs them, inline: their hooks only read the request and set
 # headers or cookies (the session's save, when it has to save, goes to the database thread).
@@ -126,7 +126,7 @@ class ApiFastPath:
         root = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        if not path.startswith(PREFIX) or scope["method"] not in ("GET", "POST"):
+        if not path.startswith(PREFIXES) or scope["method"] not in ("GET", "POST"):
             return None
         match = _resolve(path)
         return match if match is not None and (match.url_name, scope["method"]) in FAST else None

@@ -260,3 +260,25 @@ def _token_ids() -> list[int]:
     from parley.accounts.models import ApiToken
 
     return list(ApiToken.objects.values_list("pk", flat=True))
+
+
+async def test_an_incoming_webhook_posts_on_the_fast_path(fast: ApiFastPath, django_app: Recording) -> None:
+    from parley.hooks.services import webhook_create
+
+    def make() -> str:
+        carl = factories.user("carl")
+        factories.room("builds", creator=carl)
+        return webhook_create(actor=carl, slug="builds", name="CI")[1]
+
+    secret = await sync_to_async(make)()
+    body = json.dumps({"text": "build passed", "cid": "deploy-1"}).encode()
+    first = await call(fast, "POST", f"/hooks/{secret}", body=body, headers={"Content-Type": "application/json"})
+    again = await call(fast, "POST", f"/hooks/{secret}", body=body, headers={"Content-Type": "application/json"})
+    assert (first.status, again.status) == (201, 200) and first.json() == again.json()
+    bad = await call(fast, "POST", f"/hooks/{secret}", body=b"not json")
+    assert (bad.status, bad.json()["error"]["code"]) == (400, "bad_request")
+    unknown = await call(fast, "POST", "/hooks/wh_unknown", body=body)
+    assert unknown.status == 404
+    assert django_app.paths == []
+    assert (await call(fast, "GET", f"/hooks/{secret}")).status == 405  # not a fast route: Django's
+    assert django_app.paths == [f"/hooks/{secret}"]
