@@ -156,7 +156,6 @@ def sqlite_database(path: Path) -> dict[str, Any]:
     }
 
 
-
 _EMAIL_BACKENDS = {
     "console": "django.core.mail.backends.console.EmailBackend",
     "file": "django.core.mail.backends.filebased.EmailBackend",
