@@ -14,8 +14,8 @@ from config.env import (
     env_int,
     env_list,
     env_str,
-    mailer_from_env,
 )
+from config.mail import mailer_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("PARLEY_VAR_DIR", str(BASE_DIR / "var")))

@@ -9,7 +9,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.test import Client
 
-from config.env import EnvError, mailer_from_env
+from config.env import EnvError
+from config.mail import mailer_from_env
 from parley.accounts.models import User
 from tests import factories
 from tests.e2e.browser import PASSWORD
