@@ -1,4 +1,4 @@
-"""The digest of unread mentions and DMs, on PostgreSQL: posting queues one delayed task per
+"""The digest of unread mentions and DMs (PostgreSQL, and SQLite with -m storage): posting queues one delayed task per
 person (coalesced), and the task, run by the worker's own code with the clock moved past its
 ``run_after``, mails what is still unread once.
 
@@ -26,7 +26,7 @@ from parley.rooms.services import membership_add
 from tests import factories
 from tests.support.tasks import queued, run_ready_tasks
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.storage]
 
 MINUTE = timedelta(minutes=1)
 

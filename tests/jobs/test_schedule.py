@@ -28,7 +28,7 @@ from parley.rooms.models import InviteLink
 from tests import factories
 from tests.support.tasks import queued, run_ready_tasks
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.storage]
 
 
 @pytest.fixture
