@@ -11,8 +11,8 @@ How it runs:
    ``digest_mail`` task each with ``run_after`` = that moment. Someone with a digest pending is
    skipped: that is the coalescing, one task (and at most one mail) per person per window.
 3. ``digest_run`` (the task) reads the person's messages that are still unread (past their read
-   marker), in rooms not set to notify "nothing", posted after ``digest_through``: mentions of
-   them and messages of others in their DMs. Those posted at least N minutes ago are mailed in
+   marker), posted after ``digest_through``: mentions of them (unless the room notifies
+   "nothing") and messages of others in their DMs (only where it notifies "all", the default). Those posted at least N minutes ago are mailed in
    one message and ``digest_through`` moves to that cutoff, so none is mailed twice. Younger ones
    get a follow-up task, no sooner than N minutes after this mail.
 
@@ -120,17 +120,21 @@ class Item:
 def digest_unread(*, user: User, since: datetime, until: datetime) -> list[Item]:
     """The person's unread mentions and DM messages posted in (since, until], oldest first."""
     mentioned = Mention.objects.filter(user=user, room_id=OuterRef("room_id"), seq=OuterRef("seq"))
+    notify = "room__memberships__notify"
     rows = (
-        Event.objects.filter(
+        Event.objects.annotate(mention=Exists(mentioned))
+        .filter(
+            # One filter() call: every condition on the membership is about the same row, the user's.
+            Q(room__kind=Room.Kind.DM, **{notify: Membership.Notify.ALL})
+            | Q(mention=True, **{f"{notify}__in": (Membership.Notify.ALL, Membership.Notify.MENTIONS)}),
             room__memberships__user=user,
-            room__memberships__notify__in=(Membership.Notify.ALL, Membership.Notify.MENTIONS),
             seq__gt=F("room__memberships__read_seq"),
+            kind=Event.Kind.MESSAGE_POSTED,
+            created_at__gt=since,
+            created_at__lte=until,
         )
-        .filter(kind=Event.Kind.MESSAGE_POSTED, created_at__gt=since, created_at__lte=until)
         .exclude(author=user)
         .exclude(body="")
-        .annotate(mention=Exists(mentioned))
-        .filter(Q(room__kind=Room.Kind.DM) | Q(mention=True))
         .order_by("created_at", "pk")
         .values_list(
             "room__slug",

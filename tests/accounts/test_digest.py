@@ -147,6 +147,14 @@ def test_no_email_or_opted_out_or_muted_room_means_no_digest(
     clock(16 * MINUTE)
     run_ready_tasks()
     assert mail.outbox == []
+    # "mentions only": a DM's plain message is not mailed, a mention in it is
+    notify_set(user=bob, slug=dm.slug, level="mentions")
+    _post(django_capture_on_commit_callbacks, ann, dm.slug, "a3", "plain words")
+    _post(django_capture_on_commit_callbacks, ann, dm.slug, "a4", "@bob look")
+    clock(16 * MINUTE)
+    run_ready_tasks()
+    [message] = mail.outbox
+    assert "look" in message.body and "plain words" not in message.body and "still there" not in message.body
 
 
 def test_younger_messages_wait_for_a_follow_up_a_window_later(
