@@ -12,9 +12,10 @@ How it runs:
    skipped: that is the coalescing, one task (and at most one mail) per person per window.
 3. ``digest_run`` (the task) reads the person's messages that are still unread (past their read
    marker), posted after ``digest_through``: mentions of them (unless the room notifies
-   "nothing") and messages of others in their DMs (only where it notifies "all", the default). Those posted at least N minutes ago are mailed in
-   one message and ``digest_through`` moves to that cutoff, so none is mailed twice. Younger ones
-   get a follow-up task, no sooner than N minutes after this mail.
+   "nothing") and messages of others in their DMs (only where it notifies "all", the default).
+   Those posted at least N minutes ago are mailed in one message and ``digest_through`` moves to
+   that cutoff, so none is mailed twice. Younger ones get a follow-up task, no sooner than N
+   minutes after this mail.
 
 The person's row is locked while the task runs (the mail is sent inside the transaction: a mail
 server that fails leaves ``digest_through`` where it was, and the task fails visibly). Posting
