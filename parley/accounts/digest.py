@@ -17,11 +17,12 @@ How it runs:
    that cutoff, so none is mailed twice. Younger ones get a follow-up task, no sooner than N
    minutes after this mail.
 
-The person's row is locked while the task runs (the mail is sent inside the transaction: a mail
-server that fails leaves ``digest_through`` where it was, and the task fails visibly). Posting
-never waits for that lock: ``digest_schedule`` skips locked rows (the running task sees what
-committed before its read; anything later is caught by the next trigger, since
-``digest_through`` only moves to the cutoff). A pending digest whose task was lost (its due
+The person's row is locked while the task reads and moves the watermark, not while it talks to
+the mail server: the mail goes after that commit, and a send that fails puts ``digest_through``
+back (the task fails visibly; the next trigger mails those messages). Posting never waits for
+the lock: ``digest_schedule`` skips locked rows (the running task sees what committed before
+its read; anything later is caught by the next trigger, since ``digest_through`` only moves to
+the cutoff). A pending digest whose task was lost (its due
 moment long past) is replaced by the next trigger.
 """
 
@@ -174,8 +175,6 @@ def digest_run(*, user_id: int) -> int:
         items = digest_unread(user=user, since=since, until=now) if wanted else []
         ready = [item for item in items if item.posted_at <= cutoff]
         young = [item for item in items if item.posted_at > cutoff]
-        if ready:
-            _send(user, ready)
         user.digest_through = max(cutoff, since)
         user.digest_due_at = None
         if young:
@@ -183,6 +182,13 @@ def digest_run(*, user_id: int) -> int:
             user.digest_due_at = max(earliest, now + window) if ready else earliest
             digest_mail.using(run_after=user.digest_due_at).enqueue(user_id)
         user.save(update_fields=["digest_through", "digest_due_at"])
+    if ready:
+        try:
+            _send(user, ready)
+        except Exception:
+            # Not mailed: give the messages back to the next digest (unless one moved on already).
+            User.objects.filter(pk=user_id, digest_through=user.digest_through).update(digest_through=since)
+            raise
     return len(ready)
 
 

@@ -213,3 +213,35 @@ def test_a_stray_digest_task_does_nothing(
     clock(16 * MINUTE)
     run_ready_tasks()
     assert len(mail.outbox) == 1
+
+
+def test_a_mail_server_that_fails_gives_the_messages_to_the_next_digest(
+    people: tuple[User, User],
+    clock: Callable[[timedelta], None],
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import smtplib
+
+    from parley.accounts import digest
+
+    ann, _bob = people
+    dm = dm_open(user=ann, usernames=["bob"])
+    _post(django_capture_on_commit_callbacks, ann, dm.slug, "d1", "one")
+    clock(16 * MINUTE)
+    with monkeypatch.context() as down:
+
+        def refuse(*args: Any, **kwargs: Any) -> None:
+            raise smtplib.SMTPServerDisconnected("gone")
+
+        down.setattr(digest, "send_mail", refuse)
+        assert run_ready_tasks() == 1
+    [failed] = DBTaskResult.objects.filter(status="FAILED")
+    assert failed.exception_class_path == "smtplib.SMTPServerDisconnected"
+    assert mail.outbox == []
+    clock(16 * MINUTE)  # the next trigger, a window later: "one" was given back
+    _post(django_capture_on_commit_callbacks, ann, dm.slug, "d2", "two")
+    clock(16 * MINUTE)
+    run_ready_tasks()
+    [message] = mail.outbox
+    assert "one" in message.body and "two" in message.body
