@@ -89,16 +89,18 @@ def _schedule(user_ids: Collection[int]) -> list[int]:
 
     now = timezone.now()
     due = now + _window()
+    wanted = (
+        User.objects.filter(pk__in=list(user_ids), is_active=True, email_digest=True)
+        .exclude(email="")
+        # none pending, or one whose task was lost (due long ago)
+        .filter(Q(digest_due_at__isnull=True) | Q(digest_due_at__lt=now - _window()))
+    )
+    # One plain read first: most triggers find nobody to schedule (no address, or a digest
+    # already pending), and then cost no transaction and no lock.
+    if not wanted.exists():
+        return []
     with transaction.atomic():
-        ids = list(
-            User.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=list(user_ids), is_active=True, email_digest=True)
-            .exclude(email="")
-            # none pending, or one whose task was lost (due long ago)
-            .filter(Q(digest_due_at__isnull=True) | Q(digest_due_at__lt=now - _window()))
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+        ids = list(wanted.select_for_update(skip_locked=True).order_by("pk").values_list("pk", flat=True))
         if ids:
             # A first digest covers from this trigger on (a minute's slack: the message's time was
             # taken inside its transaction), and keeps that start if its task is lost and replaced.

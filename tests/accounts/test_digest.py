@@ -245,3 +245,30 @@ def test_a_mail_server_that_fails_gives_the_messages_to_the_next_digest(
     run_ready_tasks()
     [message] = mail.outbox
     assert "one" in message.body and "two" in message.body
+
+
+def test_what_the_digest_costs_posting(people: tuple[User, User], django_capture_on_commit_callbacks: Any) -> None:
+    """Nothing for a batch without DMs or mentions; after commit, one read for a mention and two
+    for a DM when nobody is to be scheduled (no transaction, no lock)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ann, bob = people
+    User.objects.filter(pk=bob.pk).update(email="")  # nobody to mail
+    factories.room("lobby", creator=ann)
+    dm = dm_open(user=ann, usernames=["bob"])
+
+    def after_commit(room: str, body: str) -> int:
+        with django_capture_on_commit_callbacks() as callbacks:
+            message_post(user=ann, room=room, cid=f"cost-{room}-{body}", body=body)
+        digest = [c for c in callbacks if getattr(getattr(c, "func", None), "__name__", "") == "_digest_after_commit"]
+        if not digest:
+            return 0
+        with CaptureQueriesContext(connection) as queries:
+            digest[0]()
+        return len(queries)
+
+    assert after_commit("lobby", "plain words") == 0
+    assert after_commit("lobby", "@bob hello") == 1
+    assert after_commit(dm.slug, "hello") == 2
+    assert _digests() == []
