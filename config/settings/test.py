@@ -10,6 +10,9 @@ WHITENOISE_USE_FINDERS = True
 # Generous limits so tests that send quickly are not throttled; the rate-limit test lowers them.
 PARLEY_RATE_PER_SECOND = 1000
 PARLEY_RATE_BURST = 1000
+PARLEY_API_READS_PER_SECOND = 1000
+PARLEY_API_READS_BURST = 1000
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}  # mail.outbox
 # Worker threads must not keep connections open past a test (PostgreSQL refuses to drop the
 # test database while any session uses it).
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -12,10 +12,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
 from parley.accounts.avatars import SIZES, AvatarRejected, avatar_url
-from parley.accounts.forms import AvatarForm, PasswordForm, ProfileForm, SignupForm, TokenForm
+from parley.accounts.forms import AvatarForm, EmailForm, PasswordForm, ProfileForm, SignupForm, TokenForm
 from parley.accounts.models import User
 from parley.accounts.selectors import token_list
-from parley.accounts.services import avatar_remove, avatar_set, profile_update, token_create, token_revoke
+from parley.accounts.services import (
+    avatar_remove,
+    avatar_set,
+    email_update,
+    profile_update,
+    token_create,
+    token_revoke,
+)
 from parley.accounts.throttle import signup_wait
 
 
@@ -48,7 +55,7 @@ SETTINGS_URL = "/accounts/settings/"
 
 @never_cache
 def account_settings(request: HttpRequest) -> HttpResponse:
-    """The signed-in person's profile, avatar, password and bot tokens. One page, one form per
+    """The signed-in person's profile, avatar, email, password and bot tokens. One page, one form per
     section; ``action`` says which one was sent. Guests have nothing to keep here: sign up first."""
     if not request.user.is_authenticated:
         return redirect(f"/accounts/login/?next={SETTINGS_URL}")
@@ -58,6 +65,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         return redirect(f"/accounts/signup/?next={SETTINGS_URL}")
     forms: dict[str, Any] = {
         "profile": ProfileForm(initial={"display_name": user.display_name}),
+        "email": EmailForm(user=user, initial={"email": user.email, "email_digest": user.email_digest}),
         "avatar": AvatarForm(),
         "password": PasswordForm(user),
         "token": TokenForm(),
@@ -70,6 +78,11 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         if profile.is_valid():
             profile_update(user=user, display_name=profile.cleaned_data["display_name"])
             return _done(request, "Profile saved.", "profile")
+    elif action == "email":
+        forms["email"] = email = EmailForm(request.POST, user=user)
+        if email.is_valid():
+            email_update(user=user, email=email.cleaned_data["email"], digest=email.cleaned_data["email_digest"])
+            return _done(request, "Email settings saved.", "email")
     elif action == "avatar":
         forms["avatar"] = picture = AvatarForm(request.POST, request.FILES)
         if picture.is_valid():

@@ -353,6 +353,8 @@ def launch(spec: Spec, workdir: Path, dbs: Databases, setup: dict[str, Any]) -> 
             PORT=str(port),
             PARLEY_RATE_PER_SECOND="1000000",
             PARLEY_RATE_BURST="1000000",
+            PARLEY_API_READS_PER_SECOND="1000000",  # the HTTP workloads read as fast as they can
+            PARLEY_API_READS_BURST="1000000",
             PARLEY_MAX_CONNECTIONS_PER_USER="1000000",  # one bot holds every socket of a workload
             PARLEY_LOG_LEVEL="WARNING",
         )
