@@ -13,6 +13,7 @@ from parley.accounts.models import User
 from parley.core import json
 from parley.core.errors import BadRequest, Forbidden, NotFound, ParleyError
 from parley.files.claim import files_claim, files_mark_sent
+from parley.hooks.fanout import deliveries_record
 from parley.messaging import events
 from parley.messaging.events import FileRef
 from parley.messaging.formatting import message_html
@@ -93,6 +94,7 @@ def _store(store: Store, valid: list[Valid], results: list[Posted | ParleyError 
             if (mention := found.get(item.index)) is not None
             for user_id in ([None] if mention.room else mention.users)  # @room covers every member
         )
+    deliveries_record(published)  # outgoing webhooks: owed in the same transaction
     transaction.on_commit(partial(room_events_publish, published))
     stored = {item.key: (item.index, event) for item, event in zip(firsts, published, strict=True)}
     for item in fresh:
