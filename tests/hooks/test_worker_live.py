@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.client import Api, Schema
+from tests.api.client import Api, Schema, token_api
 from tests.support.http import Session, signup
 from tests.support.receiver import Receiver, receiving
 from tests.support.server import ROOT, Databases, LiveServer, running
@@ -32,11 +32,7 @@ SERVER_ENV = {
 
 
 def _api(live: LiveServer, schema: Schema, session: Session) -> Api:
-    browser = Api(live.base_url, schema, cookies=session.cookie_header())
-    csrf = next(c.value for c in session.jar if c.name == "csrftoken")
-    made = browser.call("POST", "/tokens", expect=201, json={"name": "bot"}, headers={"X-CSRFToken": csrf})
-    browser.close()
-    return Api(live.base_url, schema, token=made["token"])
+    return token_api(live.base_url, schema, session)
 
 
 @contextlib.contextmanager
