@@ -3,8 +3,8 @@ what happened, and leave a task for whatever is still owed.
 
 At-least-once: a delivery is marked ``ok`` only after its receiver answered 2xx, so a worker
 that dies between the answer and the mark leaves it to be sent again once its claim (lease)
-runs out. Receivers dedupe by the event's ``room`` and ``seq``. Every run first leaves a
-successor task due when its own claims would expire, so a run killed mid-batch is taken over
+runs out. Receivers dedupe by the event's ``room`` and ``seq``. A run that claims a batch
+makes sure a task is due when that claim expires, so a run killed mid-batch is taken over
 without anyone enqueueing anything. Failures are retried with exponential backoff and jitter
 (``next_at``, and a task with that ``run_after``) until PARLEY_WEBHOOK_MAX_ATTEMPTS, then the
 delivery is ``dead``: its owner sees it (API) and may redeliver it.
@@ -174,15 +174,14 @@ def deliveries_drain(*, seconds: float = RUN_SECONDS) -> Drained:
     """Send what is due, for at most about ``seconds``; then leave a task for the rest."""
     deadline = time.monotonic() + seconds
     batch = settings.PARLEY_WEBHOOK_BATCH
-    if Delivery.objects.filter(state=Delivery.State.PENDING).exists():
-        # the successor that takes over this run's claims should the run die with them
-        deliveries_wake(at=timezone.now() + timedelta(seconds=settings.PARLEY_WEBHOOK_LEASE))
     total = Drained(0, 0, 0)
     with ThreadPoolExecutor(max_workers=settings.PARLEY_WEBHOOK_CONCURRENCY, thread_name_prefix="webhook") as pool:
         while time.monotonic() < deadline:
             claimed = _claim(batch)
             if not claimed:
                 break
+            # the successor that takes these claims over should this run die holding them
+            deliveries_wake(at=claimed[0].lease_until)
             if len(claimed) == batch:
                 deliveries_wake(at=None)  # more is due: another worker may join in
             done = _batch(claimed, pool)

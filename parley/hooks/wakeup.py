@@ -1,7 +1,8 @@
 """Waking the worker for deliveries: the ``deliveries_run`` task, enqueued (with ``run_after``
 for a retry) unless one already waits that will run by then. The deliveries table is the queue;
 these tasks only say "look at it", so a spare one costs a query and a lost one is made up by the
-next (every run leaves a successor while anything is pending, see parley.hooks.deliveries)."""
+next (a run holding claims makes sure one is due when they expire, and one at the earliest
+retry when it ends: parley.hooks.deliveries)."""
 
 from __future__ import annotations
 

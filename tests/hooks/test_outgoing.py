@@ -30,7 +30,7 @@ from parley.rooms.members import room_join, room_leave
 from tests import factories
 from tests.support.receiver import Receiver, receiving
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.storage, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)
