@@ -50,7 +50,7 @@ migrate: runtime
 	@mkdir -p var staticfiles
 	$(BIN)/python manage.py migrate --noinput
 
-# SERVER=daphne adds the daphne extra. The task worker (thumbnails of pictures) runs beside the
+# SERVER=daphne adds the daphne extra. The task worker (thumbnails, outgoing webhooks) runs beside the
 # server and stops with it; in production it is a process of its own (`make worker`, docs/deploy.md).
 run: migrate $(if $(filter daphne,$(SERVER)),$(BIN)/.daphne)
 	@$(BIN)/python manage.py db_worker --no-reload --no-startup-delay & worker=$$!; \

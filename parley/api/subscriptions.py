@@ -3,6 +3,7 @@ deliveries (dead ones included) and redelivery. The service layer is parley.hook
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from parley.api.crossing import call
 from parley.api.responses import ERRORS
 from parley.api.schemas import DeliveryOut, ErrorOut, SubscriptionIn, SubscriptionMadeOut, SubscriptionOut
 from parley.hooks import outgoing
+from parley.hooks.sending import url_check
 from parley.realtime.ratelimit import send_allowed
 
 router = Router(tags=["subscriptions"])
@@ -32,6 +34,7 @@ async def subscription_create(request: HttpRequest, data: SubscriptionIn) -> tup
     this answer only."""
     user = caller(request)
     await send_allowed(user.pk)
+    await asyncio.to_thread(url_check, data.url, resolve=True)  # a DNS lookup: not on the database thread
     info, secret = await call(
         outgoing.subscription_create, actor=user, url=data.url, events=data.events, room=data.room
     )

@@ -68,6 +68,24 @@ def url_parse(url: object) -> Target:
     return Target(parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80), path)
 
 
+def url_check(url: object, *, resolve: bool) -> Target:
+    """The URL's parts if it may be subscribed, else BadRequest saying why. An address in the
+    URL is checked at once; a name only with ``resolve`` (a DNS lookup: keep it off the process's
+    database thread). Every send checks again, after its own lookup."""
+    target = url_parse(url)
+    try:
+        ipaddress.ip_address(target.host)
+        literal = True
+    except ValueError:
+        literal = False
+    if literal or resolve:
+        try:
+            destination_check(target.host, target.port)
+        except Refused as exc:
+            raise BadRequest(f"url: {exc}") from None
+    return target
+
+
 def _listed(host: str, address: Address) -> bool:
     for entry in settings.PARLEY_WEBHOOK_ALLOWED_HOSTS:
         if entry.lower().strip("[]") == host.lower():

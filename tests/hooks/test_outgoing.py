@@ -23,7 +23,7 @@ from parley.hooks.deliveries import backoff, deliveries_drain
 from parley.hooks.fanout import subscribed_forget
 from parley.hooks.metrics import BackgroundCollector
 from parley.hooks.models import Delivery
-from parley.hooks.sending import Refused, destination_check
+from parley.hooks.sending import Refused, destination_check, url_check
 from parley.messaging.models import Event
 from parley.messaging.services import message_post
 from parley.rooms.members import room_join, room_leave
@@ -204,6 +204,12 @@ def test_the_operator_list_opens_and_closes_destinations(settings: Any) -> None:
     for loopback in ("127.0.0.1", "localhost"):
         with pytest.raises(Refused):
             destination_check(loopback, 80)
+    # a subscription's name is resolved by the API (off the database thread) and at every send
+    assert url_check("http://localhost:8080/x?y=1", resolve=False).path == "/x?y=1"
+    with pytest.raises(BadRequest, match="private or special"):
+        url_check("http://localhost:8080/", resolve=True)
+    with pytest.raises(BadRequest, match="private or special"):
+        url_check("http://127.0.0.1:8080/", resolve=False)  # an address is checked at once
     settings.PARLEY_WEBHOOK_PUBLIC = False
     with pytest.raises(Refused, match="not in PARLEY_WEBHOOK_ALLOWED_HOSTS"):
         destination_check("93.184.216.34", 443)
