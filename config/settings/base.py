@@ -173,7 +173,8 @@ PARLEY_WEBHOOK_BACKOFF = float(
 PARLEY_WEBHOOK_BACKOFF_MAX = float(env_str("PARLEY_WEBHOOK_BACKOFF_MAX", "3600"))
 PARLEY_WEBHOOK_CONCURRENCY = env_int("PARLEY_WEBHOOK_CONCURRENCY", 16)  # requests in flight per worker
 PARLEY_WEBHOOK_BATCH = env_int("PARLEY_WEBHOOK_BATCH", 200)  # deliveries a worker claims at once
-PARLEY_WEBHOOK_LEASE = float(env_str("PARLEY_WEBHOOK_LEASE", "120"))  # a claim a dead worker left is taken after this
+# A claim a dead worker left is taken again after this: above ceil(batch / concurrency) x 2 x timeout
+PARLEY_WEBHOOK_LEASE = float(env_str("PARLEY_WEBHOOK_LEASE", "300"))
 PARLEY_WEBHOOK_SUBSCRIPTIONS_MAX = env_int("PARLEY_WEBHOOK_SUBSCRIPTIONS_MAX", 20)  # per user
 PARLEY_WEBHOOK_ROOMS_CACHE = float(env_str("PARLEY_WEBHOOK_ROOMS_CACHE", "2"))  # seconds a process trusts its list
 

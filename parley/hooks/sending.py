@@ -8,16 +8,19 @@ that changes in between (rebinding) cannot steer it inside. Redirects are not fo
 
 Signed: ``X-Parley-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>." + body>`` with the
 subscription's secret (the scheme Stripe uses): a receiver recomputes it and refuses old ``t``.
-Delivered: a 2xx answer within PARLEY_WEBHOOK_TIMEOUT.
+Delivered: a 2xx answer, each wait (connect, each read) within PARLEY_WEBHOOK_TIMEOUT and the
+whole request within twice that.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
 import ipaddress
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +31,7 @@ from django.conf import settings
 from parley.core.errors import BadRequest
 
 URL_MAX = 2000
+DEADLINE_FACTOR = 2  # a whole request may take this many PARLEY_WEBHOOK_TIMEOUTs
 USER_AGENT = "Parley-Webhooks/1"
 type Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -144,6 +148,14 @@ def _connection(target: Target, address: str, timeout: float) -> http.client.HTT
     return conn
 
 
+def _cut(conn: http.client.HTTPConnection, fired: threading.Event) -> None:
+    fired.set()
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def deliver(*, url: str, secret: str, body: bytes, headers: dict[str, str]) -> Outcome:
     """POST ``body`` to ``url``, signed; never raises."""
     timeout = settings.PARLEY_WEBHOOK_TIMEOUT
@@ -160,6 +172,11 @@ def deliver(*, url: str, secret: str, body: bytes, headers: dict[str, str]) -> O
         "Connection": "close",
     }
     conn = _connection(target, address, timeout)
+    # The socket timeout bounds each wait; this bounds the whole exchange, so a receiver that
+    # answers a byte at a time cannot hold a worker's thread for long.
+    fired = threading.Event()
+    cut = threading.Timer(DEADLINE_FACTOR * timeout, _cut, args=(conn, fired))
+    cut.start()
     try:
         conn.request("POST", target.path, body=body, headers=sent)
         response = conn.getresponse()
@@ -168,7 +185,10 @@ def deliver(*, url: str, secret: str, body: bytes, headers: dict[str, str]) -> O
     except (OSError, http.client.HTTPException) as exc:
         return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:300])
     finally:
+        cut.cancel()
         conn.close()
+    if fired.is_set():  # a cut answer can parse as a whole one (headers ended by the close)
+        return Outcome(False, None, f"no full answer within {DEADLINE_FACTOR * timeout:g}s (past the deadline)")
     if 200 <= status < 300:
         return Outcome(True, status, "")
     if 300 <= status < 400:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
+import threading
 import time
 from typing import Any
 
@@ -23,7 +25,7 @@ from parley.hooks.deliveries import backoff, deliveries_drain
 from parley.hooks.fanout import subscribed_forget
 from parley.hooks.metrics import BackgroundCollector
 from parley.hooks.models import Delivery
-from parley.hooks.sending import Refused, destination_check, url_check
+from parley.hooks.sending import Refused, deliver, destination_check, url_check
 from parley.messaging.models import Event
 from parley.messaging.services import message_post
 from parley.rooms.members import room_join, room_leave
@@ -262,3 +264,33 @@ def test_subscriptions_are_the_owners_and_limited(settings: Any) -> None:
     outgoing.subscription_delete(actor=bot, sub_id=made.id)
     with pytest.raises(NotFound):
         outgoing.subscription_get(actor=bot, sub_id=made.id)
+
+
+def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_at_the_deadline(settings: Any) -> None:
+    """Each byte comes within the per-read timeout; the whole answer never does."""
+    settings.PARLEY_WEBHOOK_TIMEOUT = 0.3
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"X")
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    outcome = deliver(url=f"http://127.0.0.1:{listener.getsockname()[1]}/", secret="s", body=b"{}", headers={})
+    took = time.monotonic() - started
+    stop.set()
+    thread.join(timeout=5)
+    listener.close()
+    assert not outcome.ok and "past the deadline" in outcome.error, outcome
+    assert 0.5 < took < 2.0
