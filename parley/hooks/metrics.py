@@ -20,7 +20,8 @@ class BackgroundCollector:
     """A prometheus-client collector (``collect``) of the task queue and webhook deliveries."""
 
     def collect(self) -> Iterator[Metric]:
-        tasks = dict(DBTaskResult.objects.values_list("status").annotate(n=Count("pk")).order_by())
+        waiting = DBTaskResult.objects.filter(status__in=["READY", "RUNNING", "FAILED"])  # not the finished many
+        tasks = dict(waiting.values_list("status").annotate(n=Count("pk")).order_by())
         queue = GaugeMetricFamily(
             "parley_task_queue", "background tasks waiting or running, by state", labels=["state"]
         )
