@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import socket
+import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -294,3 +296,21 @@ def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_at_the_deadline(setting
     listener.close()
     assert not outcome.ok and "past the deadline" in outcome.error, outcome
     assert 0.5 < took < 2.0
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    receiver = Receiver(tls=(str(cert), str(key)))
+    with receiving(receiver):
+        refused = deliver(url=receiver.url, secret="s", body=b'{"room":"x","seq":1}', headers={})
+        assert not refused.ok and "CERTIFICATE_VERIFY_FAILED" in refused.error  # not trusted yet
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        sent = deliver(url=receiver.url, secret="s", body=b'{"room":"x","seq":1}', headers={})
+    assert sent.ok and receiver.ok_events() == [("x", 1)], sent
