@@ -26,3 +26,6 @@ DATABASES["default"].get("OPTIONS", {}).pop("options", None)  # noqa: F405
 PARLEY_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
 PARLEY_WEBHOOK_BACKOFF = 0.05
 PARLEY_WEBHOOK_TIMEOUT = 5.0
+# Subscriptions in tests are made in-process, which resets the list at once; a list that never
+# expires keeps a test's query count from changing when a slow step passes the usual 2 s.
+PARLEY_WEBHOOK_ROOMS_CACHE = 3600.0

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,11 @@ pytestmark = [pytest.mark.storage, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache(settings: Any) -> None:
+def _fresh_cache(settings: Any) -> Iterator[None]:
     settings.PARLEY_WEBHOOK_ROOMS_CACHE = 0.0  # each test's rooms are new rows
     subscribed_forget()
+    yield
+    subscribed_forget()  # the next test's database has none of these subscriptions
 
 
 def _drain_until(check: Any, timeout: float = 10.0) -> None:
