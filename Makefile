@@ -50,8 +50,8 @@ migrate: runtime
 	@mkdir -p var staticfiles
 	$(BIN)/python manage.py migrate --noinput
 
-# SERVER=daphne adds the daphne extra. The task worker (thumbnails, mail, the periodic cleanup) runs beside the
-# server and stops with it; in production it is a process of its own (`make worker`, docs/deploy.md).
+# SERVER=daphne adds the daphne extra. The task worker (thumbnails, mail, outgoing webhooks, the
+# periodic cleanup) runs beside the server and stops with it; in production it is a process of its own (`make worker`, docs/deploy.md).
 run: migrate $(if $(filter daphne,$(SERVER)),$(BIN)/.daphne)
 	@$(BIN)/python manage.py parley_worker --no-reload --no-startup-delay & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \

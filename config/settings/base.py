@@ -189,6 +189,25 @@ if PARLEY_DIGEST_MINUTES < 1 or PARLEY_CLEANUP_MINUTES < 1 or PARLEY_CLEANUP_GUE
 if PARLEY_CLEANUP_UPLOAD_HOURS < 1:
     raise EnvError("PARLEY_CLEANUP_UPLOAD_HOURS must be at least 1")
 
+# Outgoing webhooks (parley.hooks.outgoing): deliveries are tasks of the worker. By default they
+# go to public addresses only (checked after DNS resolution, redirects refused); the hosts,
+# addresses and networks listed here are allowed even when private or loopback. With
+# PARLEY_WEBHOOK_PUBLIC=0, only the listed ones are allowed at all.
+PARLEY_WEBHOOK_ALLOWED_HOSTS = env_list("PARLEY_WEBHOOK_ALLOWED_HOSTS", [])
+PARLEY_WEBHOOK_PUBLIC = env_bool("PARLEY_WEBHOOK_PUBLIC", True)
+PARLEY_WEBHOOK_TIMEOUT = float(env_str("PARLEY_WEBHOOK_TIMEOUT", "10"))  # seconds, connect and read each
+PARLEY_WEBHOOK_MAX_ATTEMPTS = env_int("PARLEY_WEBHOOK_MAX_ATTEMPTS", 8)  # then the delivery is dead
+PARLEY_WEBHOOK_BACKOFF = float(
+    env_str("PARLEY_WEBHOOK_BACKOFF", "10")
+)  # first retry after about this many seconds; doubles
+PARLEY_WEBHOOK_BACKOFF_MAX = float(env_str("PARLEY_WEBHOOK_BACKOFF_MAX", "3600"))
+PARLEY_WEBHOOK_CONCURRENCY = env_int("PARLEY_WEBHOOK_CONCURRENCY", 16)  # requests in flight per worker
+PARLEY_WEBHOOK_BATCH = env_int("PARLEY_WEBHOOK_BATCH", 200)  # deliveries a worker claims at once
+# A claim a dead worker left is taken again after this: above ceil(batch / concurrency) x 2 x timeout
+PARLEY_WEBHOOK_LEASE = float(env_str("PARLEY_WEBHOOK_LEASE", "300"))
+PARLEY_WEBHOOK_SUBSCRIPTIONS_MAX = env_int("PARLEY_WEBHOOK_SUBSCRIPTIONS_MAX", 20)  # per user
+PARLEY_WEBHOOK_ROOMS_CACHE = float(env_str("PARLEY_WEBHOOK_ROOMS_CACHE", "2"))  # seconds a process trusts its list
+
 # Files and images in messages (parley.files). Never under MEDIA_ROOT (served to anyone): a
 # private room's files are served by Parley's checked view only (/files/<id>/<name>).
 PARLEY_ATTACHMENTS_STORAGE = env_str("PARLEY_ATTACHMENTS_STORAGE", "filesystem")

@@ -24,6 +24,8 @@ from parley.accounts.services import (
     token_revoke,
 )
 from parley.accounts.throttle import signup_wait
+from parley.core.errors import ParleyError
+from parley.hooks import outgoing
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -120,6 +122,8 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             return _done(request, f"Token “{name}” revoked: it no longer signs in.", "tokens")
         messages.error(request, "No such token (already revoked?).")
         return redirect(f"{SETTINGS_URL}#tokens")
+    elif action in ("subscription_delete", "delivery_redeliver"):
+        return _webhook_action(request, user, action)
     elif action:
         status = 400
     if request.method == "POST" and status == 200 and "new_token" not in context:
@@ -127,10 +131,44 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     context.update(
         forms=forms,
         tokens=token_list(user=user),
+        subscriptions=_subscriptions(user),
         avatar_large=avatar_url(user.avatar, SIZES[0]),
         initials=_initials(user.name),
     )
     return render(request, "registration/settings.html", context, status=status)
+
+
+DEAD_SHOWN = 10  # dead deliveries listed per subscription (the API pages through all of them)
+
+
+def _subscriptions(user: User) -> list[dict[str, Any]]:
+    """The person's outgoing webhooks, each with its latest dead deliveries."""
+    return [
+        {
+            "info": info,
+            "dead": outgoing.deliveries_of(actor=user, sub_id=info.id, state="dead", limit=DEAD_SHOWN)
+            if info.dead
+            else [],
+        }
+        for info in outgoing.subscriptions_of(actor=user)
+    ]
+
+
+def _webhook_action(request: HttpRequest, user: User, action: str) -> HttpResponse:
+    try:
+        sub_id = int(request.POST.get("subscription", ""))
+        if action == "subscription_delete":
+            outgoing.subscription_delete(actor=user, sub_id=sub_id)
+            return _done(request, "Subscription deleted: nothing more is sent to it.", "webhooks")
+        delivery = outgoing.delivery_redeliver(
+            actor=user, sub_id=sub_id, delivery_id=int(request.POST.get("delivery", ""))
+        )
+        return _done(request, f"Event {delivery.seq} of {delivery.room} will be sent again.", "webhooks")
+    except ValueError:
+        messages.error(request, "No such subscription or delivery.")
+    except ParleyError as exc:
+        messages.error(request, exc.detail)
+    return redirect(f"{SETTINGS_URL}#webhooks")
 
 
 def _initials(name: str) -> str:

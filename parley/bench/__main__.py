@@ -2,7 +2,7 @@
 
 python -m parley.bench [--profile full|quick|tiny] [--servers floor,tutorial,parley,parley-2p]
                        (also parley-asgi, parley-2p-core, tutorial-route, tutorial-route-sync)
-                       [--workloads W1,W2,W3,W4,W1S,W6,H1] [--out var/bench] [--doc docs/performance.md]
+                       [--workloads W1,W2,W3,W4,W1S,W6,H1,WH] [--out var/bench] [--doc docs/performance.md]
 """
 
 from __future__ import annotations
@@ -41,12 +41,15 @@ from parley.bench.servers import (
     two_cores,
 )
 from parley.bench.sidebar import w1s, w6
+from parley.bench.webhooks import wh
 from parley.bench.workloads import Ids, w1, w2, w3, w4
 
 BUDGET_S = {"full": 2400.0, "quick": 150.0, "tiny": 50.0}
-WORKLOADS = ("W1", "W2", "W3", "W4", "W1S", "W6", "H1")
+WH_DELIVERIES = {"full": 10_000, "quick": 2_000, "tiny": 500}  # the webhook backlog WH drains
+WH_WORKERS = 2  # db_worker processes (docs/performance.md: one vs two)
+WORKLOADS = ("W1", "W2", "W3", "W4", "W1S", "W6", "H1", "WH")
 # what runs without --workloads: the sidebar's workloads in the full profile (`make bench`) only
-DEFAULT_WORKLOADS = {"full": "W1,W2,W3,W4,W1S,W6,H1", "quick": "W1,W2,W3,W4,H1", "tiny": "W1,W2,W3,W4,H1"}
+DEFAULT_WORKLOADS = {"full": "W1,W2,W3,W4,W1S,W6,H1,WH", "quick": "W1,W2,W3,W4,H1", "tiny": "W1,W2,W3,W4,H1"}
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -108,7 +111,7 @@ Plan = dict[str, Callable[[], Awaitable[dict[str, Any]]]]
 def labels(p: Profile) -> list[str]:
     """Every workload label in the order a run measures them (on every configuration in turn)."""
     w1_sizes = sorted({*p.w1_sizes, *p.w1s_sizes})
-    return ["W3", *(f"W1 N={n}" for n in w1_sizes), *(f"W1S N={n}" for n in p.w1s_sizes), "W2", "W4", "W6", "H1"]
+    return ["W3", *(f"W1 N={n}" for n in w1_sizes), *(f"W1S N={n}" for n in p.w1s_sizes), "W2", "W4", "W6", "H1", "WH"]
 
 
 def plan_for(name: str, p: Profile, workloads: set[str], server: Server, ids: Ids) -> Plan:
@@ -137,6 +140,8 @@ def plan_for(name: str, p: Profile, workloads: set[str], server: Server, ids: Id
         plan["W6"] = lambda: w6(server, p, ids, say)
     if "H1" in workloads and main and protocol_v1 and "token" in server.creds:
         plan["H1"] = lambda: h1_run(server, p)
+    if "WH" in workloads and name == "parley" and server.local:  # the worker's work: once, on Parley's database
+        plan["WH"] = lambda: wh(server.env, WH_DELIVERIES[p.name], WH_WORKERS, say)
     return plan
 
 

@@ -199,6 +199,7 @@ class Server:
     log_path: Path
     creds: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # the environment it was started with
     local = True  # started here: its CPU and memory can be measured
 
     def url(self, room: str) -> str:
@@ -368,5 +369,6 @@ def launch(spec: Spec, workdir: Path, dbs: Databases, setup: dict[str, Any]) -> 
             env.update(WORKERS=str(spec.workers), REDIS_URL=redis_url, PARLEY_CHANNEL_LAYER=spec.layer)
             info["channel_layer"] = {"pubsub": "redis pub/sub", "redis": "redis core"}[spec.layer]
         argv = [sys.executable, "bin/serve"]
+    server.env = env
     server.start(argv, env)
     return server, info

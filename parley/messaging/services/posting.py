@@ -15,6 +15,7 @@ from parley.accounts.models import User
 from parley.core import json
 from parley.core.errors import BadRequest, Forbidden, NotFound, ParleyError
 from parley.files.claim import files_claim, files_mark_sent
+from parley.hooks.fanout import deliveries_record
 from parley.messaging import events
 from parley.messaging.events import FileRef
 from parley.messaging.formatting import message_html
@@ -97,6 +98,7 @@ def _store(store: Store, valid: list[Valid], results: list[Posted | ParleyError 
             if (mention := found.get(item.index)) is not None
             for user_id in ([None] if mention.room else mention.users)  # @room covers every member
         )
+    deliveries_record(published)  # outgoing webhooks: owed in the same transaction
     transaction.on_commit(partial(room_events_publish, published))
     # The digest (parley.accounts.digest): only DMs (private, "dm-" slugs) and named mentions count.
     dm_posts = [(row[0], row[2]) for row, item in zip(rows, firsts, strict=True) if _maybe_dm(item.room, locked.rooms)]
