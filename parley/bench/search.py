@@ -114,9 +114,9 @@ def _fill(url: str, messages: int) -> None:
         db.execute(index.POSTGRES_DOWN[0])
         db.execute(
             "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name, email,"
-            " is_staff, is_active, date_joined, display_name, is_guest, is_bot, avatar)"
+            " is_staff, is_active, date_joined, display_name, is_guest, is_bot, avatar, email_digest)"
             " SELECT '!', false, CASE WHEN i = 0 THEN %s ELSE 'user-' || i END, '', '', '', false, true, now(),"
-            "  '', false, false, '' FROM generate_series(0, %s) i",
+            "  '', false, false, '', false FROM generate_series(0, %s) i",
             [SEARCHER, USERS - 1],
         )
         db.execute(

@@ -134,11 +134,16 @@ def _redis_cli(redis: RedisServer, *args: str) -> list[str]:
 
 def assert_nothing_left_in_redis(pair: Pair, timeout: float = 5.0) -> None:
     """Once every socket is closed, the room has no group members and no one online in Redis,
-    and the live process subscribes to its own channels only (the hub's and the /healthz probe's)."""
+    and the live process subscribes to its own channels only (the hub's and the /healthz probe's)
+    and to the group every process is in (parley.realtime.groups.PROCESSES)."""
     deadline = time.monotonic() + timeout
     while True:
-        keys = [k for k in _redis_cli(pair.redis, "--scan") if not k.startswith("parley:rate:")]
-        subscribed = _redis_cli(pair.redis, "pubsub", "channels")
+        keys = [
+            k
+            for k in _redis_cli(pair.redis, "--scan")
+            if not k.startswith("parley:rate:") and k != "asgi:group:processes"
+        ]
+        subscribed = [c for c in _redis_cli(pair.redis, "pubsub", "channels") if c != "asgi__group__processes"]
         if not keys and len(subscribed) <= 2:
             return
         assert time.monotonic() < deadline, f"left in Redis: keys {keys}, subscriptions {subscribed}"
