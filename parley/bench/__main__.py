@@ -75,6 +75,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         default="bench",
         help="comma-separated, of bench,plain: W1 and W2 run with each (`make bench`: bench,plain)",
     )
+    ap.add_argument(
+        "--set",
+        default="",
+        help="change profile sizes, e.g. w2_rooms=1000,w2_hold_s=8,max_steps=8 (recorded in results.json)",
+    )
     ap.add_argument("--out", default=str(ROOT / "var" / "bench"))
     ap.add_argument("--doc", default="", help="also write the markdown summary to this file")
     ap.add_argument("--db", choices=["postgres", "sqlite"], default="postgres", help="Parley's database")
@@ -86,6 +91,20 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--token", default=os.environ.get("PARLEY_BENCH_TOKEN", ""), help="bearer token for --target")
     return ap.parse_args(argv)
+
+
+def _profile(args: argparse.Namespace) -> Profile:
+    """The profile asked for, with ``--set`` applied."""
+    p = PROFILES[args.profile]
+    types = {f.name: f.type for f in dataclasses.fields(Profile)}
+    changes: dict[str, Any] = {}
+    for pair in (x.strip() for x in args.set.split(",") if x.strip()):
+        key, _, value = pair.partition("=")
+        kind = str(types.get(key, ""))
+        if kind not in ("int", "float", "bool"):
+            raise SystemExit(f"--set: {key!r} is not a numeric profile field ({', '.join(sorted(types))})")
+        changes[key] = value.lower() in ("1", "true") if kind == "bool" else (int if kind == "int" else float)(value)
+    return dataclasses.replace(p, **changes)
 
 
 def _redacted(argv: list[str]) -> list[str]:
@@ -311,7 +330,7 @@ async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workd
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
-    p = PROFILES[args.profile]
+    p = _profile(args)
     _raise_fd_limit()
     if not args.target:
         pin_client()  # against a remote deployment the client has this machine to itself
