@@ -16,6 +16,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from parley.api.fastpath import ApiFastPath  # noqa: E402
 from parley.realtime.routing import websocket_urlpatterns  # noqa: E402
 from parley.realtime.runtime import RuntimeApp  # noqa: E402
 from parley.realtime.security import SiteOriginValidator  # noqa: E402
@@ -25,7 +26,8 @@ from parley.realtime.security import SiteOriginValidator  # noqa: E402
 application = RuntimeApp(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            # The API's message post and reads without Django's thread per request; the rest is Django.
+            "http": ApiFastPath(django_asgi_app),
             "websocket": SiteOriginValidator(URLRouter(websocket_urlpatterns)),
         }
     )

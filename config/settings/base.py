@@ -139,7 +139,7 @@ def _channel_layers(kind: str, redis_url: str) -> dict[str, dict[str, object]]:
         raise RuntimeError(f"PARLEY_CHANNEL_LAYER={kind} needs REDIS_URL")
     backends = {
         "redis": "channels_redis.core.RedisChannelLayer",
-        "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "pubsub": "parley.realtime.pubsublayer.PubSubChannelLayer",  # channels_redis pub/sub, groups joined in bulk
     }
     if kind not in backends:
         raise RuntimeError(f"PARLEY_CHANNEL_LAYER must be memory, redis or pubsub, not {kind!r}")
@@ -247,6 +247,10 @@ PARLEY_DRAIN_SECONDS = float(env_int("PARLEY_DRAIN_MS", 2000)) / 1000  # SIGTERM
 PARLEY_OUTBOX_BYTES = env_int("PARLEY_OUTBOX_BYTES", 1024 * 1024)  # then close 4408
 # Write ready frames to the socket where the server offers it (parley.server.uvicorn_ws); 0: ASGI only
 PARLEY_WIRE_WRITES = env_bool("PARLEY_WIRE_WRITES", True)
+# The API's message post and reads served without Django's thread per request (parley.api.fastpath).
+PARLEY_API_FAST_PATH = env_bool("PARLEY_API_FAST_PATH", True)
+# How long an HTTP request may be signed in with a bearer token looked up earlier (parley.accounts.tokencache)
+PARLEY_TOKEN_CACHE_MS = env_int("PARLEY_TOKEN_CACHE_MS", 1000)
 # Hostile connections, enforced by bin/serve's uvicorn protocol (parley.server.uvicorn_http)
 PARLEY_REQUEST_TIMEOUT = float(env_int("PARLEY_REQUEST_TIMEOUT_MS", 10_000)) / 1000  # then 408/close
 PARLEY_MAX_HEADER_BYTES = env_int("PARLEY_MAX_HEADER_BYTES", 16 * 1024)  # then 431

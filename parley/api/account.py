@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Router, Status
 
 from parley.accounts.models import ApiToken
 from parley.accounts.selectors import TokenInfo, token_list
@@ -44,19 +44,19 @@ async def tokens_list(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.post("/tokens", response={201: TokenMadeOut, ERRORS: ErrorOut})
-async def token_create(request: HttpRequest, data: TokenIn) -> tuple[int, dict[str, Any]]:
+async def token_create(request: HttpRequest, data: TokenIn) -> Status[dict[str, Any]]:
     """A new bearer token for you; the answer is the only time it is shown."""
     user = caller(request)
     await send_allowed(user.pk)
     row, token = await call(token_create_for, user=user, name=data.name)
-    return 201, {**_token(row), "token": token}
+    return Status(201, {**_token(row), "token": token})
 
 
 @router.delete("/tokens/{token_id}", response={204: None, ERRORS: ErrorOut})
-async def token_revoke(request: HttpRequest, token_id: int) -> tuple[int, None]:
+async def token_revoke(request: HttpRequest, token_id: int) -> Status[None]:
     """Revoke one of your tokens: sockets opened with it close (4401), requests with it get 401."""
     await call(token_revoke_own, user=caller(request), token_id=token_id)
-    return 204, None
+    return Status(204, None)
 
 
 def _hook(info: HookInfo) -> dict[str, Any]:
@@ -70,15 +70,15 @@ async def webhooks_list(request: HttpRequest, room: str) -> dict[str, Any]:
 
 
 @router.post("/rooms/{room}/webhooks", response={201: WebhookMadeOut, ERRORS: ErrorOut}, tags=["webhooks"])
-async def webhooks_create(request: HttpRequest, room: str, data: WebhookIn) -> tuple[int, dict[str, Any]]:
+async def webhooks_create(request: HttpRequest, room: str, data: WebhookIn) -> Status[dict[str, Any]]:
     """A new incoming webhook (owners and admins): its secret URL is shown in this answer only."""
     user = caller(request)
     await send_allowed(user.pk)
     info, secret = await call(webhook_create, actor=user, slug=room, name=data.name)
-    return 201, {**_hook(info), "url": request.build_absolute_uri(f"/hooks/{secret}")}
+    return Status(201, {**_hook(info), "url": request.build_absolute_uri(f"/hooks/{secret}")})
 
 
 @router.delete("/rooms/{room}/webhooks/{hook_id}", response={204: None, ERRORS: ErrorOut}, tags=["webhooks"])
-async def webhooks_revoke(request: HttpRequest, room: str, hook_id: int) -> tuple[int, None]:
+async def webhooks_revoke(request: HttpRequest, room: str, hook_id: int) -> Status[None]:
     await call(webhook_revoke, actor=caller(request), slug=room, hook_id=hook_id)
-    return 204, None
+    return Status(204, None)

@@ -4,7 +4,7 @@ delete, react. The same services and the same per-user send bucket as ``/ws/``."
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 
 from parley.api.auth import caller
 from parley.api.crossing import call, post
@@ -33,14 +33,14 @@ def _ack(changed: Changed) -> dict[str, object]:
 
 
 @router.post("/rooms/{room}/messages", response={200: AckOut, 201: AckOut, ERRORS: ErrorOut})
-async def message_post(request: HttpRequest, room: str, data: PostIn) -> tuple[int, dict[str, object]]:
+async def message_post(request: HttpRequest, room: str, data: PostIn) -> Status[dict[str, object]]:
     """Post a message: 201 when stored now, 200 with the same body when the cid was known."""
     user = caller(request)
     await send_allowed(user.pk)
     posted = await post(
         PostRequest(user=user, room=room, cid=data.cid, body=data.body, reply_to=data.reply_to, files=data.files)
     )
-    return (201 if posted.created else 200), {"room": posted.room, "cid": posted.cid, "seq": posted.seq}
+    return Status(201 if posted.created else 200, {"room": posted.room, "cid": posted.cid, "seq": posted.seq})
 
 
 @router.get("/rooms/{room}/messages", response={200: HistoryOut, ERRORS: ErrorOut})

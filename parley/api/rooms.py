@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router
+from ninja import Router, Status
 
 from parley.accounts.models import User
 from parley.api.auth import caller
@@ -63,7 +63,7 @@ async def rooms_mine(request: HttpRequest) -> dict[str, Any]:
 
 
 @router.post("/rooms", response={201: RoomOut, ERRORS: ErrorOut})
-async def room_create(request: HttpRequest, data: RoomCreateIn) -> tuple[int, dict[str, Any]]:
+async def room_create(request: HttpRequest, data: RoomCreateIn) -> Status[dict[str, Any]]:
     user = caller(request)
     info = await _write(
         request,
@@ -76,7 +76,7 @@ async def room_create(request: HttpRequest, data: RoomCreateIn) -> tuple[int, di
         visibility=data.visibility,
         topic=data.topic,
     )
-    return 201, info
+    return Status(201, info)
 
 
 @router.get("/rooms/{room}", response={200: RoomOut, ERRORS: ErrorOut})
@@ -161,11 +161,11 @@ async def dm_open(request: HttpRequest, data: DmIn) -> dict[str, Any]:
 
 
 @router.post("/rooms/{room}/invite-links", response={201: InviteLinkOut, ERRORS: ErrorOut})
-async def invite_link(request: HttpRequest, room: str, data: InviteLinkIn) -> tuple[int, dict[str, Any]]:
+async def invite_link(request: HttpRequest, room: str, data: InviteLinkIn) -> Status[dict[str, Any]]:
     found, code, expires = await _write(
         request, members.invite_link_create, actor=caller(request), slug=room, hours=data.hours
     )
-    return 201, {"room": found.slug, "code": code, "url": f"/invite/{code}/", "expires": ts_text(expires)}
+    return Status(201, {"room": found.slug, "code": code, "url": f"/invite/{code}/", "expires": ts_text(expires)})
 
 
 @router.post("/rooms/{room}/read", response={200: ReadOut, ERRORS: ErrorOut})

@@ -85,6 +85,7 @@ class Entry(Schema):
     notify: Literal["all", "mentions", "nothing"]
     last_seq: int
     read_seq: int
+    unread: int = Field(description="messages of other people past read_seq, up to 100 (100: 100 or more)")
     mentions: int
     members: list[UserOut] | None
 

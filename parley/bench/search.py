@@ -6,7 +6,8 @@ Makes a fresh PostgreSQL database from a migrated template (PARLEY_SEARCH_PG nam
 default postgres://postgres@127.0.0.1:5432/postgres; PARLEY_SEARCH_DB the database), fills it in
 SQL (generate_series: a few hundred users, 120 rooms of which 20 private, messages of 6-16 words
 drawn from a 5,000-word vocabulary with a skewed, Zipf-like frequency, so that the commonest word
-is in over half of all messages and the rarest in a handful), builds the search index with
+is in over half of all messages and the rarest in a handful; a file on one message in 20, whose
+names the last two queries search), builds the search index with
 migration 0004's own statement, and then times ``parley.messaging.search.messages_search`` in
 process, the selector the `search` frame calls (access rule, filters and paging included; the
 socket's cost is not in it). Each round asks every query of QUERIES once, in a shuffled order;
@@ -65,7 +66,11 @@ QUERIES: list[tuple[str, str, dict[str, Any]]] = [
     ("mid, private room", "w300", {"room": "priv-3"}),
     ("common, page 2", "w1", {"page": 2}),
     ("mid, page 3", "w300", {"page": 3}),
+    # a file on one message in FILE_EVERY: every file's name holds "pdf", one in 50 "report"
+    ("file name, every file", "pdf", {}),
+    ("file name, rare", "report", {}),
 ]
+FILE_EVERY = 20
 
 
 def _pg_url(name: str) -> str:
@@ -159,10 +164,18 @@ def _fill(url: str, messages: int) -> None:
             [rooms, rooms, VOCABULARY, messages - 1, USERS, messages, PUBLIC_ROOMS, PUBLIC_ROOMS, USERS, messages],
         )
         db.execute(
+            "INSERT INTO files_attachment (room_id, uploader_id, name, content_type, size, storage_name,"
+            "  created_at, seq)"
+            " SELECT room_id, author_id, 'doc-' || id || (CASE WHEN id %% 50 = 0 THEN '-report' ELSE '' END)"
+            "  || '.pdf', 'application/pdf', 1000, 'bench/' || id, created_at, seq"
+            " FROM messaging_event WHERE id %% %s = 0 ORDER BY id",
+            [FILE_EVERY],
+        )
+        db.execute(
             "UPDATE rooms_room r SET last_seq = m.s FROM"
             " (SELECT room_id, max(seq) s FROM messaging_event GROUP BY room_id) m WHERE m.room_id = r.id"
         )
-        _say(f"  {messages:,} messages: {time.monotonic() - t0:.1f}s")
+        _say(f"  {messages:,} messages, a file on one in {FILE_EVERY}: {time.monotonic() - t0:.1f}s")
         t0 = time.monotonic()
         for statement in index.POSTGRES_UP:
             db.execute(statement)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -52,6 +54,7 @@ class Spec:
     env: tuple[tuple[str, str], ...] = ()  # extra settings for this configuration
     app: str = "parley"  # what runs: "parley" (bin/serve), or a peer: "floor", "channels-tutorial"
     path: str = "/ws/chats/{room}/"  # the tutorial protocol's route
+    search_index: bool = True  # False: the message search index is dropped from its database
 
 
 SPECS = {
@@ -73,6 +76,8 @@ SPECS = {
         "parley",
         env=(("PARLEY_WIRE_WRITES", "0"),),
     ),
+    # the same server with the search index (messaging migration 0004) dropped: W2's cost of it
+    "parley-nosearch": Spec("parley-nosearch", "Parley, 1 process, no search index", "parley", search_index=False),
     "parley-2p": Spec("parley-2p", "Parley, 2 processes + Redis pub/sub", "parley", workers=2, layer="pubsub"),
     "parley-2p-core": Spec(
         "parley-2p-core", "Parley, 2 processes + Redis core layer", "parley", workers=2, layer="redis"
@@ -126,10 +131,7 @@ class Databases:
         return {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.dev", "DATABASE_URL": url, "DEBUG": "0"}
 
     def _pg(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql)
+        self._pg_on(PG_ADMIN, sql)
 
     def fresh(self, setup: dict[str, Any]) -> tuple[str, dict[str, str]]:
         """A new database with the rooms, users and memberships of ``setup`` in it (what
@@ -158,6 +160,26 @@ class Databases:
             url = f"sqlite:///{path}"
         out = _run([sys.executable, "-m", "parley.bench.setup_db"], self._env(url), stdin=json.dumps(setup))
         return url, json.loads(out.strip().splitlines()[-1])
+
+    def drop_search_index(self, url: str) -> None:
+        """Undo messaging migration 0004 on one fresh database (its index, or its FTS table and
+        triggers), keeping the migration recorded: the server starts as it would with it."""
+        migration = importlib.import_module("parley.messaging.migrations.0004_event_search")
+        if self.engine == "postgres":
+            for statement in migration.POSTGRES_DOWN:
+                self._pg_on(url, statement)
+        else:
+            with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+                for statement in migration.SQLITE_DOWN:
+                    conn.execute(statement)
+                conn.commit()
+
+    @staticmethod
+    def _pg_on(url: str, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql)
 
     @staticmethod
     def _pg_url(name: str) -> str:
@@ -316,6 +338,9 @@ def launch(spec: Spec, workdir: Path, dbs: Databases, setup: dict[str, Any]) -> 
         argv = [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(port), *UVICORN_FLAGS]
     else:
         url, server.creds = dbs.fresh(setup)
+        if not spec.search_index:
+            dbs.drop_search_index(url)
+            info["search_index"] = "dropped"
         info["database"] = dbs.engine
         info["auth"] = "bearer token" if "token" in server.creds else "session cookie"
         if spec.protocol == "tutorial":

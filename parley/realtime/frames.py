@@ -49,8 +49,10 @@ def room_entry(*, room: str, entry: dict[str, Any] | None) -> str:
     return json.dumps({"type": "room", "room": room, "entry": entry})
 
 
-def read(*, room: str, seq: int) -> str:
-    return json.dumps({"type": "read", "room": room, "seq": seq})
+def read(*, room: str, seq: int, unread: int, last_seq: int) -> str:
+    """The user's read marker moved to ``seq``; ``unread`` messages of others remain, counted up
+    to the room's ``last_seq``."""
+    return json.dumps({"type": "read", "room": room, "seq": seq, "unread": unread, "last_seq": last_seq})
 
 
 def members(*, room: str, people: list[dict[str, Any]], banned: Sequence[Mapping[str, Any]] | None = None) -> str:

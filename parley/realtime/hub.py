@@ -132,12 +132,14 @@ class Hub:
                     added.append(slug)
             watchers.add(member)
         if added:
-            await asyncio.gather(*(self.subscription.add(room_group(slug)) for slug in added))
-            for slug in added:  # unwatched while the group was being joined
-                if slug not in self.watched and slug not in self.rooms:
-                    await self.subscription.discard(room_group(slug))
+            # one command for all of them on Redis pub/sub, not one round trip each
+            await self.subscription.add_many([room_group(slug) for slug in added])
+            gone = [slug for slug in added if slug not in self.watched and slug not in self.rooms]
+            if gone:  # unwatched while the groups were being joined
+                await self.subscription.discard_many([room_group(slug) for slug in gone])
 
     async def unwatch(self, slugs: list[str], member: Member) -> None:
+        gone: list[str] = []
         for slug in slugs:
             watchers = self.watched.get(slug)
             if watchers is None:
@@ -146,7 +148,9 @@ class Hub:
             if not watchers:
                 del self.watched[slug]
                 if slug not in self.rooms:
-                    await self.subscription.discard(room_group(slug))
+                    gone.append(room_group(slug))
+        if gone:
+            await self.subscription.discard_many(gone)
 
     async def join_user(self, user_id: int, member: Member) -> None:
         members = self.users.get(user_id)

@@ -18,6 +18,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 
+from parley.accounts import tokencache
 from parley.realtime import frames, messages
 from parley.realtime.groups import room_group, user_group
 
@@ -119,7 +120,9 @@ async def _publish_all(batch: list[PublishedEvent], committed: float | None = No
 def user_sessions_end(*, user_id: int, key: str | None = None) -> None:
     """Once the current transaction commits (at once outside one): close the sockets of a user
     whose sign-in ended (4401), on every process: all of them (logout, deactivation), or with
-    ``key`` those opened with one token hash or session key."""
+    ``key`` those opened with one token hash or session key. This process's HTTP sign-ins by
+    token forget them as well (parley.accounts.tokencache)."""
+    transaction.on_commit(lambda: tokencache.forget(user_id, key))
     _to_user_on_commit(user_id, messages.session_ended(user_id=user_id, key=key))
 
 
@@ -138,7 +141,9 @@ def user_frame_send(*, user_id: int, text: str, room: str | None = None, watch: 
 
 def user_profile_publish(*, user_id: int, display_name: str, avatar: str, is_bot: bool) -> None:
     """Once the current transaction commits: every socket of the user, on every process, posts
-    under the new display name, picture and bot flag (their User object is updated in place)."""
+    under the new display name, picture and bot flag (their User object is updated in place), and
+    this process's HTTP sign-ins by token look the user up again."""
+    transaction.on_commit(lambda: tokencache.forget(user_id))
     _to_user_on_commit(
         user_id, messages.profile_changed(user_id=user_id, display_name=display_name, avatar=avatar, is_bot=is_bot)
     )

@@ -64,6 +64,34 @@ class LayerSubscription:
             self._regroup = True
             log.warning("group_add failed group=%s; added again once the layer is back", group)
 
+    async def add_many(self, groups: list[str]) -> None:
+        """Join every group of ``groups`` at once: one command per Redis shard on the pub/sub layer
+        (parley.realtime.pubsublayer), the groups one by one on a layer without bulk joins."""
+        self.groups.update(groups)
+        layer = get_channel_layer()
+        try:
+            bulk = getattr(layer, "group_add_many", None)
+            if bulk is not None:
+                await bulk(groups, self.channel)
+            else:
+                await asyncio.gather(*(layer.group_add(group, self.channel) for group in groups))
+        except Exception:
+            self._regroup = True
+            log.warning("group_add failed for %d groups; added again once the layer is back", len(groups))
+
+    async def discard_many(self, groups: list[str]) -> None:
+        self.groups.difference_update(groups)
+        layer = get_channel_layer()
+        try:
+            bulk = getattr(layer, "group_discard_many", None)
+            if bulk is not None:
+                await bulk(groups, self.channel)
+            else:
+                for group in groups:
+                    await layer.group_discard(group, self.channel)
+        except Exception:
+            log.warning("group_discard failed for %d groups", len(groups), exc_info=True)
+
     async def discard(self, group: str) -> None:
         self.groups.discard(group)
         try:
@@ -78,9 +106,14 @@ class LayerSubscription:
         """Add our channel to every group we serve again (idempotent)."""
         self._regroup = False
         layer = get_channel_layer()
+        groups = list(self.groups)
         try:
-            for group in list(self.groups):
-                await layer.group_add(group, self.channel)
+            bulk = getattr(layer, "group_add_many", None)
+            if bulk is not None:
+                await bulk(groups, self.channel)
+            else:
+                for group in groups:
+                    await layer.group_add(group, self.channel)
         except Exception:
             self._regroup = True
             log.warning("re-adding groups failed", exc_info=True)

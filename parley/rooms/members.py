@@ -32,7 +32,7 @@ from parley.realtime.publish import user_frame_send, user_room_revoke
 from parley.rooms.access import room_access_for_user
 from parley.rooms.models import InviteLink, Membership, Restriction, Room
 from parley.rooms.services import room_create, room_creation_allow
-from parley.rooms.sidebar import sidebar_entry
+from parley.rooms.sidebar import sidebar_entry, unread_counts
 from parley.rooms.slugs import SLUG_RE, slug_validate
 
 Role = Membership.Role
@@ -500,5 +500,6 @@ def read_mark(*, user: User, slug: object, seq: object) -> tuple[str, int] | Non
             if not Membership.objects.filter(room_id=room_id, user=user).exists():
                 raise NotMember(f"you are not a member of {slug!r}") if is_public else NotFound(f"no room {slug!r}")
             return None
-        user_frame_send(user_id=user.pk, text=frames.read(room=slug, seq=target))
+        unread = unread_counts(user_id=user.pk, room_ids=[room_id]).get(room_id, 0)
+        user_frame_send(user_id=user.pk, text=frames.read(room=slug, seq=target, unread=unread, last_seq=last_seq))
     return slug, target

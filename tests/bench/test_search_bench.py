@@ -3,6 +3,7 @@ and the write-cost mode posts with and without the index."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -49,10 +50,46 @@ def test_search_bench_times_every_query_class(cleanup: object) -> None:
         line = next(line for line in out.splitlines() if line.startswith(label))
         p50, p99, top = (float(x) for x in line[len(label) :].split())
         assert 0 < p50 <= p99 <= top
-    assert re.search(r"all 30 searches: p50 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms; target p99 < 100 ms -> ", out)
+    assert re.search(
+        rf"all {2 * len(QUERIES)} searches: p50 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms; target p99 < 100 ms -> ", out
+    )
 
 
 def test_search_bench_measures_the_index_write_cost(cleanup: object) -> None:
     out = _run("--write-cost", "--rounds", "1", "--round-s", "0.3")
     assert "round 1 with the index" in out and "round 1 without the index" in out
     assert re.search(r"CPU us/post \(client \+ backend\) with [\d,]+, without [\d,]+", out)
+
+
+@pytest.mark.parametrize("engine", ["postgres", "sqlite"])
+def test_the_no_search_configuration_starts_on_a_database_without_the_index(tmp_path: Path, engine: str) -> None:
+    """`--servers parley,parley-nosearch` compares W2 with and without the search index in one run:
+    the second configuration's fresh database has no index (PostgreSQL) or FTS triggers (SQLite)."""
+    from parley.bench.servers import SPECS, Databases
+
+    assert SPECS["parley"].search_index and not SPECS["parley-nosearch"].search_index
+    dbs = Databases(tmp_path, engine=engine)
+    try:
+        kept, _ = dbs.fresh({"rooms": ["w2-0"]})
+        dropped, _ = dbs.fresh({"rooms": ["w2-0"]})
+        dbs.drop_search_index(dropped)
+        assert _search_objects(engine, kept) > 0
+        assert _search_objects(engine, dropped) == 0
+    finally:
+        dbs.close()
+
+
+def _search_objects(engine: str, url: str) -> int:
+    if engine == "postgres":
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname = 'event_body_search'").fetchone()
+    else:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM sqlite_master"
+                " WHERE name LIKE 'messaging_event_search%' AND type IN ('table', 'trigger')"
+            ).fetchone()
+    assert row is not None
+    return int(row[0])

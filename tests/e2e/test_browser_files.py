@@ -160,6 +160,17 @@ def test_attach_paste_drop_thumbnails_and_delete(room_with_worker: tuple, tmp_pa
     expect(chip).to_be_visible()
     expect(chip).to_contain_text("2 KB")
 
+    # bob finds the message again by its file's name.
+    search = b.get_by_role("search", name="Messages", exact=True).get_by_role("searchbox", name="Search messages")
+    search.fill("notes")
+    search.press("Enter")
+    found = b.get_by_role("dialog", name="Search messages").get_by_role("list", name="Results").get_by_role("listitem")
+    expect(found).to_have_count(1)
+    expect(found.first).to_contain_text("notes.txt")
+    assert found.first.locator("mark").all_text_contents() == ["notes"]
+    b.screenshot(path=str(ARTIFACTS / "files-search.png"), animations="disabled")
+    b.keyboard.press("Escape")
+
     # Refused types and files over the limit say why, and nothing is sent.
     drop(a, "page.html", "text/html", b"<!doctype html><script>alert(1)</script>")
     expect(a.locator("#notices")).to_contain_text("page.html: HTML")

@@ -271,6 +271,7 @@ ENTRY_FIELDS = {
     "notify",
     "last_seq",
     "read_seq",
+    "unread",
     "mentions",
     "members",
 }
@@ -317,14 +318,17 @@ def test_sidebar_activity_and_read_markers_across_a_users_connections(world: Wor
         seq = await bob.post(room, "hello bot")
         assert (await bot.expect("activity", room=room, seq=seq))["preview"] == "hello bot"
 
-        # the second connection's sidebar: unread = last_seq - read_seq
+        # the second connection's sidebar: four events past the marker (two people joining, two
+        # messages of bob's), of which two are unread messages
         entry = (await a2.sidebar())[room]
         assert entry["last_seq"] == seq
-        assert entry["read_seq"] < seq
+        assert (entry["read_seq"], entry["unread"]) == (start, 2)
 
-        # `read` from one connection reaches every connection of the user that sent `rooms`
+        # `read` from one connection reaches every connection of the user that sent `rooms`,
+        # with what remains unread
         await a2.send({"type": "read", "room": room, "seq": seq - 1})
-        assert (await a1.expect("read", room=room))["seq"] == seq - 1
+        read = await a1.expect("read", room=room)
+        assert (read["seq"], read["unread"], read["last_seq"]) == (seq - 1, 1, seq)
         await a3.quiet("read", room=room)
         # never back
         await a2.send({"type": "read", "room": room, "seq": 1})
@@ -332,7 +336,7 @@ def test_sidebar_activity_and_read_markers_across_a_users_connections(world: Wor
         assert (await a1.sidebar())[room]["read_seq"] == seq - 1
         # capped at the room's last_seq
         await a1.send({"type": "read", "room": room, "seq": seq + 1000})
-        await a2.expect("read", room=room, seq=seq)
+        assert (await a2.expect("read", room=room, seq=seq))["unread"] == 0
         assert (await a3.sidebar())[room]["read_seq"] == seq
 
         # a subscribed room's events come as `event` to that socket, not as `activity`

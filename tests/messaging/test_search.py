@@ -3,15 +3,18 @@ SQLite's FTS5 table answer the same questions the same way."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 
 from parley.core import json
 from parley.core.errors import BadRequest, NotFound
+from parley.files.services import attachment_upload
 from parley.messaging.models import Event
 from parley.messaging.search import PAGE, messages_search
 from parley.messaging.services import message_post
+from parley.messaging.services.changes import message_delete
 from parley.rooms.models import Membership, Restriction, Room
 from tests import factories
 
@@ -138,3 +141,34 @@ def test_bad_queries_are_refused(chat: dict[str, Any]) -> None:
             messages_search(user=ann, q="deploy", before=before)
     with pytest.raises(BadRequest):
         messages_search(user=ann, q="deploy", author=7)
+
+
+def test_a_message_is_found_by_the_names_of_its_files(chat: dict[str, Any]) -> None:
+    ann, bob, cat = chat["ann"], chat["bob"], chat["cat"]
+
+    def upload(room: str, name: str) -> int:
+        data = b"quarterly figures\n"
+        return attachment_upload(user=ann, room=room, name=name, size=len(data), stream=io.BytesIO(data)).pk
+
+    message_post(user=ann, room="lobby", cid="f1", body="", files=[upload("lobby", "Q3-Report_final.txt")])
+    message_post(
+        user=ann, room="lobby", cid="f2", body="the report, as promised", files=[upload("lobby", "report.txt")]
+    )
+    message_post(user=ann, room="secret", cid="f3", body="", files=[upload("secret", "secret-report.txt")])
+    # unsent: only its uploader sees it, and search never does
+    upload("lobby", "draft-report.txt")
+    found = messages_search(user=bob, q="report")
+    assert [(frame["body"], [f["name"] for f in frame["files"]]) for frame in map(json.loads, found[0])] == [
+        ("", ["secret-report.txt"]),
+        ("the report, as promised", ["report.txt"]),  # found twice (text and name): once
+        ("", ["Q3-Report_final.txt"]),
+    ]
+    assert _bodies(messages_search(user=cat, q="report")) == ["the report, as promised", ""]
+    assert _bodies(messages_search(user=bob, q="q3 final")) == [""]  # every word, in any order
+    assert _bodies(messages_search(user=bob, q="report", room="secret")) == [""]
+    assert _bodies(messages_search(user=bob, q="report", author="bob")) == []
+    assert _bodies(messages_search(user=bob, q="draft")) == []
+    # a deleted message's files go with it
+    seq = Event.objects.get(cid="f1").seq
+    message_delete(user=ann, room="lobby", seq=seq, cid="d1")
+    assert _bodies(messages_search(user=bob, q="final")) == []

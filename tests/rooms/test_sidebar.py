@@ -10,9 +10,14 @@ import pytest
 from django.db.models.signals import post_init
 from pytest_django import DjangoAssertNumQueries
 
+from parley.accounts.models import User
+from parley.core import json
 from parley.messaging.models import Mention
+from parley.messaging.services import message_post
+from parley.messaging.services.changes import message_edit, message_react
+from parley.rooms.members import read_mark, room_join
 from parley.rooms.models import Membership, Restriction, Room
-from parley.rooms.sidebar import sidebar_entries, sidebar_rooms, sidebars_entries, sidebars_rooms
+from parley.rooms.sidebar import UNREAD_MAX, sidebar_entries, sidebar_rooms, sidebars_entries, sidebars_rooms
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +44,8 @@ def test_entries_of_a_user_in_500_rooms_are_rows_read_in_three_queries(
     ann = factories.user("ann")
     Room.objects.bulk_create([Room(slug=f"r-{i:03}", last_seq=i % 7) for i in range(500)])
     Membership.objects.bulk_create([Membership(room=room, user=ann) for room in Room.objects.all()])
-    with instances_built() as built, django_assert_num_queries(3):  # memberships, mentions, mutes
+    # memberships, mentions, mutes, unread counts (rooms past the marker only)
+    with instances_built() as built, django_assert_num_queries(4):
         entries = sidebar_entries(user=ann)
     assert built == []  # no Membership or Room instances: ~13 ms for 500 rooms before, a few now
     assert len(entries) == 500
@@ -72,6 +78,7 @@ def test_an_entry_says_kind_title_role_unread_mentions_and_mute() -> None:
         "notify": "all",
         "last_seq": 5,
         "read_seq": 3,
+        "unread": 0,  # no message in the log: only the counter was moved
         "mentions": 2,  # seq 4 (bob) and 5 (@room) are past his marker; seq 2 is read
         "members": None,
     }
@@ -94,3 +101,32 @@ def test_many_users_sidebars_are_read_in_one_crossing(django_assert_num_queries:
         entries = sidebars_entries([ann, bob, ann, cat])
     assert entries == [sidebar_entries(user=u) for u in (ann, bob, ann, cat)]
     assert entries[0] is entries[2]  # one user's sockets share one read
+
+
+def test_unread_counts_other_peoples_messages_only_up_to_a_hundred(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("parley.messaging.services.posting.room_events_publish", lambda batch: None)
+    monkeypatch.setattr("parley.rooms.members.user_frame_send", lambda **kw: sent.append(json.loads(kw["text"])))
+    sent: list[dict[str, object]] = []
+    ann, bob = factories.user("ann"), factories.user("bob")
+    lobby = factories.room("lobby", creator=ann)
+    Membership.objects.create(room=lobby, user=bob, read_seq=lobby.last_seq)
+    first = message_post(user=ann, room="lobby", cid="a1", body="one").seq
+    message_post(user=bob, room="lobby", cid="b1", body="mine: not unread for me")
+    message_post(user=ann, room="lobby", cid="a2", body="two")
+    message_edit(user=ann, room="lobby", seq=first, body="one, edited")
+    message_react(user=ann, room="lobby", seq=first, emoji="👍", on=True)
+    factories.user("cat")
+    room_join(user=User.objects.get(username="cat"), slug="lobby")
+    entry = sidebar_entries(user=bob)[0]
+    assert entry["last_seq"] - entry["read_seq"] == 6 and entry["unread"] == 2
+    assert sidebar_entries(user=ann)[0]["unread"] == 1  # bob's
+
+    # the marker moves: the read frame carries what remains, counted up to the room's last seq
+    assert read_mark(user=bob, slug="lobby", seq=first) == ("lobby", first)
+    assert sent[-1] == {"type": "read", "room": "lobby", "seq": first, "unread": 1, "last_seq": entry["last_seq"]}
+    read_mark(user=bob, slug="lobby", seq=entry["last_seq"])
+    assert sent[-1]["unread"] == 0 and sidebar_entries(user=bob)[0]["unread"] == 0
+
+    for i in range(UNREAD_MAX + 5):
+        message_post(user=ann, room="lobby", cid=f"m{i}", body="more")
+    assert sidebar_entries(user=bob)[0]["unread"] == UNREAD_MAX  # "100 or more"

@@ -6,7 +6,8 @@
  *         jumpTo(seq), jumpToDate(isoString)}
  *
  * Which part of the log the list shows (the newest, or a window after a jump; older pages as the
- * reader scrolls up) is history.js.
+ * reader scrolls up) is history.js; one message's element (and its grouping with the one above)
+ * is msgitem.js.
  *
  * `pane` holds the room's .scroller, .messages, .load-earlier, .room-start and .new-pill;
  * `active()` says whether the room is the one on screen (for the tab title's count).
@@ -18,25 +19,6 @@
 
   var ui = (global.ParleyUI = global.ParleyUI || {});
   var document = global.document;
-  var GROUP_GAP_MS = 5 * 60 * 1000;
-
-  var timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
-  var fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
-  var dayFmt = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
-  var dayYearFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "long", day: "numeric" });
-
-  function dayKey(date) {
-    return date.getFullYear() + "-" + date.getMonth() + "-" + date.getDate();
-  }
-
-  function dayLabel(date) {
-    var today = new Date();
-    var yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
-    if (dayKey(date) === dayKey(today)) return "Today";
-    if (dayKey(date) === dayKey(yesterday)) return "Yesterday";
-    return date.getFullYear() === today.getFullYear() ? dayFmt.format(date) : dayYearFmt.format(date);
-  }
-
   ui.messages = function (opts) {
     var dom = ui.dom;
     var el = dom.el;
@@ -64,31 +46,23 @@
     var detached = false; // a window of older history, not the live edge (history.js)
     var unseenBelow = 0;
     var unseenHidden = 0;
+    var view = ui.messageItem({
+      me: me,
+      toolbar: opts.toolbar,
+      lookup: function (seq) { return bySeq.get(seq) || null; }
+    });
+    var isMine = view.isMine;
+
+    /** A change event (edit, delete, reaction, files) applied to the message it targets, if shown. */
+    function applyChange(ev) {
+      var li = bySeq.get(ev.target);
+      if (li && li._state) view.showState(li, ui.messageState.after(li._state, ev));
+    }
+
+    var CHANGES = ui.messageState.CHANGES;
 
     function baseTitle() {
       return document.title.replace(/^\(\d+\) /, "");
-    }
-
-    function isMine(user) {
-      return user && me && user.id === me.id;
-    }
-
-    /** Text with http(s) links made clickable; everything through text nodes. */
-    function fillBody(node, text) {
-      node.textContent = "";
-      var re = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
-      var last = 0;
-      var m;
-      while ((m = re.exec(text)) !== null) {
-        if (m.index > last) node.appendChild(document.createTextNode(text.slice(last, m.index)));
-        var a = el("a", null, m[0]);
-        a.href = m[0];
-        a.rel = "noopener noreferrer nofollow";
-        a.target = "_blank";
-        node.appendChild(a);
-        last = m.index + m[0].length;
-      }
-      if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
     }
 
     // --- scrolling ----------------------------------------------------------------------
@@ -122,190 +96,6 @@
       input.focus();
     });
 
-    // --- one message --------------------------------------------------------------------
-
-    function buildItem(data) {
-      var mine = isMine(data.user);
-      var li = el("li", "msg" + (mine ? " own" : ""));
-      li.dataset.user = String(data.user && data.user.id);
-      var divider = el("div", "day-divider");
-      divider.appendChild(el("span", "day-label"));
-      li.appendChild(divider);
-
-      var row = el("div", "msg-row");
-      row.appendChild(dom.avatar(data.user));
-
-      var main = el("div", "msg-main");
-      var meta = el("div", "msg-meta");
-      var author = el("span", "author " + dom.hue(data.user), mine ? "You" : dom.displayName(data.user));
-      if (!mine) dom.appendBadges(author, data.user);
-      meta.appendChild(author);
-      meta.appendChild(el("time", "msg-time"));
-      main.appendChild(meta);
-
-      var bubble = el("div", "bubble");
-      if (data.reply_to) bubble.appendChild(buildReplyRef(data.reply_to));
-      var body = el("div", "msg-body");
-      bubble.appendChild(body);
-      main.appendChild(bubble);
-      main.appendChild(el("div", "msg-files"));
-      main.appendChild(el("div", "reactions"));
-      main.appendChild(el("div", "msg-state"));
-      if (opts.toolbar) main.appendChild(opts.toolbar(data, mine));
-      row.appendChild(main);
-      // A grouped (continued) message hides its name and time from sight, not from screen readers
-      // (room.css); this copy of the time shows beside its bubble on hover or focus.
-      var hoverTime = el("time", "msg-hover-time");
-      hoverTime.setAttribute("aria-hidden", "true");
-      row.appendChild(hoverTime);
-      li.appendChild(row);
-      setTime(li, data.ts ? new Date(data.ts) : new Date());
-      showState(li, data);
-      return li;
-    }
-
-    // --- a message's current state: text or formatting, edited, deleted, reactions ----------
-
-    var fillHtml = ui.messageState.fillHtml;
-
-    var people = new Map(); // user id -> user, from the events seen (names for reactions)
-
-    function nameOf(id) {
-      if (me && id === me.id) return "you";
-      var u = people.get(id);
-      return u ? dom.displayName(u) : "someone";
-    }
-
-    function showState(li, data) {
-      li._state = data;
-      var body = li.querySelector(".msg-body");
-      li.classList.toggle("deleted", !!data.deleted);
-      body.classList.toggle("rich", !!data.html && !data.deleted);
-      if (data.deleted) {
-        body.textContent = "";
-        body.appendChild(el("em", "tombstone", "This message was deleted."));
-      } else if (data.html) {
-        fillHtml(body, data.html);
-      } else {
-        fillBody(body, String(data.body == null ? "" : data.body));
-      }
-      var mark = li.querySelector(".edited");
-      if (data.edited && !data.deleted) {
-        if (!mark) {
-          mark = el("span", "edited", "(edited)");
-          body.parentNode.appendChild(mark);
-        }
-        mark.title = "Edited " + fullFmt.format(new Date(data.edited));
-      } else if (mark) {
-        mark.remove();
-      }
-      showReactions(li, data.deleted ? [] : data.reactions || []);
-      var files = data.deleted ? [] : data.files || [];
-      var bubble = body.parentNode;
-      bubble.hidden = !data.deleted && !data.html && !data.body && files.length > 0 && !data.reply_to;
-      var old = li.querySelector(".msg-files");
-      old.parentNode.replaceChild(ui.fileList(files), old);
-    }
-
-    function showReactions(li, reactions) {
-      var box = li.querySelector(".reactions");
-      box.textContent = "";
-      reactions.forEach(function (r) {
-        var mine = me && r.users.indexOf(me.id) !== -1;
-        var b = el("button", "reaction" + (mine ? " mine" : ""));
-        b.type = "button";
-        b.dataset.action = "react";
-        b.dataset.emoji = r.emoji;
-        b.setAttribute("aria-pressed", mine ? "true" : "false");
-        b.setAttribute("aria-label", r.emoji + " " + r.users.length + ": " + r.users.map(nameOf).join(", "));
-        b.title = r.users.map(nameOf).join(", ");
-        var glyph = el("span", "reaction-emoji", r.emoji);
-        glyph.setAttribute("aria-hidden", "true");
-        b.appendChild(glyph);
-        var count = el("span", "reaction-count", String(r.users.length));
-        count.setAttribute("aria-hidden", "true");
-        b.appendChild(count);
-        box.appendChild(b);
-      });
-      box.hidden = reactions.length === 0;
-    }
-
-    /** A change event (edit, delete, reaction) applied to the message it targets, if shown. */
-    /** A change event (edit, delete, reaction, files) applied to the message it targets, if shown. */
-    function applyChange(ev) {
-      var li = bySeq.get(ev.target);
-      if (li && li._state) showState(li, ui.messageState.after(li._state, ev));
-    }
-
-    var CHANGES = ui.messageState.CHANGES;
-
-    function buildReplyRef(seq) {
-      var ref = el("button", "reply-ref");
-      ref.type = "button";
-      ref.dataset.action = "jump";
-      ref.dataset.target = String(seq);
-      var target = bySeq.get(seq);
-      if (target) {
-        var state = target._state || {};
-        var text = target.querySelector(".msg-body");
-        var who = isMine(state.user) ? "you" : dom.displayName(state.user);
-        ref.textContent = "↪ " + who + ": " + (text ? text.textContent.slice(0, 80) : "");
-      } else {
-        ref.textContent = "↪ in reply to an earlier message";
-      }
-      return ref;
-    }
-
-    function setTime(li, date) {
-      if (isNaN(date.getTime())) date = new Date();
-      li.dataset.ts = String(date.getTime());
-      li.dataset.day = dayKey(date);
-      li.querySelectorAll(".msg-time, .msg-hover-time").forEach(function (time) {
-        time.textContent = timeFmt.format(date);
-        time.dateTime = date.toISOString();
-        time.title = fullFmt.format(date);
-      });
-      li.querySelector(".day-label").textContent = dayLabel(date);
-    }
-
-    function setState(li, state, text) {
-      li.classList.toggle("pending", state === "pending");
-      li.classList.toggle("failed", state === "failed");
-      var box = li.querySelector(".msg-state");
-      box.textContent = "";
-      if (state === "pending") {
-        box.appendChild(el("span", "spinner"));
-        box.appendChild(document.createTextNode(text || "sending…"));
-      } else if (state === "failed") {
-        box.appendChild(document.createTextNode(text || "Not sent."));
-        var retry = el("button", "link retry", "Retry");
-        retry.type = "button";
-        retry.dataset.action = "retry";
-        var drop = el("button", "link discard", "Discard");
-        drop.type = "button";
-        drop.dataset.action = "discard";
-        box.appendChild(retry);
-        box.appendChild(drop);
-      }
-    }
-
-    /** Group a message with the one above it (same author, within minutes, same day). */
-    function decorate(li) {
-      if (!li || !li.classList.contains("msg")) return;
-      var prev = li.previousElementSibling;
-      var newDay = !prev || prev.dataset.day !== li.dataset.day;
-      var continued = !newDay && prev.dataset.user === li.dataset.user &&
-        Number(li.dataset.ts) - Number(prev.dataset.ts) < GROUP_GAP_MS &&
-        !prev.classList.contains("failed");
-      li.classList.toggle("new-day", newDay);
-      li.classList.toggle("continued", continued);
-    }
-
-    function decorateAround(li) {
-      decorate(li);
-      decorate(li.nextElementSibling);
-    }
-
     // --- the list -----------------------------------------------------------------------
 
     /** Put a confirmed message at its place in seq order (pending ones stay below all of them). */
@@ -319,8 +109,8 @@
       }
       var before = node ? node.nextElementSibling : list.firstElementChild;
       if (before !== li) list.insertBefore(li, before);
-      decorateAround(li);
-      if (formerNext && formerNext !== li.nextElementSibling) decorate(formerNext);
+      view.decorateAround(li);
+      if (formerNext && formerNext !== li.nextElementSibling) view.decorate(formerNext);
       if (seq < oldestSeq) oldestSeq = seq;
       roomStart.hidden = true;
       roomStart.classList.remove("empty-room");
@@ -354,7 +144,7 @@
       line.appendChild(document.createTextNode(" · "));
       line.appendChild(el("time", "msg-time"));
       li.appendChild(line);
-      setTime(li, ev.ts ? new Date(ev.ts) : new Date());
+      view.setTime(li, ev.ts ? new Date(ev.ts) : new Date());
       return li;
     }
 
@@ -363,12 +153,12 @@
         var shown = bySeq.get(ev.seq);
         if (shown._fromAck) {
           shown._fromAck = false;
-          showState(shown, ev); // our own message, placed by its ack: now as the server made it
+          view.showState(shown, ev); // our own message, placed by its ack: now as the server made it
         }
         return;
       }
       if (ev.seq > head) head = ev.seq;
-      if (ev.user && ev.user.id != null) people.set(ev.user.id, ev.user);
+      view.note(ev.user);
       if (CHANGES[ev.kind]) {
         applyChange(ev); // to the message if it is shown (a detached list included)
         return;
@@ -388,13 +178,13 @@
       }
       var li = ev.cid ? byCid.get(ev.cid) : null;
       if (li && isMine(ev.user)) {
-        setState(li, "sent");
-        setTime(li, new Date(ev.ts));
-        showState(li, ev); // the server's formatting, as everyone sees it
+        view.setState(li, "sent");
+        view.setTime(li, new Date(ev.ts));
+        view.showState(li, ev); // the server's formatting, as everyone sees it
         place(li, ev.seq);
         return;
       }
-      li = buildItem(ev);
+      li = view.build(ev);
       place(li, ev.seq);
       if (!live || !active()) return;
       if (document.hidden && !isMine(ev.user)) {
@@ -431,7 +221,7 @@
         byCid.delete(cid);
         var next = li.nextElementSibling;
         li.remove();
-        decorate(next);
+        view.decorate(next);
       }
     });
 
@@ -506,14 +296,14 @@
       if (detached) pager.latest(); // what one writes goes below the newest messages
       var li = byCid.get(item.cid);
       if (!li) {
-        li = buildItem({ user: me, body: item.body, reply_to: item.reply_to, files: item.files, ts: new Date(item.at || Date.now()).toISOString() });
+        li = view.build({ user: me, body: item.body, reply_to: item.reply_to, files: item.files, ts: new Date(item.at || Date.now()).toISOString() });
         li.dataset.cid = item.cid;
         byCid.set(item.cid, li);
         list.appendChild(li);
-        decorate(li);
+        view.decorate(li);
       }
-      if (item.state === "failed") setState(li, "failed", "Not sent.");
-      else setState(li, "pending");
+      if (item.state === "failed") view.setState(li, "failed", "Not sent.");
+      else view.setState(li, "pending");
       roomStart.classList.remove("empty-room");
       if (roomStart.textContent.indexOf("No messages") === 0) roomStart.hidden = true;
       scrollToBottom();
@@ -528,7 +318,7 @@
       if (!li) return;
       if (li.dataset.seq === undefined) {
         var wasAtBottom = atBottom();
-        setState(li, "sent");
+        view.setState(li, "sent");
         li._fromAck = true;
         place(li, ack.seq);
         if (wasAtBottom) scrollToBottom();
@@ -538,12 +328,12 @@
 
     client.on("retrying", function (info) {
       var li = byCid.get(info.cid);
-      if (li) setState(li, "pending", info.code === "rate_limited" ? "slowing down…" : "retrying…");
+      if (li) view.setState(li, "pending", info.code === "rate_limited" ? "slowing down…" : "retrying…");
     });
 
     client.on("failed", function (info) {
       var li = byCid.get(info.cid);
-      if (li) setState(li, "failed", "Not sent: " + (info.detail || info.code) + ".");
+      if (li) view.setState(li, "failed", "Not sent: " + (info.detail || info.code) + ".");
     });
 
     /** The highest seq whose line is on screen (what the user has seen, for the read marker). */

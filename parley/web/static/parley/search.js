@@ -117,6 +117,17 @@
       var body = el("span", "search-body");
       highlight(body, String(ev.body == null ? "" : ev.body), terms);
       button.appendChild(body);
+      // A message is found by its files' names too: they are shown, marked like the text.
+      (Array.isArray(ev.files) ? ev.files : []).forEach(function (file) {
+        var line = el("span", "search-file");
+        var icon = el("span", "file-icon");
+        icon.setAttribute("aria-hidden", "true");
+        line.appendChild(icon);
+        var name = el("span");
+        highlight(name, String(file && file.name != null ? file.name : ""), terms);
+        line.appendChild(name);
+        button.appendChild(line);
+      });
       button.addEventListener("click", function () {
         dialog.close();
         opts.jump(ev.room, ev.seq);

@@ -29,13 +29,23 @@
     var closeBtn = $("sidebar-close");
     var notifyBtn = $("enable-notifications");
 
-    var entries = new Map(); // slug -> entry (docs/protocol.md) + {mentionSeqs: Set, touched: ms}
+    // slug -> entry (docs/protocol.md) + {mentionSeqs, messageSeqs: Sets of live seqs, unreadUpTo, touched: ms}
+    var entries = new Map();
     var loaded = false;
 
     // --- state --------------------------------------------------------------------------
 
+    /** Messages of other people past the marker: the server's count (exact up to `unreadUpTo`,
+     *  from `rooms`, `room` or `read`) and the ones seen live since. Edits, reactions and members
+     *  coming and going move `last_seq` but are no unread message. */
     function unread(e) {
-      return Math.max(0, e.last_seq - e.read_seq);
+      var live = 0;
+      e.messageSeqs.forEach(function (seq) { if (seq > e.read_seq && seq > e.unreadUpTo) live += 1; });
+      return (e.read_seq >= e.unreadUpTo ? 0 : e.unread || 0) + live;
+    }
+
+    function forgetRead(e) {
+      e.messageSeqs.forEach(function (seq) { if (seq <= e.read_seq) e.messageSeqs.delete(seq); });
     }
 
     function mentionCount(e) {
@@ -47,7 +57,9 @@
     function adopt(entry, previous) {
       var e = Object.assign({}, entry);
       e.mentionSeqs = previous ? previous.mentionSeqs : new Set();
-      e.baseMentionsUpTo = entry.last_seq; // the server's count covers events up to here
+      e.messageSeqs = previous ? previous.messageSeqs : new Set();
+      e.baseMentionsUpTo = entry.last_seq; // the server's counts cover events up to here
+      e.unreadUpTo = entry.last_seq;
       e.touched = previous ? previous.touched : 0;
       if (previous) {
         // Frames of different rooms are not ordered: never move a count back.
@@ -78,6 +90,7 @@
       if (mine && e.read_seq === ev.seq - 1) e.read_seq = ev.seq; // our own words are read
       var mention = mentionsMe(ev);
       if (mention) e.mentionSeqs.add(ev.seq);
+      if (!mine && ev.kind === "message.posted") e.messageSeqs.add(ev.seq);
       render();
       if (!mine && (ev.kind === "message.posted" || ev.kind === undefined)) notify(e, ev, mention);
     }
@@ -104,8 +117,14 @@
 
     client.on("read", function (frame) {
       var e = entries.get(frame.room);
-      if (!e || frame.seq <= e.read_seq) return;
+      if (!e || frame.seq < e.read_seq) return; // a marker this page has already moved past
       e.read_seq = frame.seq;
+      // The server's fresh count (this page's own `read` comes back with one too).
+      if (typeof frame.unread === "number" && typeof frame.last_seq === "number" && frame.last_seq >= e.unreadUpTo) {
+        e.unread = frame.unread;
+        e.unreadUpTo = frame.last_seq;
+      }
+      forgetRead(e);
       render();
     });
 
@@ -181,7 +200,7 @@
         var badge = el("span", "conv-unread", count > 99 ? "99+" : String(count));
         badge.setAttribute("aria-hidden", "true");
         a.appendChild(badge);
-        spoken += ", " + count + " unread";
+        spoken += ", " + (count > 99 ? "over 99" : count) + " unread"; // the server counts up to 100
       }
       a.setAttribute("aria-label", spoken);
       li.appendChild(a);
