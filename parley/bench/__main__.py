@@ -45,7 +45,7 @@ from parley.bench.sidebar import w1s, w6
 from parley.bench.storm import w5
 from parley.bench.workloads import Ids, w1, w2, w3, w4
 
-BUDGET_S = {"full": 2400.0, "quick": 150.0, "tiny": 50.0}
+BUDGET_S = {"full": 3600.0, "quick": 300.0, "tiny": 50.0}  # W1 and W2 may run with two clients
 WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W1S", "W6", "H1")
 # what runs without --workloads: the sidebar's workloads in the full profile (`make bench`) only
 DEFAULT_WORKLOADS = {"full": "W1,W2,W3,W4,W5,W1S,W6,H1", "quick": "W1,W2,W3,W4,W5,H1", "tiny": "W1,W2,W3,W4,H1"}
