@@ -50,16 +50,17 @@ migrate: runtime
 	@mkdir -p var staticfiles
 	$(BIN)/python manage.py migrate --noinput
 
-# SERVER=daphne adds the daphne extra. The task worker (thumbnails of pictures) runs beside the
-# server and stops with it; in production it is a process of its own (`make worker`, docs/deploy.md).
+# SERVER=daphne adds the daphne extra. The task worker (thumbnails, mail, outgoing webhooks, the
+# periodic cleanup) runs beside the server and stops with it; in production it is a process of its own (`make worker`, docs/deploy.md).
 run: migrate $(if $(filter daphne,$(SERVER)),$(BIN)/.daphne)
-	@$(BIN)/python manage.py db_worker --no-reload --no-startup-delay & worker=$$!; \
+	@$(BIN)/python manage.py parley_worker --no-reload --no-startup-delay & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python bin/serve
 
-# The background task worker alone (django-tasks-db's db_worker): run one or more beside the servers.
+# The background task worker alone (parley_worker: django-tasks-db's db_worker, with the periodic jobs
+# scheduled first): run one or more beside the servers.
 worker: migrate
-	$(BIN)/python manage.py db_worker --no-reload
+	$(BIN)/python manage.py parley_worker --no-reload
 
 # After editing requirements*.txt. Keeps every pin it can; LOCK_ARGS=--upgrade (or
 # --upgrade-package NAME) moves pins forward.

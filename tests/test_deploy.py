@@ -14,6 +14,7 @@ DOCUMENTED = {
     "ALLOWED_HOSTS": "chat.example.com",
     "DATABASE_URL": "postgres://parley@127.0.0.1:5432/parley",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "EMAIL_URL": "smtp+tls://parley%40example.com:app-password@smtp.example.com:587",
 }
 
 
@@ -32,6 +33,11 @@ def _check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_check_deploy_is_clean_with_the_documented_environment() -> None:
     result = _check(DOCUMENTED)
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_check_deploy_wants_a_real_mail_server() -> None:
+    result = _check({**DOCUMENTED, "EMAIL_URL": ""})  # mail printed to the log: fine to try, not to run
+    assert result.returncode != 0 and "mail.E001" in result.stderr
 
 
 def test_check_deploy_complains_about_what_parley_knows() -> None:

@@ -70,6 +70,7 @@ def test_a_bad_allow_entry_is_a_clear_error_not_a_silent_refusal(settings: Any) 
     assert metrics_allow_check(None) == []
 
 
+@pytest.mark.django_db  # the task queue and webhook figures are read from the database
 def test_view_refuses_with_403_and_serves_the_text_format(settings: Any) -> None:
     settings.PARLEY_METRICS_TOKEN = ""
     settings.PARLEY_METRICS_ALLOW = ["10.0.0.0/8"]
@@ -80,6 +81,8 @@ def test_view_refuses_with_403_and_serves_the_text_format(settings: Any) -> None
     assert served.status_code == 200
     assert served["Content-Type"].startswith("text/plain")
     assert b"# TYPE parley_connections_total counter" in served.content
+    assert b'parley_task_queue{state="ready"} 0.0' in served.content
+    assert b'parley_webhook_deliveries_total{outcome="dead"} 0.0' in served.content
 
 
 def _settings_value(module: str, name: str, **env: str) -> str:

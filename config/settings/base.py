@@ -6,7 +6,16 @@ from datetime import timedelta
 from importlib.util import find_spec
 from pathlib import Path
 
-from config.env import DatabaseLimits, EnvError, database_from_url, env_bool, env_int, env_list, env_str
+from config.env import (
+    DatabaseLimits,
+    EnvError,
+    database_from_url,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+)
+from config.mail import mailer_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("PARLEY_VAR_DIR", str(BASE_DIR / "var")))
@@ -35,6 +44,7 @@ INSTALLED_APPS = [
     "parley.realtime",
     "parley.presence",
     "parley.hooks",
+    "parley.jobs",
     "parley.web",
     "ninja",  # the API's interactive docs (/api/v1/docs) served from our own static files
 ]
@@ -159,6 +169,45 @@ CHANNEL_LAYERS = _channel_layers(PARLEY_CHANNEL_LAYER, REDIS_URL)
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}  # `manage.py db_worker` runs them
 
+# Email (docs/deploy.md, "Email"): printed by the worker unless EMAIL_URL or EMAIL_HOST says
+# otherwise. Mail is always sent by a background task, never inside a request.
+MAILERS = {"default": mailer_from_env()}
+DEFAULT_FROM_EMAIL = env_str("PARLEY_EMAIL_FROM", "Parley <parley@localhost>")
+# The site's address for links in mail sent without a request (the digest); a reset link uses the
+# address the person asked from.
+PARLEY_SITE_URL = env_str("PARLEY_SITE_URL", "http://localhost:8000").rstrip("/")
+PASSWORD_RESET_TIMEOUT = env_int("PARLEY_PASSWORD_RESET_MINUTES", 60) * 60  # a reset link's life
+PARLEY_PASSWORD_RESETS_PER_HOUR = env_int("PARLEY_PASSWORD_RESETS_PER_HOUR", 5)  # per client address and per email
+# Mentions and DMs still unread this long are mailed, at most one mail per person per this long.
+PARLEY_DIGEST_MINUTES = env_int("PARLEY_DIGEST_MINUTES", 15)
+# Scheduled cleanup (parley.jobs): every this many minutes; guests idle this many days; unsent uploads after hours.
+PARLEY_CLEANUP_MINUTES = env_int("PARLEY_CLEANUP_MINUTES", 60)
+PARLEY_CLEANUP_GUEST_DAYS = env_int("PARLEY_CLEANUP_GUEST_DAYS", 30)
+PARLEY_CLEANUP_UPLOAD_HOURS = env_int("PARLEY_CLEANUP_UPLOAD_HOURS", 24)
+if PARLEY_DIGEST_MINUTES < 1 or PARLEY_CLEANUP_MINUTES < 1 or PARLEY_CLEANUP_GUEST_DAYS < 1:
+    raise EnvError("PARLEY_DIGEST_MINUTES, PARLEY_CLEANUP_MINUTES and PARLEY_CLEANUP_GUEST_DAYS must be at least 1")
+if PARLEY_CLEANUP_UPLOAD_HOURS < 1:
+    raise EnvError("PARLEY_CLEANUP_UPLOAD_HOURS must be at least 1")
+
+# Outgoing webhooks (parley.hooks.outgoing): deliveries are tasks of the worker. By default they
+# go to public addresses only (checked after DNS resolution, redirects refused); the hosts,
+# addresses and networks listed here are allowed even when private or loopback. With
+# PARLEY_WEBHOOK_PUBLIC=0, only the listed ones are allowed at all.
+PARLEY_WEBHOOK_ALLOWED_HOSTS = env_list("PARLEY_WEBHOOK_ALLOWED_HOSTS", [])
+PARLEY_WEBHOOK_PUBLIC = env_bool("PARLEY_WEBHOOK_PUBLIC", True)
+PARLEY_WEBHOOK_TIMEOUT = float(env_str("PARLEY_WEBHOOK_TIMEOUT", "10"))  # seconds, connect and read each
+PARLEY_WEBHOOK_MAX_ATTEMPTS = env_int("PARLEY_WEBHOOK_MAX_ATTEMPTS", 8)  # then the delivery is dead
+PARLEY_WEBHOOK_BACKOFF = float(
+    env_str("PARLEY_WEBHOOK_BACKOFF", "10")
+)  # first retry after about this many seconds; doubles
+PARLEY_WEBHOOK_BACKOFF_MAX = float(env_str("PARLEY_WEBHOOK_BACKOFF_MAX", "3600"))
+PARLEY_WEBHOOK_CONCURRENCY = env_int("PARLEY_WEBHOOK_CONCURRENCY", 16)  # requests in flight per worker
+PARLEY_WEBHOOK_BATCH = env_int("PARLEY_WEBHOOK_BATCH", 200)  # deliveries a worker claims at once
+# A claim a dead worker left is taken again after this: above ceil(batch / concurrency) x 2 x timeout
+PARLEY_WEBHOOK_LEASE = float(env_str("PARLEY_WEBHOOK_LEASE", "300"))
+PARLEY_WEBHOOK_SUBSCRIPTIONS_MAX = env_int("PARLEY_WEBHOOK_SUBSCRIPTIONS_MAX", 20)  # per user
+PARLEY_WEBHOOK_ROOMS_CACHE = float(env_str("PARLEY_WEBHOOK_ROOMS_CACHE", "2"))  # seconds a process trusts its list
+
 # Files and images in messages (parley.files). Never under MEDIA_ROOT (served to anyone): a
 # private room's files are served by Parley's checked view only (/files/<id>/<name>).
 PARLEY_ATTACHMENTS_STORAGE = env_str("PARLEY_ATTACHMENTS_STORAGE", "filesystem")
@@ -221,6 +270,9 @@ PARLEY_MAX_CONNECTIONS_PER_USER = env_int("PARLEY_MAX_CONNECTIONS_PER_USER", 50)
 # subscribe and history frames per connection (they read the database): burst, then per second
 PARLEY_READS_BURST = env_int("PARLEY_READS_BURST", 200)
 PARLEY_READS_PER_SECOND = env_int("PARLEY_READS_PER_SECOND", 20)
+# HTTP API reads (GET /api/v1/...) per user, across processes with Redis: burst, then per second
+PARLEY_API_READS_BURST = env_int("PARLEY_API_READS_BURST", 100)
+PARLEY_API_READS_PER_SECOND = env_int("PARLEY_API_READS_PER_SECOND", 20)
 # every this many seconds, sockets whose user, token or session was revoked elsewhere are closed
 PARLEY_REVALIDATE_SECONDS = float(env_int("PARLEY_REVALIDATE_SECONDS", 30))
 PARLEY_REFUSAL_LOGS_PER_SECOND = env_int("PARLEY_REFUSAL_LOGS_PER_SECOND", 20)  # "frame refused" log lines

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
@@ -16,6 +18,18 @@ class User(AbstractUser):
     display_name = models.CharField(max_length=64, blank=True)
     # The avatar's storage name without its size suffix (parley.accounts.avatars): "" for none.
     avatar = models.CharField(max_length=200, blank=True, default="")
+    # ``email`` (AbstractUser's) is optional; when given it is unique whatever its case.
+    # The digest of unread mentions and DMs (parley.accounts.digest): the person may turn it off;
+    # ``digest_due_at`` is when the pending digest task runs (NULL: none pending), and every
+    # message posted at or before ``digest_through`` was already considered for a digest.
+    email_digest = models.BooleanField(default=True)
+    digest_due_at = models.DateTimeField(null=True, blank=True)
+    digest_through = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            models.UniqueConstraint(Lower("email"), condition=~Q(email=""), name="user_email_ci_unique"),
+        ]
 
     @property
     def name(self) -> str:

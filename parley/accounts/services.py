@@ -154,6 +154,20 @@ def profile_update(*, user: User, display_name: str) -> None:
         profile_publish(user=user)
 
 
+def email_update(*, user: User, email: str, digest: bool) -> None:
+    """Set the optional email address (checked by the form: unique whatever its case; the
+    database's constraint backs it) and whether unread mentions and DMs are mailed."""
+    email = email.strip()
+    fields = ["email", "email_digest"]
+    if digest and (not user.email_digest or not user.email) and email:
+        # Turned on (or an address given): from now on, not the unread backlog of before.
+        user.digest_through = timezone.now()
+        fields.append("digest_through")
+    user.email = email
+    user.email_digest = digest
+    user.save(update_fields=fields)
+
+
 def user_mark_bot(*, user: User) -> None:
     """Make ``user`` a bot account: what they post from now on carries the "bot" tag."""
     with transaction.atomic():

@@ -6,9 +6,10 @@ signed in once, at its handshake, and stays so until a revocation closes it; an 
 signed in from here for at most ``PARLEY_TOKEN_CACHE_MS`` after a lookup.
 
 Parley's own revocations (a token revoked, a user deactivated or logged out: ``user_sessions_end``)
-and profile changes forget the user's entries in the process that made them as they commit. Another
-process may accept a revoked token for at most ``PARLEY_TOKEN_CACHE_MS`` (1 s by default; 0 turns the
-cache off).
+and profile changes forget the user's entries in the process that made them as they commit, and in
+every other process when the channel layer's ``tokens_forget`` message reaches its hub (the
+``processes`` group). Should the layer lose that message, another process may accept a revoked
+token for at most ``PARLEY_TOKEN_CACHE_MS`` (1 s by default; 0 turns the cache off).
 """
 
 from __future__ import annotations

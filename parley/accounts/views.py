@@ -12,11 +12,20 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
 from parley.accounts.avatars import SIZES, AvatarRejected, avatar_url
-from parley.accounts.forms import AvatarForm, PasswordForm, ProfileForm, SignupForm, TokenForm
+from parley.accounts.forms import AvatarForm, EmailForm, PasswordForm, ProfileForm, SignupForm, TokenForm
 from parley.accounts.models import User
 from parley.accounts.selectors import token_list
-from parley.accounts.services import avatar_remove, avatar_set, profile_update, token_create, token_revoke
+from parley.accounts.services import (
+    avatar_remove,
+    avatar_set,
+    email_update,
+    profile_update,
+    token_create,
+    token_revoke,
+)
 from parley.accounts.throttle import signup_wait
+from parley.core.errors import ParleyError
+from parley.hooks import outgoing
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -48,7 +57,7 @@ SETTINGS_URL = "/accounts/settings/"
 
 @never_cache
 def account_settings(request: HttpRequest) -> HttpResponse:
-    """The signed-in person's profile, avatar, password and bot tokens. One page, one form per
+    """The signed-in person's profile, avatar, email, password and bot tokens. One page, one form per
     section; ``action`` says which one was sent. Guests have nothing to keep here: sign up first."""
     if not request.user.is_authenticated:
         return redirect(f"/accounts/login/?next={SETTINGS_URL}")
@@ -58,6 +67,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         return redirect(f"/accounts/signup/?next={SETTINGS_URL}")
     forms: dict[str, Any] = {
         "profile": ProfileForm(initial={"display_name": user.display_name}),
+        "email": EmailForm(user=user, initial={"email": user.email, "email_digest": user.email_digest}),
         "avatar": AvatarForm(),
         "password": PasswordForm(user),
         "token": TokenForm(),
@@ -70,6 +80,11 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         if profile.is_valid():
             profile_update(user=user, display_name=profile.cleaned_data["display_name"])
             return _done(request, "Profile saved.", "profile")
+    elif action == "email":
+        forms["email"] = email = EmailForm(request.POST, user=user)
+        if email.is_valid():
+            email_update(user=user, email=email.cleaned_data["email"], digest=email.cleaned_data["email_digest"])
+            return _done(request, "Email settings saved.", "email")
     elif action == "avatar":
         forms["avatar"] = picture = AvatarForm(request.POST, request.FILES)
         if picture.is_valid():
@@ -107,6 +122,8 @@ def account_settings(request: HttpRequest) -> HttpResponse:
             return _done(request, f"Token “{name}” revoked: it no longer signs in.", "tokens")
         messages.error(request, "No such token (already revoked?).")
         return redirect(f"{SETTINGS_URL}#tokens")
+    elif action in ("subscription_delete", "delivery_redeliver"):
+        return _webhook_action(request, user, action)
     elif action:
         status = 400
     if request.method == "POST" and status == 200 and "new_token" not in context:
@@ -114,10 +131,44 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     context.update(
         forms=forms,
         tokens=token_list(user=user),
+        subscriptions=_subscriptions(user),
         avatar_large=avatar_url(user.avatar, SIZES[0]),
         initials=_initials(user.name),
     )
     return render(request, "registration/settings.html", context, status=status)
+
+
+DEAD_SHOWN = 10  # dead deliveries listed per subscription (the API pages through all of them)
+
+
+def _subscriptions(user: User) -> list[dict[str, Any]]:
+    """The person's outgoing webhooks, each with its latest dead deliveries."""
+    return [
+        {
+            "info": info,
+            "dead": outgoing.deliveries_of(actor=user, sub_id=info.id, state="dead", limit=DEAD_SHOWN)
+            if info.dead
+            else [],
+        }
+        for info in outgoing.subscriptions_of(actor=user)
+    ]
+
+
+def _webhook_action(request: HttpRequest, user: User, action: str) -> HttpResponse:
+    try:
+        sub_id = int(request.POST.get("subscription", ""))
+        if action == "subscription_delete":
+            outgoing.subscription_delete(actor=user, sub_id=sub_id)
+            return _done(request, "Subscription deleted: nothing more is sent to it.", "webhooks")
+        delivery = outgoing.delivery_redeliver(
+            actor=user, sub_id=sub_id, delivery_id=int(request.POST.get("delivery", ""))
+        )
+        return _done(request, f"Event {delivery.seq} of {delivery.room} will be sent again.", "webhooks")
+    except ValueError:
+        messages.error(request, "No such subscription or delivery.")
+    except ParleyError as exc:
+        messages.error(request, exc.detail)
+    return redirect(f"{SETTINGS_URL}#webhooks")
 
 
 def _initials(name: str) -> str:

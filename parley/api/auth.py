@@ -1,6 +1,10 @@
 """Who is calling: a bearer token (the tokens of ``/ws/``), or the browser's session cookie with
 Django's CSRF check on unsafe methods. A request that sends ``Authorization: Bearer`` with a
-token that does not hold is refused (401), whatever cookie it also carries."""
+token that does not hold is refused (401), whatever cookie it also carries.
+
+Reads (GET, HEAD) spend one of the caller's API reads here, once the caller is known
+(``ratelimit.api_read_allowed``: 429 ``rate_limited`` with Retry-After past the limit); writes
+spend a send in their views, as ``/ws/`` does."""
 
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ from parley.accounts.models import User
 from parley.accounts.services import token_hash
 from parley.api.crossing import call
 from parley.realtime.batching import token_queue
+from parley.realtime.ratelimit import api_read_allowed
+
+_READS = frozenset({"GET", "HEAD"})
 
 
 def _allowed(user: Any) -> User | None:
@@ -46,6 +53,8 @@ class BearerAuth(HttpBearer):
         if user is None:
             raise AuthenticationError()  # a bad token is an error, not a reason to try the cookie
         request.user = user
+        if request.method in _READS:
+            await api_read_allowed(user.pk)
         return user
 
 
@@ -62,6 +71,8 @@ class SessionAuth(APIKeyCookie):
         user = _allowed(await call(auth.get_user, request))
         if user is not None:
             request.user = user
+            if request.method in _READS:
+                await api_read_allowed(user.pk)
         return user
 
 

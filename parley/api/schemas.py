@@ -212,3 +212,36 @@ class WebhookOut(Schema):
 
 class WebhookMadeOut(WebhookOut):
     url: str = Field(description='the secret URL, shown once: POST {"text": ...} to it')
+
+
+class SubscriptionIn(Schema):
+    url: str = Field(description="where events are POSTed: http(s), a host the server's operator allows")
+    events: Literal["room", "mentions"] = Field(description="every event of the room, or the events mentioning you")
+    room: str | None = Field(None, description='the room; with events "mentions", omit it for every room you read')
+
+
+class SubscriptionOut(Schema):
+    id: int
+    room: str | None
+    events: str
+    url: str
+    created: datetime
+    pending: int = Field(description="deliveries still owed")
+    dead: int = Field(description="deliveries given up on (see /deliveries?state=dead; redeliver them)")
+
+
+class SubscriptionMadeOut(SubscriptionOut):
+    secret: str = Field(description="signs every delivery (X-Parley-Signature), shown once")
+
+
+class DeliveryOut(Schema):
+    id: int
+    room: str
+    seq: int
+    state: Literal["pending", "ok", "dead"]
+    attempts: int
+    next_at: datetime | None = Field(description="when a pending delivery is tried next")
+    last_status: int | None = Field(description="the receiver's last HTTP status, if it answered")
+    last_error: str
+    created: datetime
+    finished: datetime | None

@@ -2,7 +2,7 @@
 
 python -m parley.bench [--profile full|quick|tiny] [--servers floor,tutorial,parley,parley-2p]
                        (also parley-asgi, parley-2p-core, tutorial-route, tutorial-route-sync)
-                       [--workloads W1,W2,W3,W4,W5,W1S,W6,H1] [--clients bench,plain]
+                       [--workloads W1,W2,W3,W4,W5,W1S,W6,H1,WH] [--clients bench,plain]
                        [--out var/bench] [--doc docs/performance.md]
 """
 
@@ -43,12 +43,19 @@ from parley.bench.servers import (
 )
 from parley.bench.sidebar import w1s, w6
 from parley.bench.storm import w5
+from parley.bench.webhooks import wh
 from parley.bench.workloads import Ids, w1, w2, w3, w4
 
 BUDGET_S = {"full": 3600.0, "quick": 300.0, "tiny": 50.0}  # W1 and W2 may run with two clients
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W1S", "W6", "H1")
+WH_DELIVERIES = {"full": 10_000, "quick": 2_000, "tiny": 500}  # the webhook backlog WH drains
+WH_WORKERS = 2  # db_worker processes (docs/performance.md: one vs two)
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W1S", "W6", "H1", "WH")
 # what runs without --workloads: the sidebar's workloads in the full profile (`make bench`) only
-DEFAULT_WORKLOADS = {"full": "W1,W2,W3,W4,W5,W1S,W6,H1", "quick": "W1,W2,W3,W4,W5,H1", "tiny": "W1,W2,W3,W4,H1"}
+DEFAULT_WORKLOADS = {
+    "full": "W1,W2,W3,W4,W5,W1S,W6,H1,WH",
+    "quick": "W1,W2,W3,W4,W5,H1",
+    "tiny": "W1,W2,W3,W4,H1",
+}
 # the load clients: "bench" (picows, parley.bench.client) and "plain" (parley.bench.plain: one
 # frame per write, Python parser, the profile of browsers and most bot libraries); W1 and W2 run
 # with each client asked for, the other workloads with the first
@@ -149,7 +156,7 @@ def labels(p: Profile, clients: tuple[str, ...] = ("bench",)) -> list[str]:
     w1_sizes = sorted({*p.w1_sizes, *p.w1s_sizes})
     w1 = [f"W1 N={n}{_suffix(c)}" for n in w1_sizes for c in clients]
     w2 = [f"W2{_suffix(c)}" for c in clients]
-    return ["W3", *w1, *(f"W1S N={n}" for n in p.w1s_sizes), *w2, "W4", "W5", "W6", "H1"]
+    return ["W3", *w1, *(f"W1S N={n}" for n in p.w1s_sizes), *w2, "W4", "W5", "W6", "H1", "WH"]
 
 
 def plan_for(
@@ -184,6 +191,8 @@ def plan_for(
         plan["W6"] = lambda: w6(server, p, ids, say)
     if "H1" in workloads and main and protocol_v1 and "token" in server.creds:
         plan["H1"] = lambda: h1_run(server, p)
+    if "WH" in workloads and name == "parley" and server.local:  # the worker's work: once, on Parley's database
+        plan["WH"] = lambda: wh(server.env, WH_DELIVERIES[p.name], WH_WORKERS, say)
     return plan
 
 

@@ -161,6 +161,12 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if run["profile"]["name"] != "full":
             met_h1 = None  # a few seconds on 16 connections say nothing about the target
         targets.append({"target": "H1 >= 1,000 msg/s acked over HTTP (PostgreSQL)", "value": value, "met": met_h1})
+    wh = _get(run, "parley", "WH")
+    if wh is not None and "per_s" in wh:
+        met_wh: bool | None = wh["per_s"] >= 200 if wh["deliveries"] >= 10_000 else None  # only the full backlog
+        targets.append(
+            {"target": "WH a 10,000-delivery webhook backlog drains >= 200/s", "value": wh["per_s"], "met": met_wh}
+        )
     w3 = _get(run, "parley", "W3")
     if w3 is not None and "kb_per_conn" in w3:
         floor_w3 = _get(run, "floor", "W3")
@@ -339,6 +345,10 @@ def table(run: Run) -> str:
     h1 = [_get(run, c, "H1") for c in cols]
     h1_cells = (f"{r['acked_per_s']:,}" if r and "acked_per_s" in r else "-" for r in h1)
     rows.append(["H1 HTTP posts acked/s", "http", *h1_cells])
+    wh = [_get(run, c, "WH") for c in cols]
+    if any(wh):
+        wh_cells = (f"{r['per_s']:,}" if r and "per_s" in r else "-" for r in wh)
+        rows.append(["WH webhook deliveries/s", "http", *wh_cells])
     head = ["", "client", *cols]
     widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
     lines = [" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head, *rows]]

@@ -199,6 +199,7 @@ class Server:
     log_path: Path
     creds: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # the environment it was started with
     local = True  # started here: its CPU and memory can be measured
 
     def url(self, room: str) -> str:
@@ -353,6 +354,8 @@ def launch(spec: Spec, workdir: Path, dbs: Databases, setup: dict[str, Any]) -> 
             PORT=str(port),
             PARLEY_RATE_PER_SECOND="1000000",
             PARLEY_RATE_BURST="1000000",
+            PARLEY_API_READS_PER_SECOND="1000000",  # the HTTP workloads read as fast as they can
+            PARLEY_API_READS_BURST="1000000",
             PARLEY_MAX_CONNECTIONS_PER_USER="1000000",  # one bot holds every socket of a workload
             PARLEY_LOG_LEVEL="WARNING",
         )
@@ -366,5 +369,6 @@ def launch(spec: Spec, workdir: Path, dbs: Databases, setup: dict[str, Any]) -> 
             env.update(WORKERS=str(spec.workers), REDIS_URL=redis_url, PARLEY_CHANNEL_LAYER=spec.layer)
             info["channel_layer"] = {"pubsub": "redis pub/sub", "redis": "redis core"}[spec.layer]
         argv = [sys.executable, "bin/serve"]
+    server.env = env
     server.start(argv, env)
     return server, info

@@ -29,6 +29,7 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 
 from parley.core.multiproc import alive
 
@@ -67,6 +68,14 @@ def render() -> bytes:
     sweep_dead(path)
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=path)
+    return generate_latest(registry)
+
+
+def render_collected(*collectors: Collector) -> bytes:
+    """Figures read at scrape time (from the database, say) in the same text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    for collector in collectors:
+        registry.register(collector)
     return generate_latest(registry)
 
 

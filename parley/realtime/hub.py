@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from parley.accounts import tokencache
 from parley.core import json
 from parley.realtime import frames, messages, metrics
-from parley.realtime.groups import room_group, user_group
+from parley.realtime.groups import PROCESSES, room_group, user_group
 from parley.realtime.stream import Delivery, RoomStream
 from parley.realtime.subscription import LayerSubscription
 
@@ -72,7 +73,13 @@ class Hub:
             messages.ROOM_REVOKED: self._on_room_revoked,
             messages.USER_FRAME: self._on_user_frame,
             messages.PROFILE_CHANGED: self._on_profile_changed,
+            messages.TOKENS_FORGET: self._on_tokens_forget,
         }
+
+    async def open(self) -> None:
+        """Open the process's layer channel and join the group every process is in."""
+        await self.subscription.open()
+        await self.subscription.add(PROCESSES)
 
     # --- membership ------------------------------------------------------------------------
 
@@ -230,6 +237,10 @@ class Hub:
         text, room, watch = message["text"], message.get("room"), message.get("watch")
         for member in list(self.users.get(message.get("user_id", -1), ())):
             member.deliver_user_frame(text, room, watch)
+
+    @staticmethod
+    def _on_tokens_forget(message: dict[str, Any]) -> None:
+        tokencache.forget(message.get("user_id", -1), message.get("key"))
 
     def _on_profile_changed(self, message: dict[str, Any]) -> None:
         fields: dict[str, Any] = {k: message[k] for k in ("display_name", "avatar", "is_bot") if k in message}

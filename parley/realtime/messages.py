@@ -17,6 +17,7 @@ SESSION_ENDED: Final = "parley.session_ended"  # a user logged out: close their 
 ROOM_REVOKED: Final = "parley.room_revoked"  # a user lost access to a room: their sockets drop it
 USER_FRAME: Final = "parley.user_frame"  # a frame for a user's sockets that follow their sidebar
 PROFILE_CHANGED: Final = "parley.profile_changed"  # a user's name, picture or bot flag changed
+TOKENS_FORGET: Final = "parley.tokens_forget"  # to every process: drop a user's cached HTTP sign-ins
 
 SignalKind = Literal["presence", "typing"]
 
@@ -37,6 +38,11 @@ def signal(*, room: str, kind: SignalKind, text: str, user_id: int | None = None
 def session_ended(*, user_id: int, key: str | None = None) -> dict[str, Any]:
     """``key``: only the sockets opened with this token hash or session key; None: all of them."""
     return {"type": SESSION_ENDED, "user_id": user_id, "key": key}
+
+
+def tokens_forget(*, user_id: int, key: str | None = None) -> dict[str, Any]:
+    """``key``: one token hash; None: every token of the user (parley.accounts.tokencache)."""
+    return {"type": TOKENS_FORGET, "user_id": user_id, "key": key}
 
 
 def room_revoked(*, user_id: int, room: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from django.db import transaction
 
 from parley.accounts import tokencache
 from parley.realtime import frames, messages
-from parley.realtime.groups import room_group, user_group
+from parley.realtime.groups import PROCESSES, room_group, user_group
 
 log = logging.getLogger("parley.publish")
 
@@ -120,9 +120,10 @@ async def _publish_all(batch: list[PublishedEvent], committed: float | None = No
 def user_sessions_end(*, user_id: int, key: str | None = None) -> None:
     """Once the current transaction commits (at once outside one): close the sockets of a user
     whose sign-in ended (4401), on every process: all of them (logout, deactivation), or with
-    ``key`` those opened with one token hash or session key. This process's HTTP sign-ins by
-    token forget them as well (parley.accounts.tokencache)."""
-    transaction.on_commit(lambda: tokencache.forget(user_id, key))
+    ``key`` those opened with one token hash or session key. Every process's HTTP sign-ins by
+    token forget them as well (parley.accounts.tokencache): this one's at once, the others' when
+    the layer's message reaches them."""
+    _tokens_forget_on_commit(user_id, key)
     _to_user_on_commit(user_id, messages.session_ended(user_id=user_id, key=key))
 
 
@@ -142,21 +143,31 @@ def user_frame_send(*, user_id: int, text: str, room: str | None = None, watch: 
 def user_profile_publish(*, user_id: int, display_name: str, avatar: str, is_bot: bool) -> None:
     """Once the current transaction commits: every socket of the user, on every process, posts
     under the new display name, picture and bot flag (their User object is updated in place), and
-    this process's HTTP sign-ins by token look the user up again."""
-    transaction.on_commit(lambda: tokencache.forget(user_id))
+    every process's HTTP sign-ins by token look the user up again."""
+    _tokens_forget_on_commit(user_id, None)
     _to_user_on_commit(
         user_id, messages.profile_changed(user_id=user_id, display_name=display_name, avatar=avatar, is_bot=is_bot)
     )
 
 
+def _tokens_forget_on_commit(user_id: int, key: str | None) -> None:
+    """After commit: this process forgets the user's cached sign-ins (``key``: one token's), and
+    every process is told to (the processes group)."""
+    transaction.on_commit(lambda: tokencache.forget(user_id, key))
+    _to_group_on_commit(PROCESSES, messages.tokens_forget(user_id=user_id, key=key), f"every process (user={user_id})")
+
+
 def _to_user_on_commit(user_id: int, message: dict[str, object]) -> None:
     """Send ``message`` to the user's group after commit; logged, never raised."""
+    _to_group_on_commit(user_group(user_id), message, f"the sockets of user={user_id}")
 
+
+def _to_group_on_commit(group: str, message: dict[str, object], whom: str) -> None:
     def send() -> None:
         try:
-            async_to_sync(_group_send)(user_group(user_id), message)
+            async_to_sync(_group_send)(group, message)
         except Exception:
-            log.warning("could not send %s to the sockets of user=%s", message["type"], user_id, exc_info=True)
+            log.warning("could not send %s to %s", message["type"], whom, exc_info=True)
 
     transaction.on_commit(send)
 

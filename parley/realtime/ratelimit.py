@@ -61,12 +61,16 @@ class SharedBucket:
     async def close(self) -> None:
         await self._redis.aclose()
 
-    async def take(self, user_id: int) -> float | None:
-        """None when the send is allowed (or Redis does not answer), else seconds to wait."""
-        per_ms = 1000.0 / float(settings.PARLEY_RATE_PER_SECOND)
+    async def take(
+        self, user_id: int, *, kind: str = "rate", per_second: float | None = None, burst: float | None = None
+    ) -> float | None:
+        """None when the send (or, with ``kind``, another bucket's action) is allowed, or Redis
+        does not answer; else seconds to wait."""
+        per_ms = 1000.0 / float(per_second if per_second is not None else settings.PARLEY_RATE_PER_SECOND)
+        burst = float(burst if burst is not None else settings.PARLEY_RATE_BURST)
         try:
             wait_ms = await asyncio.wait_for(
-                self._script(keys=[f"parley:rate:{user_id}"], args=[per_ms, per_ms * settings.PARLEY_RATE_BURST]),
+                self._script(keys=[f"parley:{kind}:{user_id}"], args=[per_ms, per_ms * burst]),
                 SHARED_TIMEOUT,
             )
         except Exception:
@@ -100,6 +104,22 @@ async def send_allowed(user_id: int) -> None:
         wait = await shared.take(user_id)
     if wait is not None:
         raise RateLimited("too many messages; slow down", retry_after=wait)
+
+
+_reads: dict[int, Bucket] = {}
+
+
+async def api_read_allowed(user_id: int) -> None:
+    """Spend one of the user's HTTP API reads (PARLEY_API_READS_PER_SECOND, burst
+    PARLEY_API_READS_BURST): this process's bucket, then with Redis one shared by every process,
+    as sends do. Raises RateLimited (429 with Retry-After)."""
+    rate, burst = float(settings.PARLEY_API_READS_PER_SECOND), float(settings.PARLEY_API_READS_BURST)
+    wait = spend(_reads, user_id, rate, burst)
+    shared = shared_bucket() if wait is None else None
+    if shared is not None:
+        wait = await shared.take(user_id, kind="reads", per_second=rate, burst=burst)
+    if wait is not None:
+        raise RateLimited("too many requests; slow down", retry_after=wait)
 
 
 _typing: dict[tuple[int, str], float] = {}

@@ -57,7 +57,7 @@ class Runtime:
         self._started = started = loop.create_future()
         try:
             publish.bind_loop(loop)
-            await self.hub.subscription.open()
+            await self.hub.open()
         except BaseException as exc:
             self._started = None
             started.set_exception(exc)

@@ -65,16 +65,10 @@ class LayerSubscription:
             log.warning("group_add failed group=%s; added again once the layer is back", group)
 
     async def add_many(self, groups: list[str]) -> None:
-        """Join every group of ``groups`` at once: one command per Redis shard on the pub/sub layer
-        (parley.realtime.pubsublayer), the groups one by one on a layer without bulk joins."""
+        """Join every group of ``groups`` at once (a sidebar's rooms); as ``add`` when the layer fails."""
         self.groups.update(groups)
-        layer = get_channel_layer()
         try:
-            bulk = getattr(layer, "group_add_many", None)
-            if bulk is not None:
-                await bulk(groups, self.channel)
-            else:
-                await asyncio.gather(*(layer.group_add(group, self.channel) for group in groups))
+            await self._join(groups)
         except Exception:
             self._regroup = True
             log.warning("group_add failed for %d groups; added again once the layer is back", len(groups))
@@ -92,6 +86,17 @@ class LayerSubscription:
         except Exception:
             log.warning("group_discard failed for %d groups", len(groups), exc_info=True)
 
+    async def _join(self, groups: list[str]) -> None:
+        """One command per Redis shard on the pub/sub layer (parley.realtime.pubsublayer); one
+        group at a time on a layer without bulk joins."""
+        layer = get_channel_layer()
+        bulk = getattr(layer, "group_add_many", None)
+        if bulk is not None:
+            await bulk(groups, self.channel)
+        else:
+            for group in groups:
+                await layer.group_add(group, self.channel)
+
     async def discard(self, group: str) -> None:
         self.groups.discard(group)
         try:
@@ -105,15 +110,8 @@ class LayerSubscription:
     async def regroup(self) -> None:
         """Add our channel to every group we serve again (idempotent)."""
         self._regroup = False
-        layer = get_channel_layer()
-        groups = list(self.groups)
         try:
-            bulk = getattr(layer, "group_add_many", None)
-            if bulk is not None:
-                await bulk(groups, self.channel)
-            else:
-                for group in groups:
-                    await layer.group_add(group, self.channel)
+            await self._join(list(self.groups))
         except Exception:
             self._regroup = True
             log.warning("re-adding groups failed", exc_info=True)

@@ -21,6 +21,7 @@ from parley.accounts.services import guest_create
 from parley.accounts.throttle import client_address
 from parley.core import metrics
 from parley.core.errors import ParleyError, RateLimited
+from parley.hooks.metrics import BackgroundCollector
 from parley.messaging.events import user_ref
 from parley.realtime import metrics as realtime_metrics  # noqa: F401  (defines what /metrics shows)
 from parley.realtime import probe, ratelimit
@@ -202,4 +203,9 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             status=403,
             content_type="text/plain",
         )
-    return HttpResponse(metrics.render(), content_type=metrics.CONTENT_TYPE)
+    text = metrics.render()
+    try:
+        text += metrics.render_collected(BackgroundCollector())
+    except DatabaseError:
+        log.warning("metrics: the task queue and webhook figures are left out (database unavailable)")
+    return HttpResponse(text, content_type=metrics.CONTENT_TYPE)

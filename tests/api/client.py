@@ -70,3 +70,13 @@ class Api:
         body = self.call(method, template, expect=expect, **kwargs)
         assert body["error"]["code"] == want, body
         return dict(body["error"])
+
+
+def token_api(base_url: str, schema: Schema, session: Any) -> Api:
+    """An API client with a bearer token made over the API with a signed-in browser session
+    (``tests.support.http.Session``) and its CSRF token."""
+    browser = Api(base_url, schema, cookies=session.cookie_header())
+    csrf = next(c.value for c in session.jar if c.name == "csrftoken")
+    made = browser.call("POST", "/tokens", expect=201, json={"name": "bot"}, headers={"X-CSRFToken": csrf})
+    browser.close()
+    return Api(base_url, schema, token=made["token"])

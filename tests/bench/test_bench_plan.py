@@ -32,6 +32,9 @@ def test_w1s_brings_the_floors_w1_and_runs_on_parley_only() -> None:
     for name in ("tutorial", "tutorial-route"):
         assert _plan(name, {"W1S", "W6"}) == []
     assert _plan("parley-2p", {"W1S", "W6"}) == ["W6"]
+    # WH drains a webhook backlog with worker processes on Parley's database: once per run
+    assert _plan("parley", {"WH", "H1"}) == ["WH"]  # H1 needs the setup's token, which a plan-only server lacks
+    assert _plan("floor", {"WH"}) == _plan("parley-2p", {"WH"}) == []
     assert labels(PROFILES["quick"]).index("W1 N=1000") < labels(PROFILES["quick"]).index("W1S N=1000")
 
 
@@ -72,7 +75,7 @@ def test_the_plain_clients_frames_are_masked_one_frame_each() -> None:
 
 
 def test_the_full_profile_runs_the_sidebar_workloads_by_default() -> None:
-    assert set(DEFAULT_WORKLOADS["full"].split(",")) == {"W1", "W2", "W3", "W4", "W5", "W1S", "W6", "H1"}
+    assert set(DEFAULT_WORKLOADS["full"].split(",")) == {"W1", "W2", "W3", "W4", "W5", "W1S", "W6", "H1", "WH"}
     assert "W6" not in DEFAULT_WORKLOADS["tiny"]  # tests/bench runs tiny: it stays W1-W4
     assert _args([]).workloads == ""  # the profile's default applies
 

@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 
@@ -265,3 +266,37 @@ def test_a_users_send_rate_is_one_limit_across_processes(live_databases: Databas
         answers = asyncio.run(scenario())
     # one bucket of 4 (+ about 2/s while the 16 sends are in flight); two per-process buckets give 8
     assert answers.count("ack") <= 6 and answers.count("limited") >= 10, answers
+
+
+def test_a_revoked_token_stops_working_on_every_process_at_once(live_databases: Databases, workdir: Path) -> None:
+    """Each process keeps the HTTP API's token sign-ins for PARLEY_TOKEN_CACHE_MS (here a minute,
+    so that only the revocation's broadcast can end them in time): a token revoked through one
+    process is refused by the other within moments, though that one signed a request in with it."""
+    with ExitStack() as stack:
+        cluster = _start_cluster(
+            stack, live_databases, workdir, PARLEY_CHANNEL_LAYER="pubsub", PARLEY_TOKEN_CACHE_MS="60000"
+        )
+        one, other = cluster.servers
+        ann = signup(one.base_url, "ann")
+        ann.get("/rooms/lobby/")
+        csrf = next(c.value for c in ann.jar if c.name == "csrftoken")
+        with httpx.Client(timeout=10) as http:
+            made = http.post(
+                one.base_url + "/api/v1/tokens",
+                json={"name": "bot"},
+                headers={"Cookie": ann.cookie_header(), "X-CSRFToken": csrf},
+            )
+            assert made.status_code == 201, made.text
+            bearer = {"Authorization": f"Bearer {made.json()['token']}"}
+            for server in (one, other):  # both processes sign a request in with it: both keep it
+                assert http.get(server.base_url + "/api/v1/me", headers=bearer).status_code == 200
+            revoked = http.delete(
+                f"{one.base_url}/api/v1/tokens/{made.json()['id']}",
+                headers={"Cookie": ann.cookie_header(), "X-CSRFToken": csrf},
+            )
+            assert revoked.status_code == 204, revoked.text
+            assert http.get(one.base_url + "/api/v1/me", headers=bearer).status_code == 401
+            deadline = time.monotonic() + 5
+            while http.get(other.base_url + "/api/v1/me", headers=bearer).status_code != 401:
+                assert time.monotonic() < deadline, "the other process still signs the revoked token in"
+                time.sleep(0.05)

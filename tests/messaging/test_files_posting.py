@@ -4,6 +4,7 @@ comes from its bytes (parley.files.sniff)."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -33,9 +34,15 @@ def attachment(user: User, room: Room, name: str = "a.png") -> Attachment:
     )
 
 
+_batches = itertools.count()
+
+
 def batch(user: User, *files: Any) -> list[PostRequest]:
+    # Each batch's cids are new: ``id(files)`` was used here, and a tuple's id is reused once the
+    # previous one is freed, so a batch could repeat the last one's cids and post nothing.
+    number = next(_batches)
     return [
-        PostRequest(user=user, room="lobby", cid=f"c{index}-{id(files)}", body=f"m{index}", files=f)
+        PostRequest(user=user, room="lobby", cid=f"c{index}-{number}", body=f"m{index}", files=f)
         for index, f in enumerate(files)
     ]
 

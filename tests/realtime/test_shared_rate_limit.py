@@ -46,3 +46,17 @@ async def test_without_redis_the_local_buckets_decide(redis: RedisServer, settin
     assert await bucket.take(7) is None  # fails open, quickly
     assert time.monotonic() - t0 < 1.0
     await bucket.close()
+
+
+async def test_api_reads_are_a_bucket_of_their_own_shared_by_processes(redis: RedisServer, settings: Any) -> None:
+    settings.PARLEY_RATE_PER_SECOND, settings.PARLEY_RATE_BURST = 10, 1
+    first, second = SharedBucket(redis.url), SharedBucket(redis.url)
+    read = {"kind": "reads", "per_second": 2.0, "burst": 2.0}
+    assert await first.take(7, **read) is None
+    assert await second.take(7, **read) is None  # the burst's second, on the other process
+    wait = await first.take(7, **read)
+    assert wait is not None and 0.0 < wait <= 0.5  # one read per 500 ms
+    assert await first.take(7) is None  # sends are another bucket
+    assert await second.take(7) is not None  # (burst 1)
+    await first.close()
+    await second.close()

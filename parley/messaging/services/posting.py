@@ -3,16 +3,19 @@ refuses, give the rest the rooms' next seqs, append them, and publish them on co
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from functools import partial
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from parley.accounts.digest import digest_recipients, digest_schedule
 from parley.accounts.models import User
 from parley.core import json
 from parley.core.errors import BadRequest, Forbidden, NotFound, ParleyError
 from parley.files.claim import files_claim, files_mark_sent
+from parley.hooks.fanout import deliveries_record
 from parley.messaging import events
 from parley.messaging.events import FileRef
 from parley.messaging.formatting import message_html
@@ -23,6 +26,8 @@ from parley.messaging.services.store import Locked, Rooms, Row, Store, store_for
 from parley.messaging.services.validation import Valid, post_validate
 from parley.realtime.publish import PublishedEvent, room_events_publish
 from parley.rooms.access import room_access_rule
+
+log = logging.getLogger("parley.messaging")
 
 
 def message_post(
@@ -93,13 +98,31 @@ def _store(store: Store, valid: list[Valid], results: list[Posted | ParleyError 
             if (mention := found.get(item.index)) is not None
             for user_id in ([None] if mention.room else mention.users)  # @room covers every member
         )
+    deliveries_record(published)  # outgoing webhooks: owed in the same transaction
     transaction.on_commit(partial(room_events_publish, published))
+    # The digest (parley.accounts.digest): only DMs (private, "dm-" slugs) and named mentions count.
+    dm_posts = [(row[0], row[2]) for row, item in zip(rows, firsts, strict=True) if _maybe_dm(item.room, locked.rooms)]
+    if dm_posts or found:
+        mentioned = {user_id for mention in found.values() for user_id in mention.users}
+        transaction.on_commit(partial(_digest_after_commit, mentioned, dm_posts))
     stored = {item.key: (item.index, event) for item, event in zip(firsts, published, strict=True)}
     for item in fresh:
         first, event = stored[item.key]
         results[item.index] = Posted(
             room_id=event.room_id, room=event.room, seq=event.seq, cid=item.cid, created=item.index == first
         )
+
+
+def _maybe_dm(slug: str, rooms: Rooms) -> bool:
+    return slug.startswith("dm-") and not rooms[slug][2]
+
+
+def _digest_after_commit(mentioned: set[int], dm_posts: list[tuple[int, int]]) -> None:
+    """Never raises: the posts are committed, a digest is not worth an error."""
+    try:
+        digest_schedule(digest_recipients(mentioned=mentioned, posts=dm_posts))
+    except Exception:
+        log.warning("digest not scheduled", exc_info=True)
 
 
 def _sort_out(

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from parley.accounts.models import User
 from parley.core import json
+from parley.hooks.fanout import deliveries_record
 from parley.messaging import events
 from parley.messaging.models import Event
 from parley.realtime.publish import PublishedEvent, room_events_publish
@@ -47,5 +48,6 @@ def room_event_append(
     )
     Event.objects.create(room=room, seq=seq, kind=kind, author=actor, cid=cid, body="", created_at=moment, frame=frame)
     published = [PublishedEvent(room=room.slug, room_id=room.pk, seq=seq, frame=frame, body=None)]
+    deliveries_record(published)  # outgoing webhooks: owed in the same transaction
     transaction.on_commit(partial(room_events_publish, published))
     return seq
