@@ -37,6 +37,8 @@ class Ids:
 
 
 async def subscribe(conn: Conn, room: str, since: int | None = None, wait_s: float = 30.0) -> dict[str, Any]:
+    if conn.closed:  # closed right after its handshake (a 1013 when the database did not answer it)
+        raise ConnectionError(f"socket closed before subscribe ({conn.meter.last_error or 'no error frame'})")
     fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
     conn.waiters[room] = fut
     frame: dict[str, Any] = {"type": "subscribe", "room": room}
