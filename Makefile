@@ -97,7 +97,7 @@ clean:
 
 # Benchmarks (docs/performance.md): the runner starts every server it measures and stops it.
 bench: setup
-	$(BIN)/python -m parley.bench --profile full
+	$(BIN)/python -m parley.bench --profile full --clients bench,plain
 
 bench-quick: setup
-	$(BIN)/python -m parley.bench --profile quick
+	$(BIN)/python -m parley.bench --profile quick --clients bench,plain

@@ -1,8 +1,9 @@
-"""`make bench`: start each server configuration, run W1-W4, W1S, W6 against it, stop it; print, save, plot.
+"""`make bench`: start each server configuration, run W1-W6, W1S, H1 against it, stop it; print, save, plot.
 
 python -m parley.bench [--profile full|quick|tiny] [--servers floor,tutorial,parley,parley-2p]
                        (also parley-asgi, parley-2p-core, tutorial-route, tutorial-route-sync)
-                       [--workloads W1,W2,W3,W4,W1S,W6,H1,WH] [--out var/bench] [--doc docs/performance.md]
+                       [--workloads W1,W2,W3,W4,W5,W1S,W6,H1,WH] [--clients bench,plain]
+                       [--out var/bench] [--doc docs/performance.md]
 """
 
 from __future__ import annotations
@@ -41,15 +42,29 @@ from parley.bench.servers import (
     two_cores,
 )
 from parley.bench.sidebar import w1s, w6
+from parley.bench.storm import w5
 from parley.bench.webhooks import wh
 from parley.bench.workloads import Ids, w1, w2, w3, w4
 
-BUDGET_S = {"full": 2400.0, "quick": 150.0, "tiny": 50.0}
+BUDGET_S = {"full": 3600.0, "quick": 300.0, "tiny": 50.0}  # W1 and W2 may run with two clients
 WH_DELIVERIES = {"full": 10_000, "quick": 2_000, "tiny": 500}  # the webhook backlog WH drains
 WH_WORKERS = 2  # db_worker processes (docs/performance.md: one vs two)
-WORKLOADS = ("W1", "W2", "W3", "W4", "W1S", "W6", "H1", "WH")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W1S", "W6", "H1", "WH")
 # what runs without --workloads: the sidebar's workloads in the full profile (`make bench`) only
-DEFAULT_WORKLOADS = {"full": "W1,W2,W3,W4,W1S,W6,H1,WH", "quick": "W1,W2,W3,W4,H1", "tiny": "W1,W2,W3,W4,H1"}
+DEFAULT_WORKLOADS = {
+    "full": "W1,W2,W3,W4,W5,W1S,W6,H1,WH",
+    "quick": "W1,W2,W3,W4,W5,H1",
+    "tiny": "W1,W2,W3,W4,H1",
+}
+# the load clients: "bench" (picows, parley.bench.client) and "plain" (parley.bench.plain: one
+# frame per write, Python parser, the profile of browsers and most bot libraries); W1 and W2 run
+# with each client asked for, the other workloads with the first
+CLIENTS = ("bench", "plain")
+CLIENT_LABELS = {
+    "bench": "picows (C frame parser), one frame per write, TCP_NODELAY, sends due every ~1 ms",
+    "plain": "asyncio protocol, Python frame parser, fresh mask per frame, one frame per write, TCP_NODELAY, "
+    "sends due every ~1 ms",
+}
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -62,6 +77,16 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help=f"comma-separated, of {','.join(WORKLOADS)} (default: {DEFAULT_WORKLOADS['full']} in the full "
         f"profile, {DEFAULT_WORKLOADS['quick']} otherwise); W1S also runs the floor's W1 at W1S's N",
     )
+    ap.add_argument(
+        "--clients",
+        default="bench",
+        help="comma-separated, of bench,plain: W1 and W2 run with each (`make bench`: bench,plain)",
+    )
+    ap.add_argument(
+        "--set",
+        default="",
+        help="change profile sizes, e.g. w2_rooms=1000,w2_hold_s=8,max_steps=8 (recorded in results.json)",
+    )
     ap.add_argument("--out", default=str(ROOT / "var" / "bench"))
     ap.add_argument("--doc", default="", help="also write the markdown summary to this file")
     ap.add_argument("--db", choices=["postgres", "sqlite"], default="postgres", help="Parley's database")
@@ -73,6 +98,20 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     )
     ap.add_argument("--token", default=os.environ.get("PARLEY_BENCH_TOKEN", ""), help="bearer token for --target")
     return ap.parse_args(argv)
+
+
+def _profile(args: argparse.Namespace) -> Profile:
+    """The profile asked for, with ``--set`` applied."""
+    p = PROFILES[args.profile]
+    types = {f.name: f.type for f in dataclasses.fields(Profile)}
+    changes: dict[str, Any] = {}
+    for pair in (x.strip() for x in args.set.split(",") if x.strip()):
+        key, _, value = pair.partition("=")
+        kind = str(types.get(key, ""))
+        if kind not in ("int", "float", "bool"):
+            raise SystemExit(f"--set: {key!r} is not a numeric profile field ({', '.join(sorted(types))})")
+        changes[key] = value.lower() in ("1", "true") if kind == "bool" else (int if kind == "int" else float)(value)
+    return dataclasses.replace(p, **changes)
 
 
 def _redacted(argv: list[str]) -> list[str]:
@@ -108,13 +147,21 @@ def say(text: str) -> None:
 Plan = dict[str, Callable[[], Awaitable[dict[str, Any]]]]
 
 
-def labels(p: Profile) -> list[str]:
+def _suffix(client: str) -> str:
+    return "" if client == "bench" else f" [{client}]"
+
+
+def labels(p: Profile, clients: tuple[str, ...] = ("bench",)) -> list[str]:
     """Every workload label in the order a run measures them (on every configuration in turn)."""
     w1_sizes = sorted({*p.w1_sizes, *p.w1s_sizes})
-    return ["W3", *(f"W1 N={n}" for n in w1_sizes), *(f"W1S N={n}" for n in p.w1s_sizes), "W2", "W4", "W6", "H1", "WH"]
+    w1 = [f"W1 N={n}{_suffix(c)}" for n in w1_sizes for c in clients]
+    w2 = [f"W2{_suffix(c)}" for c in clients]
+    return ["W3", *w1, *(f"W1S N={n}" for n in p.w1s_sizes), *w2, "W4", "W5", "W6", "H1", "WH"]
 
 
-def plan_for(name: str, p: Profile, workloads: set[str], server: Server, ids: Ids) -> Plan:
+def plan_for(
+    name: str, p: Profile, workloads: set[str], server: Server, ids: Ids, clients: tuple[str, ...] = ("bench",)
+) -> Plan:
     """The workloads one configuration runs, by label, in the order they run."""
     protocol_v1 = server.spec.protocol == "parley"
     main = not name.startswith("parley-2p")  # 2-process configurations answer one question: W1 scaling
@@ -125,7 +172,8 @@ def plan_for(name: str, p: Profile, workloads: set[str], server: Server, ids: Id
     if "W1S" in workloads and name == "floor":  # W1S's reference: the floor's W1 at the same N
         w1_sizes += [n for n in p.w1s_sizes if n not in w1_sizes]
     for n in sorted(w1_sizes):
-        plan[f"W1 N={n}"] = lambda n=n: w1(server, n, p, ids, say)  # type: ignore[misc]
+        for c in clients:
+            plan[f"W1 N={n}{_suffix(c)}"] = lambda n=n, c=c: w1(server, n, p, ids, say, c)  # type: ignore[misc]
     # the sidebar's workloads: Parley's protocol v1 only (the peers have no sidebar); W6 on the
     # 2-process configurations too: there a watch is a layer subscription per room
     sidebar = protocol_v1 and server.local
@@ -133,9 +181,12 @@ def plan_for(name: str, p: Profile, workloads: set[str], server: Server, ids: Id
         for n in p.w1s_sizes:
             plan[f"W1S N={n}"] = lambda n=n: w1s(server, n, p, ids, say)  # type: ignore[misc]
     if "W2" in workloads and main:
-        plan["W2"] = lambda: w2(server, p, ids, say)
+        for c in clients:
+            plan[f"W2{_suffix(c)}"] = lambda c=c: w2(server, p, ids, say, c)  # type: ignore[misc]
     if "W4" in workloads and main and protocol_v1:
         plan["W4"] = lambda: w4(server, p, ids, say)
+    if "W5" in workloads and main and protocol_v1:
+        plan["W5"] = lambda: w5(server, p, ids, say, clients[0])
     if "W6" in workloads and sidebar:
         plan["W6"] = lambda: w6(server, p, ids, say)
     if "H1" in workloads and main and protocol_v1 and "token" in server.creds:
@@ -165,8 +216,11 @@ async def run_planned(label: str, run: Callable[[], Awaitable[dict[str, Any]]], 
         out = await asyncio.wait_for(run(), timeout=BUDGET_S[p.name])
     except Exception as exc:
         say(f"  {label}: ERROR {exc!r}"[:400])
-        workload, _, n = label.partition(" N=")
+        name, _, client = label.partition(" [")
+        workload, _, n = name.partition(" N=")
         out = {"workload": workload, **({"n": int(n)} if n else {}), "error": repr(exc)[:400]}
+        if client:
+            out["client"] = client.rstrip("]")
     say(f"  {label} done in {time.monotonic() - t0:.1f}s")
     return out
 
@@ -186,8 +240,11 @@ async def quiesce(servers: dict[str, Server], limit_pct: float = 10.0, patience_
             return
 
 
-async def bench_server(name: str, p: Profile, workloads: set[str], server: Server, ids: Ids) -> list[dict[str, Any]]:
-    return [await run_planned(label, run, p) for label, run in plan_for(name, p, workloads, server, ids).items()]
+async def bench_server(
+    name: str, p: Profile, workloads: set[str], server: Server, ids: Ids, clients: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    plan = plan_for(name, p, workloads, server, ids, clients)
+    return [await run_planned(label, run, p) for label, run in plan.items()]
 
 
 async def bench_remote(args: argparse.Namespace, p: Profile, run: dict[str, Any], workloads: set[str]) -> None:
@@ -206,7 +263,7 @@ async def bench_remote(args: argparse.Namespace, p: Profile, run: dict[str, Any]
     gc.collect()
     gc.freeze()
     try:
-        run["results"]["remote"] = await bench_server("remote", p, workloads, server, Ids())
+        run["results"]["remote"] = await bench_server("remote", p, workloads, server, Ids(), clients_of(args))
     finally:
         gc.unfreeze()
     errors = [s.get("last_error", "") for r in run["results"]["remote"] for s in r.get("steps", [])]
@@ -215,6 +272,14 @@ async def bench_remote(args: argparse.Namespace, p: Profile, run: dict[str, Any]
             "  the deployment rate-limits the bench's bot: run it with PARLEY_RATE_PER_SECOND=1000000 "
             "PARLEY_RATE_BURST=1000000 while you measure"
         )
+
+
+def clients_of(args: argparse.Namespace) -> tuple[str, ...]:
+    clients = tuple(dict.fromkeys(c.strip() for c in args.clients.split(",") if c.strip()))
+    unknown = [c for c in clients if c not in CLIENTS]
+    if unknown or not clients:
+        raise SystemExit(f"unknown client(s) {unknown}; choose from {', '.join(CLIENTS)}")
+    return clients
 
 
 async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workdir: Path) -> None:
@@ -250,11 +315,12 @@ async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workd
             servers[name] = started
             run["servers"][name] = info
             run["results"][name] = []
-        plans = {name: plan_for(name, p, workloads, server, ids) for name, server in servers.items()}
+        clients = clients_of(args)
+        plans = {name: plan_for(name, p, workloads, server, ids, clients) for name, server in servers.items()}
         deadline = time.monotonic() + BUDGET_S[p.name]  # for the workloads: starting servers is not measuring
         gc.collect()
         gc.freeze()
-        for label in labels(p):
+        for label in labels(p, clients):
             for name, plan in plans.items():
                 if label not in plan:
                     continue
@@ -273,7 +339,7 @@ async def bench(args: argparse.Namespace, p: Profile, run: dict[str, Any], workd
 
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
-    p = PROFILES[args.profile]
+    p = _profile(args)
     _raise_fd_limit()
     if not args.target:
         pin_client()  # against a remote deployment the client has this machine to itself
@@ -286,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m parley.bench " + shlex.join(_redacted(argv if argv is not None else sys.argv[1:])),
         "profile": dataclasses.asdict(p),
         "machine": _machine(),
+        "clients": {c: CLIENT_LABELS[c] for c in clients_of(args)},
         "servers": {},
         "results": {},
     }

@@ -82,7 +82,10 @@ class Conn(WSListener):
             if frame.msg_type == WSMsgType.CLOSE:
                 transport.disconnect()
             return
-        data = frame.get_payload_as_bytes()
+        self.on_text(frame.get_payload_as_bytes())
+
+    def on_text(self, data: bytes) -> None:
+        """One text frame's payload (also the plain client's entry, parley.bench.plain)."""
         if data.startswith(ACTIVITY):
             self._activity(data)
             return
@@ -146,7 +149,14 @@ class Conn(WSListener):
             self.transport.disconnect()
 
 
-async def open_conn(url: str, headers: dict[str, str], meter: Meter, handshake_s: float = 30.0) -> Conn:
+async def open_conn(
+    url: str, headers: dict[str, str], meter: Meter, handshake_s: float = 30.0, mode: str = "bench"
+) -> Conn:
+    """A socket of the bench client (picows), or with ``mode="plain"`` of the plain client."""
+    if mode == "plain":
+        from parley.bench.plain import open_plain
+
+        return await open_plain(Conn(meter), url, headers, handshake_s)
     _, listener = await ws_connect(
         lambda: Conn(meter),
         url,

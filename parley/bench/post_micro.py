@@ -1,6 +1,6 @@
 """Micro-benchmark of group commit: CPU and wall time per post in ``messages_post``, in process.
 
-    python -m parley.bench.post_micro [--sizes 5,20,100] [--seconds 4] [--compare REV] [--profile PATH]
+    python -m parley.bench.post_micro [--sizes 5,20,100] [--seconds 4] [--compare REV] [--debug] [--profile PATH]
 
 Runs against a fresh PostgreSQL database cloned from a migrated template (PARLEY_MICRO_PG, default
 postgres://postgres@127.0.0.1:5432/postgres, names the server). Like W2: one author, public rooms,
@@ -8,7 +8,8 @@ every post of a batch to a different room. ``--compare REV`` also loads
 ``parley/messaging/services.py`` as it was at REV (a revision from before it became a package)
 and alternates the two in short rounds, so both see the same machine noise. Publishing is
 replaced by a no-op: it is not the DB thread's work in the server (it hands the batch to the
-event loop).
+event loop). ``--debug`` also runs the current code with ``settings.DEBUG`` on (what ``make run``
+with the dev settings pays: Django records every query), alternated the same way.
 """
 
 from __future__ import annotations
@@ -65,9 +66,10 @@ def _load_services_at(rev: str) -> types.ModuleType:
 
 
 class Variant:
-    def __init__(self, name: str, services: types.ModuleType) -> None:
+    def __init__(self, name: str, services: types.ModuleType, debug: bool = False) -> None:
         self.name = name
         self.services = services
+        self.debug = debug
         services.room_events_publish = lambda batch: None  # type: ignore[attr-defined]
         self.posts = 0
         self.cpu = 0.0
@@ -78,9 +80,13 @@ class Variant:
         request = self.services.PostRequest
         prepared = [[request(user=u, room=r, cid=c, body=b) for u, r, c, b in batch] for batch in batches]
         post: Callable[[list[Any]], list[Any]] = self.services.messages_post
+        from django.conf import settings
+
+        settings.DEBUG = self.debug  # read per cursor: DEBUG wraps each in CursorDebugWrapper
         cpu, thread, wall = time.process_time(), time.thread_time(), time.perf_counter()
         for batch in prepared:
             results = post(batch)
+        settings.DEBUG = False
         self.cpu += time.process_time() - cpu
         self.thread += time.thread_time() - thread
         self.wall += time.perf_counter() - wall
@@ -101,6 +107,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0, help="about this long per size (all variants)")
     ap.add_argument("--rooms", type=int, default=1000)
     ap.add_argument("--compare", metavar="REV", help="also run services.py as of this git revision")
+    ap.add_argument("--debug", action="store_true", help="also run the current code with DEBUG on")
     ap.add_argument("--profile", metavar="PATH", help="cProfile the current code into PATH (pstats)")
     args = ap.parse_args()
 
@@ -121,6 +128,8 @@ def main() -> None:
     variants = [Variant("current", posting)]  # the module that calls room_events_publish
     if args.compare:
         variants.append(Variant(args.compare[:12], _load_services_at(args.compare)))
+    if args.debug:
+        variants.append(Variant("DEBUG=1", posting, debug=True))
     counter = 0
 
     def batches(size: int, count: int) -> list[list[tuple[Any, str, str, str]]]:

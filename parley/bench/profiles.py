@@ -35,11 +35,16 @@ class Profile:
     w6_busy_rate: float = 5.0
     w6_connects: int = 50
     w6_watch_s: float = 0.5  # how long each connection stays open counting activity
+    # W5: ``w5_sockets`` v1 sockets (one room per 100) reconnect at once, ``w5_inflight`` handshakes in flight
+    w5_sockets: int = 10000
+    w5_inflight: int = 1000
 
 
 PROFILES = {
     "full": Profile("full", (100, 1000, 5000), 3.0, 2.0, 12, 2, 150.0, 1000, 10.0, 10000, 1000, 100, retry_failed=True),
-    "quick": Profile("quick", (100, 1000), 1.0, 1.0, 6, 0, 12.0, 100, 0.0, 1000, 200, 100, w6_connects=20),
+    "quick": Profile(
+        "quick", (100, 1000), 1.0, 1.0, 6, 0, 12.0, 100, 0.0, 1000, 200, 100, w6_connects=20, w5_sockets=2000
+    ),
     "tiny": Profile(
         "tiny",
         (20,),
@@ -60,6 +65,8 @@ PROFILES = {
         w6_busy=3,
         w6_connects=5,
         w6_watch_s=0.3,
+        w5_sockets=100,
+        w5_inflight=50,
     ),
 }
 
@@ -82,6 +89,10 @@ def w6_rooms(p: Profile) -> list[str]:
     return [f"w6-{i}" for i in range(p.w6_rooms)]
 
 
+def w5_rooms(p: Profile) -> list[str]:
+    return [f"w5-{i}" for i in range(max(1, p.w5_sockets // 100))]
+
+
 def slugs_for(profile: Profile) -> list[str]:
     rooms = [f"w1-{n}" for n in profile.w1_sizes]
     rooms += [f"w2-{i}" for i in range(profile.w2_rooms)]
@@ -89,6 +100,7 @@ def slugs_for(profile: Profile) -> list[str]:
     rooms += [f"w4-{i}" for i in range(max(1, profile.w4_clients // 100))]
     rooms += [w1s_room(n) for n in profile.w1s_sizes] + w1s_quiet_rooms(profile)
     rooms += w6_rooms(profile)
+    rooms += w5_rooms(profile)
     rooms += [f"h1-{i}" for i in range(4)]  # H1: HTTP posts (parley.bench.http_posts.H1_ROOMS)
     return rooms
 

@@ -22,6 +22,7 @@ TUTORIAL_ROUTE_TARGETS = {"tutorial-route": 0.5, "tutorial-route-sync": 0.25}
 TUTORIAL_ROUTE_N = 1000
 W1S_SHARE, W1S_N = 0.8, 1000  # W1S at N=1,000 against the floor's W1 at N=1,000, same run
 W6_P99_MS, W6_ROOMS, W6_BUSY = 100.0, 500, 20  # the rooms answer's p99 for a user in 500 rooms, 20 busy
+W5_SOCKETS, W5_SECONDS = 10000, 10.0  # the reconnect storm: 10,000 sockets back and resubscribed in 10 s
 
 
 def columns(run: Run) -> list[str]:
@@ -30,19 +31,36 @@ def columns(run: Run) -> list[str]:
     return sorted(names, key=lambda n: (COLUMNS.index(n.split("+")[0]) if n.split("+")[0] in COLUMNS else 99, n))
 
 
-def _w1(run: Run, server: str, n: int, workload: str = "W1") -> dict[str, Any] | None:
+def _w1(run: Run, server: str, n: int, workload: str = "W1", client: str = "bench") -> dict[str, Any] | None:
     for r in run["results"].get(server, []):
-        if r.get("workload") == workload and r.get("n") == n:
+        if r.get("workload") == workload and r.get("n") == n and r.get("client", "bench") == client:
             return r
     return None
+
+
+def clients(run: Run) -> list[str]:
+    """The load clients of a run (older runs: the bench client only)."""
+    return list(run.get("clients") or ["bench"])
+
+
+def _suffix(client: str) -> str:
+    return "" if client == "bench" else f" [{client}]"
 
 
 def _w1s_sizes(run: Run) -> list[int]:
     return list(run["profile"].get("w1s_sizes", ()))
 
 
-def _get(run: Run, server: str, workload: str) -> dict[str, Any] | None:
-    return next((r for r in run["results"].get(server, []) if r.get("workload") == workload), None)
+def _get(run: Run, server: str, workload: str, client: str | None = "bench") -> dict[str, Any] | None:
+    """A workload's result; ``client=None``: whichever client ran it (W3, W4, W5, W6, H1 run with one)."""
+    return next(
+        (
+            r
+            for r in run["results"].get(server, [])
+            if r.get("workload") == workload and (client is None or r.get("client", "bench") == client)
+        ),
+        None,
+    )
 
 
 def w1_figure(r: dict[str, Any] | None) -> float | None:
@@ -118,6 +136,10 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         ratios[f"W1 N={n} parley-asgi/floor"] = _ratio(w1_figure(_w1(run, "parley-asgi", n)), floor)
         for route in TUTORIAL_ROUTE_TARGETS:
             ratios[f"W1 N={n} {route}/floor"] = _ratio(w1_figure(_w1(run, route, n)), floor)
+        for client in clients(run)[1:] if clients(run)[0] == "bench" else clients(run):
+            mine = w1_figure(_w1(run, "parley", n, client=client))
+            theirs = w1_figure(_w1(run, "floor", n, client=client))
+            ratios[f"W1 N={n} parley/floor{_suffix(client)}"] = _ratio(mine, theirs)
         if n >= 1000 and (_w1(run, "parley", n) is not None or "parley" not in run["results"]):
             # (a run whose parley did not measure W1, e.g. `--workloads W1S` beside the floor's
             # W1, has no row for this target)
@@ -130,18 +152,8 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             targets.append({"target": f"W1 N={n} 2 procs >= 1.5 x 1", "value": value, "met": judged})
     targets += _tutorial_route_targets(run, ratios)
     targets += _sidebar_targets(run, ratios)
-    w2 = _get(run, "parley", "W2")
-    if w2 is not None:
-        best = w2.get("hold") or w2.get("best")
-        rate = w2_figure(w2) or 0.0
-        ack = best["ack_p99_ms"] if best else None
-        ratios["W2 parley/floor msg/s"] = _ratio(rate, w2_figure(_get(run, "floor", "W2")))
-        met: bool | None = (
-            rate >= 3000 and ack is not None and ack < 100 and run["servers"]["parley"].get("database") == "postgres"
-        )
-        if run["profile"]["w2_rooms"] < 1000 or not run["profile"]["w2_hold_s"]:
-            met = None  # a smaller W2 (quick, tiny) says nothing about the target
-        targets.append({"target": "W2 >= 3,000 msg/s acked (PostgreSQL), p99 ack < 100ms", "value": rate, "met": met})
+    targets += _w2_targets(run, ratios)
+    targets += _w5_targets(run)
     h1 = _get(run, "parley", "H1")
     if h1 is not None and "acked_per_s" in h1:
         value = h1["acked_per_s"]
@@ -171,6 +183,48 @@ def ratios_and_targets(run: Run) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         met4 = bool(secs and secs <= 5) if full else None
         targets.append({"target": "W4 1,000 clients caught up <= 5 s", "value": secs, "met": met4})
     return ratios, targets
+
+
+def _w2_targets(run: Run, ratios: dict[str, Any]) -> list[dict[str, Any]]:
+    """W2 with each load client: the held rate against the floor's (same client, same run)."""
+    targets: list[dict[str, Any]] = []
+    for client in clients(run):
+        w2 = _get(run, "parley", "W2", client)
+        if w2 is None:
+            continue
+        best = w2.get("hold") or w2.get("best")
+        rate = w2_figure(w2) or 0.0
+        ack = best["ack_p99_ms"] if best else None
+        ratios[f"W2 parley/floor msg/s{_suffix(client)}"] = _ratio(rate, w2_figure(_get(run, "floor", "W2", client)))
+        met: bool | None = (
+            rate >= 3000 and ack is not None and ack < 100 and run["servers"]["parley"].get("database") == "postgres"
+        )
+        if run["profile"]["w2_rooms"] < 1000 or not run["profile"]["w2_hold_s"]:
+            met = None  # a smaller W2 (quick, tiny) says nothing about the target
+        target = f"W2 >= 3,000 msg/s acked (PostgreSQL), p99 ack < 100ms{_suffix(client)}"
+        targets.append({"target": target, "value": rate, "met": met})
+    return targets
+
+
+def _w5_targets(run: Run) -> list[dict[str, Any]]:
+    w5 = _get(run, "parley", "W5", None)
+    if w5 is None:
+        return []
+    secs = w5.get("all_resubscribed_s")
+    clean = bool(w5.get("ok")) and secs is not None and secs <= W5_SECONDS
+    met: bool | None = clean if w5.get("sockets", 0) >= W5_SOCKETS else None
+    return [
+        {"target": f"W5 {W5_SOCKETS:,} sockets resubscribed <= {W5_SECONDS:.0f} s, no error", "value": secs, "met": met}
+    ]
+
+
+def _fmt_w5(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "-"
+    if r.get("error"):
+        return "error"
+    trouble = f"; errors {r['error_frames']}, 5xx {r['refused_5xx']}, failed {r['failed']}"
+    return f"{r['all_resubscribed_s']} s ({r['resubscribed']:,}/{r['sockets']:,}, {r['reconnects_per_s']:,}/s{trouble})"
 
 
 def _tutorial_route_targets(run: Run, ratios: dict[str, Any]) -> list[dict[str, Any]]:
@@ -250,39 +304,52 @@ def verdict(met: bool | None) -> str:
 
 
 def table(run: Run) -> str:
+    """One row per workload (W1 and W2: per load client, in the client column)."""
     cols = columns(run)
     rows: list[list[str]] = []
     for n in run["profile"]["w1_sizes"]:
-        rows.append([f"W1 N={n:,} deliveries/s", *(_fmt_search(_w1(run, c, n)) for c in cols)])
+        for k in clients(run):
+            rows.append([f"W1 N={n:,} deliveries/s", k, *(_fmt_search(_w1(run, c, n, client=k)) for c in cols)])
     for n in _w1s_sizes(run):  # the floor's W1 at W1S's N, when W1 itself did not measure it
         if n not in run["profile"]["w1_sizes"] and any(_w1(run, c, n) for c in cols):
-            rows.append([f"W1 N={n:,} deliveries/s", *(_fmt_search(_w1(run, c, n)) for c in cols)])
+            rows.append([f"W1 N={n:,} deliveries/s", "bench", *(_fmt_search(_w1(run, c, n)) for c in cols)])
     for n in run["profile"]["w1_sizes"]:
-        rows.append([f"W1 N={n:,} CPU us/delivery server, client", *(_cpu_per_delivery(_w1(run, c, n)) for c in cols)])
+        for k in clients(run):
+            cpu = [_cpu_per_delivery(_w1(run, c, n, client=k)) for c in cols]
+            rows.append([f"W1 N={n:,} CPU us/delivery server, client", k, *cpu])
     for n in _w1s_sizes(run):
         if any(_w1(run, c, n, "W1S") for c in cols):
-            rows.append([f"W1S N={n:,} deliveries/s", *(_fmt_search(_w1(run, c, n, "W1S")) for c in cols)])
+            rows.append([f"W1S N={n:,} deliveries/s", "bench", *(_fmt_search(_w1(run, c, n, "W1S")) for c in cols)])
             cpu = [_cpu_per_delivery(_w1(run, c, n, "W1S")) for c in cols]
-            rows.append([f"W1S N={n:,} CPU us/delivery server, client", *cpu])
-    rows.append(["W2 msg/s (5 members)", *(_fmt_w2(_get(run, c, "W2")) for c in cols)])
+            rows.append([f"W1S N={n:,} CPU us/delivery server, client", "bench", *cpu])
+    for k in clients(run):
+        rows.append(["W2 msg/s (5 members)", k, *(_fmt_w2(_get(run, c, "W2", k)) for c in cols)])
     w3 = [_get(run, c, "W3") for c in cols]
     rows.append(
         [
             "W3 KB/conn (connects/s)",
+            "bench",
             *(f"{r['kb_per_conn']} ({r['connects_per_s']:,}/s)" if r and "kb_per_conn" in r else "-" for r in w3),
         ]
     )
     w4 = [_get(run, c, "W4") for c in cols]
-    rows.append(["W4 all caught up (s)", *(str(r.get("all_caught_up_s")) if r and "clients" in r else "-" for r in w4)])
+    w4_cells = (str(r.get("all_caught_up_s")) if r and "clients" in r else "-" for r in w4)
+    rows.append(["W4 all caught up (s)", "bench", *w4_cells])
+    w5 = [_get(run, c, "W5", None) for c in cols]
+    if any(w5):
+        client = next(r.get("client", "bench") for r in w5 if r)
+        rows.append(["W5 reconnect storm: all resubscribed", client, *(_fmt_w5(r) for r in w5)])
     if any(_get(run, c, "W6") for c in cols):
-        rows.append(["W6 rooms answer", *(_fmt_w6(_get(run, c, "W6")) for c in cols)])
-        rows.append(["W6 activity (busy rooms)", *(_fmt_w6_activity(_get(run, c, "W6")) for c in cols)])
+        rows.append(["W6 rooms answer", "bench", *(_fmt_w6(_get(run, c, "W6")) for c in cols)])
+        rows.append(["W6 activity (busy rooms)", "bench", *(_fmt_w6_activity(_get(run, c, "W6")) for c in cols)])
     h1 = [_get(run, c, "H1") for c in cols]
-    rows.append(["H1 HTTP posts acked/s", *(f"{r['acked_per_s']:,}" if r and "acked_per_s" in r else "-" for r in h1)])
+    h1_cells = (f"{r['acked_per_s']:,}" if r and "acked_per_s" in r else "-" for r in h1)
+    rows.append(["H1 HTTP posts acked/s", "http", *h1_cells])
     wh = [_get(run, c, "WH") for c in cols]
     if any(wh):
-        rows.append(["WH webhook deliveries/s", *(f"{r['per_s']:,}" if r and "per_s" in r else "-" for r in wh)])
-    head = ["", *cols]
+        wh_cells = (f"{r['per_s']:,}" if r and "per_s" in r else "-" for r in wh)
+        rows.append(["WH webhook deliveries/s", "http", *wh_cells])
+    head = ["", "client", *cols]
     widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
     lines = [" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head, *rows]]
     lines.insert(1, "-+-".join("-" * w for w in widths))

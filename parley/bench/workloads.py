@@ -37,6 +37,8 @@ class Ids:
 
 
 async def subscribe(conn: Conn, room: str, since: int | None = None, wait_s: float = 30.0) -> dict[str, Any]:
+    if conn.closed:  # closed right after its handshake (a 1013 when the database did not answer it)
+        raise ConnectionError(f"socket closed before subscribe ({conn.meter.last_error or 'no error frame'})")
     fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
     conn.waiters[room] = fut
     frame: dict[str, Any] = {"type": "subscribe", "room": room}
@@ -56,14 +58,17 @@ def send_message(server: Server, conn: Conn, room: str, msg_id: int, meter: Mete
         conn.send_text(json.dumps({"message": text}))
 
 
-async def open_members(server: Server, rooms: list[str], meter: Meter, concurrency: int) -> list[Conn]:
-    """One socket per entry of ``rooms``, joined to that room. Closes what opened if any fails."""
+async def open_members(
+    server: Server, rooms: list[str], meter: Meter, concurrency: int, client: str = "bench"
+) -> list[Conn]:
+    """One socket per entry of ``rooms``, joined to that room (``client``: "bench" or "plain",
+    parley.bench.plain). Closes what opened if any fails."""
     sem = asyncio.Semaphore(concurrency)
     headers = server.headers()
 
     async def one(room: str) -> Conn:
         async with sem:
-            conn = await open_conn(server.url(room), headers, meter)
+            conn = await open_conn(server.url(room), headers, meter, mode=client)
             if server.spec.protocol == "parley":
                 try:
                     await subscribe(conn, room)
@@ -195,6 +200,10 @@ async def run_step(
     }
 
 
+def _tag(client: str) -> str:
+    return "" if client == "bench" else f" [{client}]"
+
+
 def _line(tag: str, r: Result) -> str:
     ack = f" ack p99 {r['ack_p99_ms']}ms" if r.get("ack_p99_ms") is not None else ""
     bound = "  CLIENT-BOUND?" if r["client_cpu_pct"] >= 90 else ""
@@ -250,11 +259,11 @@ async def search(
     return {"best": best, "first_failure": first_failure, "capped": first_failure is None, "steps": steps}
 
 
-async def w1(server: Server, n: int, p: Profile, ids: Ids, say: Progress) -> Result:
+async def w1(server: Server, n: int, p: Profile, ids: Ids, say: Progress, client: str = "bench") -> Result:
     meter = Meter()
     room = f"w1-{n}"
     t0 = time.monotonic()
-    conns = await open_members(server, [room] * n, meter, p.connect_concurrency)
+    conns = await open_members(server, [room] * n, meter, p.connect_concurrency, client)
     say(f"  W1 N={n}: {n} sockets open in {time.monotonic() - t0:.1f}s")
     try:
         await settle(0.5)
@@ -264,18 +273,18 @@ async def w1(server: Server, n: int, p: Profile, ids: Ids, say: Progress) -> Res
             return await run_step(server, [(conns[0], room)], n, rate, p.step_s, p.drain_s, ids)
 
         start = max(2000 / n, 3 / p.step_s)
-        out = await search(step, start, p, f"W1 N={n:<5}", say)
+        out = await search(step, start, p, f"W1 N={n:<5}{_tag(client)}", say)
     finally:
         close_all(conns)
         await settle(0.5)
-    return {"workload": "W1", "n": n, **out}
+    return {"workload": "W1", "n": n, "client": client, **out}
 
 
-async def w2(server: Server, p: Profile, ids: Ids, say: Progress) -> Result:
+async def w2(server: Server, p: Profile, ids: Ids, say: Progress, client: str = "bench") -> Result:
     meter = Meter()
     rooms = [f"w2-{i}" for i in range(p.w2_rooms)]
     t0 = time.monotonic()
-    conns = await open_members(server, [r for r in rooms for _ in range(5)], meter, p.connect_concurrency)
+    conns = await open_members(server, [r for r in rooms for _ in range(5)], meter, p.connect_concurrency, client)
     say(f"  W2 {len(rooms)} rooms x 5: {len(conns)} sockets open in {time.monotonic() - t0:.1f}s")
     senders = [(conns[5 * i], room) for i, room in enumerate(rooms)]
     try:
@@ -285,7 +294,7 @@ async def w2(server: Server, p: Profile, ids: Ids, say: Progress) -> Result:
         async def step(rate: float) -> Result:
             return await run_step(server, senders, 5, rate, p.step_s, p.drain_s, ids)
 
-        out = await search(step, max(50.0, 3 / p.step_s), p, "W2", say)
+        out = await search(step, max(50.0, 3 / p.step_s), p, f"W2{_tag(client)}", say)
         if p.w2_hold_s and out["best"] is not None:
             # Hold the best rate for longer; if the hold misses (deliveries, or an ack p99 of
             # W2_ACK_P99_MS or more), step down and hold again: the figure is a held rate.
@@ -295,7 +304,7 @@ async def w2(server: Server, p: Profile, ids: Ids, say: Progress) -> Result:
                 held = await run_step(server, senders, 5, rate, p.w2_hold_s, p.drain_s, ids)
                 held["ok"] = held["ok"] and (held["ack_p99_ms"] is None or held["ack_p99_ms"] < W2_ACK_P99_MS)
                 holds.append(held)
-                say(_line(f"W2 hold {p.w2_hold_s:.0f}s", held))
+                say(_line(f"W2 hold {p.w2_hold_s:.0f}s{_tag(client)}", held))
                 await settle()
                 if held["ok"]:
                     break
@@ -305,7 +314,7 @@ async def w2(server: Server, p: Profile, ids: Ids, say: Progress) -> Result:
     finally:
         close_all(conns)
         await settle(0.5)
-    return {"workload": "W2", "rooms": len(rooms), **out}
+    return {"workload": "W2", "rooms": len(rooms), "client": client, **out}
 
 
 async def w3(server: Server, p: Profile, say: Progress) -> Result:

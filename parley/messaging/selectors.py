@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.db.models import Q
 
 from parley.accounts.models import User
 from parley.core.errors import BadRequest, NotFound, ParleyError
@@ -79,16 +80,7 @@ def rooms_resume(requests: list[ResumeRequest]) -> list[Resume | ParleyError]:
     for _, slug, since in _ok(checked):
         if since is not None and slug in rooms:
             oldest[slug] = min(oldest.get(slug, since), since)
-    tails: dict[str, list[tuple[int, str]]] = {}
-    for slug, since in oldest.items():
-        room_id, _, last_seq, _, _ = rooms[slug]
-        rows = list(
-            Event.objects.filter(room_id=room_id, seq__gt=since, seq__lte=last_seq)
-            .order_by("-seq")
-            .values_list("seq", "frame")[:limit]
-        )
-        rows.reverse()
-        tails[slug] = rows
+    tails = _tails({rooms[slug][0]: (since, rooms[slug][2]) for slug, since in oldest.items()}, limit)
     results: list[Resume | ParleyError] = []
     for item in checked:
         if isinstance(item, ParleyError):
@@ -103,11 +95,33 @@ def rooms_resume(requests: list[ResumeRequest]) -> list[Resume | ParleyError]:
         if since is None:
             results.append(Resume(room_id=room_id, room=slug, last_seq=last_seq, frames=[], truncated=False))
             continue
-        frames = [frame for seq, frame in tails.get(slug, []) if seq > since]
+        frames = [frame for seq, frame in tails.get(room_id, []) if seq > since]
         results.append(
             Resume(room_id=room_id, room=slug, last_seq=last_seq, frames=frames, truncated=last_seq - since > limit)
         )
     return results
+
+
+TAIL_ROOMS_PER_QUERY = 100
+
+
+def _tails(ranges: dict[int, tuple[int, int]], limit: int) -> dict[int, list[tuple[int, str]]]:
+    """Room id -> its events after ``since`` up to ``last_seq`` (the newest ``limit`` of them), in
+    seq order, for many rooms in few queries (a reconnect storm's batch spans many rooms). A room's
+    seqs are dense (every seq up to ``last_seq`` is a row), so its newest ``limit`` events are
+    those above ``last_seq - limit``."""
+    tails: dict[int, list[tuple[int, str]]] = {room_id: [] for room_id in ranges}
+    wanted = [(room_id, max(since, last_seq - limit), last_seq) for room_id, (since, last_seq) in ranges.items()]
+    wanted = [w for w in wanted if w[1] < w[2]]
+    for i in range(0, len(wanted), TAIL_ROOMS_PER_QUERY):
+        where = Q()
+        for room_id, above, upto in wanted[i : i + TAIL_ROOMS_PER_QUERY]:
+            where |= Q(room_id=room_id, seq__gt=above, seq__lte=upto)
+        for room_id, seq, frame in (
+            Event.objects.filter(where).order_by("room_id", "seq").values_list("room_id", "seq", "frame")
+        ):
+            tails[room_id].append((seq, frame))
+    return tails
 
 
 def _ok(

@@ -78,7 +78,7 @@ BATCH_SIZE = Histogram(
     "parley_batch_size",
     "requests per database crossing (queue=post: group commit of sends; queue=resume: subscribes; "
     "queue=access: the access checks before subscribes; queue=sidebar_rooms, sidebar: rooms frames; "
-    "queue=token: the HTTP API's bearer sign-ins)",
+    "queue=token: bearer sign-ins of the HTTP API and of /ws/ handshakes)",
     ["queue"],
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
 )

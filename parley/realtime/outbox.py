@@ -92,6 +92,19 @@ class Outbox:
         self._queue_get().append(text)
         self._queued_bytes += size
 
+    def push_many(self, texts: list[str]) -> None:
+        """Queue several text frames in order; where the server offers direct writes and the
+        socket keeps up, they go out in one write (a resume's missed events and its
+        ``subscribed``: one syscall, not one per frame)."""
+        if len(texts) > 1 and self._writing is None and self._write is not None and not self._closing:
+            try:
+                if self._write(b"".join(text_frame(text) for text in texts)):
+                    return
+            except Exception:
+                self._wire_failed()
+        for text in texts:
+            self.push(text)
+
     def close(self, code: int) -> None:
         """Close after every frame queued so far."""
         if self._closing:

@@ -22,7 +22,8 @@ from parley.accounts.selectors import Credential
 from parley.accounts.services import token_hash, user_for_token
 from parley.core.errors import Unavailable
 from parley.realtime import closecodes
-from parley.realtime.dbwait import bounded, db_call
+from parley.realtime.batching import token_queue
+from parley.realtime.dbwait import bounded
 
 log = logging.getLogger("parley.security")
 
@@ -169,7 +170,9 @@ async def _user(scope: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     Also what the user signed in with (TOKEN_KEY or SESSION_KEY), for revocation."""
     token = _bearer(scope)
     if token is not None:
-        user = await db_call(user_for_token, token=token)
+        # Coalesced: a reconnect storm's thousands of handshakes cost one query per batch, not
+        # one database round trip each in a row (parley.realtime.batching.token_queue)
+        user = await token_queue().submit(token)
         if user is None:
             log.warning("ws auth failed: unknown bearer token")
             return AnonymousUser(), {}

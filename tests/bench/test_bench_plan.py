@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parley.bench.__main__ import DEFAULT_WORKLOADS, _args, labels, plan_for
+import pytest
+
+from parley.bench.__main__ import DEFAULT_WORKLOADS, _args, _profile, clients_of, labels, plan_for
+from parley.bench.plain import frame
 from parley.bench.profiles import PROFILES, memberships_for, slugs_for
 from parley.bench.report import ratios_and_targets
 from parley.bench.servers import SPECS, Server
@@ -35,8 +38,44 @@ def test_w1s_brings_the_floors_w1_and_runs_on_parley_only() -> None:
     assert labels(PROFILES["quick"]).index("W1 N=1000") < labels(PROFILES["quick"]).index("W1S N=1000")
 
 
+def test_w1_and_w2_run_with_each_client_and_w5_on_parley_only() -> None:
+    server = Server(SPECS["parley"], 0, Path("/dev/null"))
+    clients = clients_of(_args(["--clients", "bench,plain"]))
+    plan = list(plan_for("parley", TINY, {"W1", "W2", "W5"}, server, Ids(), clients))
+    assert plan == ["W1 N=20", "W1 N=20 [plain]", "W2", "W2 [plain]", "W5"]
+    floor = Server(SPECS["floor"], 0, Path("/dev/null"))
+    assert list(plan_for("floor", TINY, {"W2", "W5"}, floor, Ids(), clients)) == ["W2", "W2 [plain]"]
+    order = labels(TINY, clients)
+    assert all(label in order for label in plan)  # a run measures every planned label
+    assert clients_of(_args([])) == ("bench",)
+    with pytest.raises(SystemExit):
+        clients_of(_args(["--clients", "node"]))
+
+
+def test_set_changes_a_profiles_sizes() -> None:
+    p = _profile(_args(["--profile", "quick", "--set", "w2_rooms=1000,w2_hold_s=8,retry_failed=1"]))
+    assert (p.w2_rooms, p.w2_hold_s, p.retry_failed, p.name) == (1000, 8.0, True, "quick")
+    with pytest.raises(SystemExit):
+        _profile(_args(["--set", "name=x"]))
+
+
+def test_the_plain_clients_frames_are_masked_one_frame_each() -> None:
+    for payload in (b"", b"hi", b"x" * 200, b"y" * 70000):
+        data = frame(0x1, payload)
+        assert data[0] == 0x81 and data[1] & 0x80  # FIN + text, masked
+        size, at = data[1] & 0x7F, 2
+        if size == 126:
+            size, at = int.from_bytes(data[2:4]), 4
+        elif size == 127:
+            size, at = int.from_bytes(data[2:10]), 10
+        key, body = data[at : at + 4], data[at + 4 :]
+        assert size == len(body) == len(payload)
+        assert bytes(b ^ key[i % 4] for i, b in enumerate(body)) == payload
+    assert frame(0x1, b"abcd")[2:6] != frame(0x1, b"abcd")[2:6]  # a fresh mask per frame
+
+
 def test_the_full_profile_runs_the_sidebar_workloads_by_default() -> None:
-    assert set(DEFAULT_WORKLOADS["full"].split(",")) == {"W1", "W2", "W3", "W4", "W1S", "W6", "H1", "WH"}
+    assert set(DEFAULT_WORKLOADS["full"].split(",")) == {"W1", "W2", "W3", "W4", "W5", "W1S", "W6", "H1", "WH"}
     assert "W6" not in DEFAULT_WORKLOADS["tiny"]  # tests/bench runs tiny: it stays W1-W4
     assert _args([]).workloads == ""  # the profile's default applies
 

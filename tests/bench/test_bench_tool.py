@@ -49,6 +49,42 @@ def test_bench_tiny_measures_floor_and_parley(tmp_path: Path) -> None:
 
 
 @pytest.mark.live
+def test_bench_tiny_measures_both_clients_and_the_reconnect_storm(tmp_path: Path) -> None:
+    # W1 and W2 with the bench client and the plain one (one frame per write, Python parser), side
+    # by side; W5: every socket of the tiny profile reconnects at once, with since
+    argv = [sys.executable, "-m", "parley.bench", "--profile", "tiny", "--servers", "floor,parley"]
+    argv += ["--workloads", "W1,W2,W5", "--clients", "bench,plain", "--db", "sqlite", "--out", str(tmp_path)]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    run = json.loads((tmp_path / "results.json").read_text())
+    assert set(run["clients"]) == {"bench", "plain"}
+    for name in ("floor", "parley"):
+        got = {(r["workload"], r.get("client")) for r in run["results"][name]}
+        assert {("W1", "bench"), ("W1", "plain"), ("W2", "bench"), ("W2", "plain")} <= got, got
+        for r in run["results"][name]:
+            if r["workload"] in ("W1", "W2") and r["client"] == "plain":
+                assert "error" not in r, r
+                first = r["steps"][0]  # the plain client received every delivery (and every ack)
+                assert first["delivered"] == first["expected"] > 0 and first["errors"] == 0
+                if name == "parley":
+                    assert first["acked"] == first["messages"]
+    (w5,) = [r for r in run["results"]["parley"] if r["workload"] == "W5"]
+    assert w5["sockets"] == w5["resubscribed"] == w5["caught_up"] == 100, w5
+    assert w5["error_frames"] == w5["refused_5xx"] == w5["failed"] == w5["closed_by_server"] == 0
+    assert w5["ok"] and 0 < w5["p50_s"] <= w5["all_resubscribed_s"]
+    assert not [r for r in run["results"]["floor"] if r["workload"] == "W5"]  # Parley only
+    assert "W1 N=20 parley/floor [plain]" in run["ratios"]
+    targets = {t["target"]: t for t in run["targets"]}
+    assert targets["W5 10,000 sockets resubscribed <= 10 s, no error"]["met"] is None  # tiny: not judged
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| client |" in summary and "| W2 msg/s (5 members) | plain |" in summary
+    assert "W5 reconnect storm" in summary
+    log = (tmp_path / "parley.log").read_text()
+    assert "Traceback" not in log
+
+
+@pytest.mark.live
 def test_bench_tiny_measures_the_tutorial_routes(tmp_path: Path) -> None:
     # Parley's own /ws/chats/<room>/ and /ws/chats/sync/<room>/ beside the floor: authenticated as
     # the bench's bot, limits lifted like protocol v1's, every frame a real, stored message

@@ -93,3 +93,30 @@ def test_many_resumes_are_read_together_and_each_gets_its_own_tail(
         "not_found",
         "bad_request",
     ]
+
+
+@override_settings(PARLEY_RESUME_LIMIT=2)
+def test_a_storm_of_resumes_over_many_rooms_reads_their_tails_in_few_queries(
+    lobby: None, django_assert_max_num_queries: object
+) -> None:
+    # a reconnect storm's batch spans many rooms: their tails come in one query per 100 rooms, not one each
+    from parley.accounts.models import User
+    from parley.messaging.selectors import ResumeRequest, rooms_resume
+
+    ann, carol = User.objects.get(username="ann"), factories.user("carol")
+    slugs = [f"room-{i}" for i in range(120)]
+    for i, slug in enumerate(slugs):
+        factories.room(slug)
+        for k in range(1 + i % 4):  # 1 to 4 events
+            message_post(user=ann, room=slug, cid=f"{slug}-{k}", body=f"{slug} message {k}")
+    requests = [ResumeRequest(user=carol, room=slug, since=since) for slug in slugs for since in (0, 1)]
+    with django_assert_max_num_queries(4):  # type: ignore[operator]
+        results = rooms_resume(requests)
+    got = [(_seqs(r.frames), r.last_seq, r.truncated) for r in results]  # type: ignore[union-attr]
+    want = []
+    for i in range(120):
+        last = 1 + i % 4
+        want += [(list(range(max(1, last - 1), last + 1)), last, last > 2)]  # since 0: the newest 2
+        want += [(list(range(max(2, last - 1), last + 1)), last, last - 1 > 2)]  # since 1
+    assert got == want
+    assert json.loads(results[0].frames[0])["room"] == "room-0"  # type: ignore[union-attr]

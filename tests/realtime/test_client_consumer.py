@@ -255,6 +255,37 @@ async def test_bearer_token_without_origin(rooms: None, connect: Connect) -> Non
     assert (await stranger.ws.receive_output(timeout=3))["code"] == closecodes.UNAUTHENTICATED
 
 
+async def test_a_burst_of_bearer_handshakes_signs_in_with_few_queries(rooms: None, connect: Connect) -> None:
+    # a reconnect storm: every handshake's token lookup waits in one queue, not one round trip each
+    import asyncio
+
+    from prometheus_client import REGISTRY
+
+    from parley.accounts.models import User
+    from parley.accounts.services import token_create
+    from parley.realtime.security import _user
+
+    bob, cat = await database_sync_to_async(lambda: [User.objects.get(username="bob"), factories.user("cat")])()
+    tokens = [await database_sync_to_async(token_create)(user=who) for who in (bob, cat)]
+
+    def crossings() -> float:
+        return REGISTRY.get_sample_value("parley_batch_size_count", {"queue": "token"}) or 0.0
+
+    before = crossings()
+    scopes = [{"headers": [(b"authorization", f"Bearer {tokens[i % 2]}".encode())]} for i in range(30)]
+    scopes.append({"headers": [(b"authorization", b"Bearer pt_wrong")]})
+    signed_in = await asyncio.gather(*(_user(scope) for scope in scopes))
+    assert 1 <= crossings() - before <= 5  # 31 handshakes, a few queries
+    assert [user.username for user, _ in signed_in[:30]] == ["bob", "cat"] * 15
+    assert not signed_in[30][0].is_authenticated
+    # and over the wire: the socket is its token's user
+    ws = await connect(None, origin=None, headers=[(b"authorization", f"Bearer {tokens[1]}".encode())])
+    await ws.send({"type": "send", "room": "lobby", "cid": "burst", "body": "hi"})
+    assert (await ws.recv(skip=("presence", "event")))["type"] == "ack"
+    author = await database_sync_to_async(lambda: Event.objects.get(cid="burst").author)()
+    assert author == cat
+
+
 async def test_logout_closes_the_users_sockets_4401(rooms: None, connect: Connect) -> None:
     from parley.realtime.publish import user_sessions_end
 

@@ -100,6 +100,27 @@ async def test_back_pressure_falls_back_to_asgi_and_keeps_the_order() -> None:
     assert sock.wire == [text_frame(t) for t in ("f0", "f2", "f3")]
 
 
+async def test_several_frames_go_out_in_one_write_in_order() -> None:
+    sock = WireSocket()
+    box = Outbox(sock.send, limit=1000, write=sock.write)
+    box.push("a")
+    box.push_many(["e1", "e2", "subscribed"])
+    assert sock.wire == [text_frame("a"), text_frame("e1") + text_frame("e2") + text_frame("subscribed")]
+    sock.paused = True  # under back-pressure they queue one by one, behind what waits already
+    sock.gate = asyncio.Event()
+    box.push_many(["e3", "e4"])
+    sock.paused = False
+    box.push_many(["e5", "e6"])
+    assert box.queued_bytes == 6
+    sock.gate.set()
+    await asyncio.sleep(0.01)
+    assert [m["text"] for m in sock.sent] == ["e3"]
+    assert sock.wire[2:] == [text_frame(t) for t in ("e4", "e5", "e6")]
+    plain = FakeSocket()  # no direct writes (Daphne): one websocket.send each
+    Outbox(plain.send, limit=1000).push_many(["x", "y"])
+    assert [m["text"] for m in plain.sent] == ["x", "y"]
+
+
 class BrokenWireSocket(FakeSocket):
     """A server whose direct write raises (its internals changed under Parley)."""
 

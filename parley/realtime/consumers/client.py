@@ -230,9 +230,9 @@ class ClientConsumer(HubConsumer):
                 if known:  # it was announced by the subscribe before this one
                     await conn.runtime.presence.left(slug, self.user.pk)
             raise
-        for text in resume.frames:
-            self.push(text)
-        self.push(frames.subscribed(room=slug, last_seq=resume.last_seq, truncated=resume.truncated))
+        subscribed = frames.subscribed(room=slug, last_seq=resume.last_seq, truncated=resume.truncated)
+        if conn.outbox is not None:  # the missed events and the answer, in one write where it can
+            conn.outbox.push_many([*resume.frames, subscribed])
         conn.start(stream, resume.last_seq)
         presence = conn.runtime.presence
         if not known:
