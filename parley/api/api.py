@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from parley.api import account, messages, rooms, subscriptions
+from parley.api import account, files, messages, profile, rooms, subscriptions
 from parley.api.auth import BearerAuth, SessionAuth
 from parley.api.errors import error_response, internal_error, parley_error
 from parley.core.errors import ParleyError
@@ -21,9 +21,11 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
     docs_url="/docs",
 )
+api.add_router("", profile.router)
 api.add_router("", account.router)
 api.add_router("", rooms.router)
 api.add_router("", messages.router)
+api.add_router("", files.router)
 api.add_router("", subscriptions.router)
 
 api.add_exception_handler(ParleyError, parley_error)  # type: ignore[arg-type]
