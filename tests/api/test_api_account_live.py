@@ -1,10 +1,11 @@
-"""The settings page's and the upload route's capabilities over /api/v1, against a real server
+"""The settings page's, the upload route's and ``typing``'s capabilities over /api/v1, against a real server
 (uvicorn, bin/serve) over real sockets, each answer validated against /api/v1/openapi.json:
 profile, email and digest, picture, password, and file uploads sent with a post."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -30,6 +31,7 @@ COVERED = frozenset(
         ("DELETE", "/me/avatar"),
         ("PUT", "/me/password"),
         ("POST", "/rooms/{room}/files"),
+        ("POST", "/rooms/{room}/typing"),
     }
 )
 PASSWORD = "correct-horse-battery-9"
@@ -157,6 +159,27 @@ async def _files_posted(live: LiveServer, ann: Api, bob_cookie: str) -> None:
         assert frame["user"]["name"] == "Ann Archer"  # the name set over the API
 
 
+async def _typing(live: LiveServer, ann: Api, bob: Api, bob_cookie: str) -> None:
+    """POST /typing reaches a /ws/ subscriber as the frame does; a second at once is dropped."""
+    async with websockets.connect(
+        live.ws_base + "/ws/", origin=live.base_url, additional_headers={"Cookie": bob_cookie}
+    ) as ws:
+        await ws.send(json.dumps({"type": "subscribe", "room": "lobby"}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "subscribed"
+        loop = asyncio.get_running_loop()
+        for _ in range(2):
+            await loop.run_in_executor(None, lambda: ann.call("POST", "/rooms/{room}/typing", expect=204, room="lobby"))
+        frames = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                frames.append(json.loads(await asyncio.wait_for(ws.recv(), 1.0)))
+        typing = [f for f in frames if f.get("type") == "typing"]
+        assert len(typing) == 1 and typing[0]["room"] == "lobby", frames
+        assert typing[0]["user"]["username"] == "ann"
+    bob.error("POST", "/rooms/{room}/typing", 404, "not_found", room="secret")
+    bob.error("POST", "/rooms/{room}/typing", 400, "bad_request", room="Not_A_Slug!")
+
+
 def _files(live: LiveServer, ann: Api, bob: Api, nobody: Api, bob_s: Session) -> None:
     ref = ann.call("POST", "/rooms/{room}/files", expect=201, files={"file": ("a.txt", b"hello\n")}, room="lobby")
     assert (ref["name"], ref["size"], ref["type"]) == ("a.txt", 6, "text/plain; charset=utf-8"), ref
@@ -202,9 +225,11 @@ def _files(live: LiveServer, ann: Api, bob: Api, nobody: Api, bob_s: Session) ->
 
 def _exercise(live: LiveServer) -> None:
     schema = Schema(httpx.get(live.base_url + "/api/v1/openapi.json").json())
-    for method, template in COVERED - {("DELETE", "/me/avatar")}:
+    bodies = {("PATCH", "/me"): "application/json", ("PUT", "/me/password"): "application/json"}
+    bodies |= {("PUT", "/me/avatar"): "multipart/form-data", ("POST", "/rooms/{room}/files"): "multipart/form-data"}
+    for (method, template), kind in bodies.items():
         body = schema.document["paths"]["/api/v1" + template][method.lower()]["requestBody"]["content"]
-        assert list(body) == (["application/json"] if template in ("/me", "/me/password") else ["multipart/form-data"])
+        assert list(body) == [kind], body
     ann_s, bob_s = signup(live.base_url, "ann"), signup(live.base_url, "bob")
     ann, bob = token_api(live.base_url, schema, ann_s), token_api(live.base_url, schema, bob_s)
     nobody = Api(live.base_url, schema, token="pt_forged")
@@ -216,6 +241,7 @@ def _exercise(live: LiveServer) -> None:
     _profile(live, ann, bob)
     _avatar(live, ann)
     _files(live, ann, bob, nobody, bob_s)
+    asyncio.run(_typing(live, ann, bob, bob_s.cookie_header()))
     _password(live, schema, ann_s, ann)
 
     missing = COVERED - {(m, t) for m, t, _ in schema.checked}
