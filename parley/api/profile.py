@@ -5,6 +5,7 @@ error is the answer's ``bad_request`` detail. Guests have no settings (``forbidd
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from django import forms
@@ -15,9 +16,10 @@ from django.http import HttpRequest
 from ninja import Router, Status
 
 from parley.accounts.avatars import AvatarRejected, AvatarTooLarge, avatar_url
+from parley.accounts.avatars import avatar_delete as avatar_delete_files
 from parley.accounts.forms import EmailForm, PasswordForm, ProfileForm
 from parley.accounts.models import User
-from parley.accounts.services import avatar_remove, avatar_set, email_update, profile_update
+from parley.accounts.services import avatar_prepare, avatar_remove, avatar_use, email_update, profile_update
 from parley.api.auth import caller
 from parley.api.crossing import call
 from parley.api.responses import ERRORS
@@ -98,14 +100,22 @@ async def me_update(request: HttpRequest, data: MeIn) -> dict[str, Any]:
     return _out(await call(_update, user.pk, data), _via(request))
 
 
-def _avatar(user_id: int, upload: UploadedFile) -> User:
-    user = _own(user_id)
+def _avatar_prepare(user_id: int, upload: UploadedFile) -> str:
     try:
-        avatar_set(user=user, upload=upload, size_bytes=upload.size or 0)
+        return avatar_prepare(user_id=user_id, upload=upload, size_bytes=upload.size or 0)
     except AvatarTooLarge as exc:
         raise TooLarge(str(exc)) from None
     except AvatarRejected as exc:
         raise Refused(str(exc)) from None
+
+
+def _avatar(user_id: int, stem: str) -> User:
+    try:
+        user = _own(user_id)
+    except BaseException:
+        avatar_delete_files(stem)
+        raise
+    avatar_use(user=user, stem=stem)
     return user
 
 
@@ -147,7 +157,10 @@ async def avatar_put(request: HttpRequest) -> dict[str, Any]:
     user = caller(request)
     await send_allowed(user.pk)
     file = _put_file(request)
-    return _out(await call(_avatar, user.pk, file), _via(request))
+    await call(_own, user.pk)  # a guest is refused before their picture is decoded
+    # decoded and stored off the database thread, then made yours in one crossing
+    stem = await asyncio.to_thread(_avatar_prepare, user.pk, file)
+    return _out(await call(_avatar, user.pk, stem), _via(request))
 
 
 def _avatar_remove(user_id: int) -> User:
