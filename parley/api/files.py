@@ -9,8 +9,7 @@ from ninja.files import UploadedFile
 
 from parley.api.auth import caller
 from parley.api.crossing import call
-from parley.api.profile import UPLOAD_ERRORS
-from parley.api.responses import raw
+from parley.api.responses import UPLOAD_ERRORS, raw
 from parley.api.schemas import ErrorOut, FileOut
 from parley.core import json
 from parley.files.services import attachment_ref, attachment_upload

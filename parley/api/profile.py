@@ -22,7 +22,7 @@ from parley.accounts.models import User
 from parley.accounts.services import avatar_prepare, avatar_remove, avatar_use, email_update, profile_update
 from parley.api.auth import caller
 from parley.api.crossing import call
-from parley.api.responses import ERRORS
+from parley.api.responses import ERRORS, UPLOAD_ERRORS
 from parley.api.schemas import ErrorOut, MeIn, MeOut, PasswordIn
 from parley.core.errors import BadRequest, Forbidden, TooLarge
 from parley.files.services import Refused
@@ -30,8 +30,6 @@ from parley.messaging.events import user_ref
 from parley.realtime.ratelimit import send_allowed
 
 router = Router(tags=["account"])
-
-UPLOAD_ERRORS = ERRORS | {415}
 
 
 def _via(request: HttpRequest) -> str:

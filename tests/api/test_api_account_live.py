@@ -223,6 +223,22 @@ def _files(live: LiveServer, ann: Api, bob: Api, nobody: Api, bob_s: Session) ->
     asyncio.run(_files_posted(live, ann, bob_s.cookie_header()))
 
 
+def _guest(live: LiveServer, schema: Schema) -> None:
+    """A guest (a visitor of a room page) has no settings: sign up first."""
+    visitor = session(live.base_url)
+    visitor.get("/rooms/lobby/")
+    guest = Api(live.base_url, schema, cookies=visitor.cookie_header())
+    me = guest.call("GET", "/me", expect=200)
+    assert me["guest"] is True and me["username"].startswith("guest-"), me
+    csrf = {"X-CSRFToken": _csrf(visitor)}
+    guest.error("PATCH", "/me", 403, "forbidden", json={"display_name": "Not a guest"}, headers=csrf)
+    guest.error("PUT", "/me/avatar", 403, "forbidden", files={"file": ("me.png", _png(), "image/png")}, headers=csrf)
+    guest.error("DELETE", "/me/avatar", 403, "forbidden", headers=csrf)
+    guest.error("PUT", "/me/password", 403, "forbidden", json={"old_password": "", "new_password": "x"}, headers=csrf)
+    assert guest.call("GET", "/me", expect=200)["name"] == me["name"]
+    guest.close()
+
+
 def _exercise(live: LiveServer) -> None:
     schema = Schema(httpx.get(live.base_url + "/api/v1/openapi.json").json())
     bodies = {("PATCH", "/me"): "application/json", ("PUT", "/me/password"): "application/json"}
@@ -243,6 +259,7 @@ def _exercise(live: LiveServer) -> None:
     _files(live, ann, bob, nobody, bob_s)
     asyncio.run(_typing(live, ann, bob, bob_s.cookie_header()))
     _password(live, schema, ann_s, ann)
+    _guest(live, schema)
 
     missing = COVERED - {(m, t) for m, t, _ in schema.checked}
     assert not missing, f"endpoints this module should call: {sorted(missing)}"
