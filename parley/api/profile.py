@@ -188,7 +188,7 @@ def _password(request: HttpRequest, user_id: int, data: PasswordIn, session: boo
 @router.put("/me/password", response={204: None, ERRORS: ErrorOut})
 async def password_change(request: HttpRequest, data: PasswordIn) -> Status[None]:
     """Change your password (the settings page's rules): your other sessions end and their sockets
-    close (4401); the session that asked stays signed in. Bearer tokens keep working."""
+    close (4401, at the next credential sweep); the session that asked stays signed in. Bearer tokens keep working."""
     user = caller(request)
     await send_allowed(user.pk)
     await call(_password, request, user.pk, data, _via(request) == "session")
