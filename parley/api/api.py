@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -45,6 +46,11 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return error_response("too_large", "the request body is too large")
+
+
+@api.exception_handler(MultiPartParserError)
+def _unreadable(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return error_response("bad_request", f"the multipart/form-data body cannot be read: {exc}")
 
 
 @api.exception_handler(AuthenticationError)

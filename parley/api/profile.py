@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth import update_session_auth_hash
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connections, transaction
 from django.http import HttpRequest
 from ninja import Router, Status
 
@@ -175,21 +175,31 @@ async def avatar_delete(request: HttpRequest) -> dict[str, Any]:
     return _out(await call(_avatar_remove, user.pk), _via(request))
 
 
-def _password(request: HttpRequest, user_id: int, data: PasswordIn, session: bool) -> None:
-    user = _own(user_id)
-    new = data.new_password
-    form = PasswordForm(user, {"old_password": data.old_password, "new_password1": new, "new_password2": new})
-    _checked(form)
-    form.save()
+def _password_checked(user: User, data: PasswordIn) -> User:
+    """The settings page's form, off the database thread (checking the old password and hashing
+    the new one take most of a second each); the user with the new hash, not saved."""
+    try:
+        new = data.new_password
+        form = PasswordForm(user, {"old_password": data.old_password, "new_password1": new, "new_password2": new})
+        _checked(form)
+        return form.save(commit=False)
+    finally:
+        connections.close_all()  # this thread's, if the old hash was upgraded (saved) in the check
+
+
+def _password_save(request: HttpRequest, user: User, session: bool) -> None:
+    user.save(update_fields=["password"])
     if session:
-        update_session_auth_hash(request, form.user)  # this session stays signed in; the others end
+        update_session_auth_hash(request, user)  # this session stays signed in; the others end
 
 
 @router.put("/me/password", response={204: None, ERRORS: ErrorOut})
 async def password_change(request: HttpRequest, data: PasswordIn) -> Status[None]:
-    """Change your password (the settings page's rules): your other sessions end and their sockets
-    close (4401, at the next credential sweep); the session that asked stays signed in. Bearer tokens keep working."""
+    """Change your password (the settings page's rules): your other sessions end and their
+    sockets close (4401, at the next credential sweep); the session that asked stays signed in.
+    Bearer tokens keep working."""
     user = caller(request)
     await send_allowed(user.pk)
-    await call(_password, request, user.pk, data, _via(request) == "session")
+    changed = await asyncio.to_thread(_password_checked, await call(_own, user.pk), data)
+    await call(_password_save, request, changed, _via(request) == "session")
     return Status(204, None)

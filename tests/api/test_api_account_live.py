@@ -94,6 +94,10 @@ def _avatar(live: LiveServer, ann: Api) -> None:
     )
     assert "at most" in big["detail"], big
     ann.error("PUT", "/me/avatar", 400, "bad_request", files={"other": ("me.png", _png(), "image/png")})
+    broken = {"Content-Type": "multipart/form-data"}  # no boundary: Django cannot parse it
+    for method, template in (("PUT", "/me/avatar"), ("POST", "/rooms/lobby/files")):
+        answer = ann.http.request(method, "/api/v1" + template, content=b"--yyy\r\n\r\n", headers=broken)
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "bad_request", answer.text
     assert ann.call("GET", "/me", expect=200)["avatar"] == me["avatar"]  # refusals kept the picture
     assert ann.call("DELETE", "/me/avatar", expect=200)["avatar"] is None
     assert ann.call("GET", "/me", expect=200)["avatar"] is None
