@@ -35,6 +35,10 @@ class AvatarRejected(ValueError):
     """The upload is not a picture Parley takes; the message says why, for the person."""
 
 
+class AvatarTooLarge(AvatarRejected):
+    """The upload is over PARLEY_AVATAR_MAX_BYTES (the API answers 413 rather than 415)."""
+
+
 def avatar_name(stem: str, size: int) -> str:
     return f"{stem}-{size}.webp"
 
@@ -52,7 +56,7 @@ def avatar_render(upload: IO[bytes], *, size_bytes: int) -> dict[int, bytes]:
     file that is too large, is not a PNG, JPEG, WebP or GIF picture, or cannot be decoded."""
     limit = settings.PARLEY_AVATAR_MAX_BYTES
     if size_bytes > limit:
-        raise AvatarRejected(f"That file is {_mb(size_bytes)}; pictures can be at most {_mb(limit)}.")
+        raise AvatarTooLarge(f"That file is {_mb(size_bytes)}; pictures can be at most {_mb(limit)}.")
     names = list(FORMATS.values())
     kinds = f"{', '.join(names[:-1])} or {names[-1]}"
     try:

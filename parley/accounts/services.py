@@ -180,8 +180,18 @@ def avatar_set(*, user: User, upload: IO[bytes], size_bytes: int) -> None:
     """Make ``upload`` the user's avatar (checked, squared and stored by parley.accounts.avatars;
     raises ``avatars.AvatarRejected`` with a message for the person). The previous files are
     deleted once the change commits; if it does not commit, the new ones are."""
+    avatar_use(user=user, stem=avatar_prepare(user_id=user.pk, upload=upload, size_bytes=size_bytes))
+
+
+def avatar_prepare(*, user_id: int, upload: IO[bytes], size_bytes: int) -> str:
+    """``avatar_set``'s first half, no database: decode, square and store ``upload``; its stem.
+    The API runs it off the database thread (decoding a large picture takes a while)."""
     rendered = avatars.avatar_render(upload, size_bytes=size_bytes)
-    stem = avatars.avatar_store(rendered, user_id=user.pk)
+    return avatars.avatar_store(rendered, user_id=user_id)
+
+
+def avatar_use(*, user: User, stem: str) -> None:
+    """``avatar_set``'s second half: a prepared picture becomes the user's."""
     try:
         with transaction.atomic():
             old = User.objects.select_for_update().values_list("avatar", flat=True).get(pk=user.pk)

@@ -1,4 +1,4 @@
-"""The caller and their bearer tokens; a room's incoming webhooks."""
+"""The caller's bearer tokens; a room's incoming webhooks."""
 
 from __future__ import annotations
 
@@ -13,19 +13,12 @@ from parley.accounts.services import token_create_for, token_revoke_own
 from parley.api.auth import caller
 from parley.api.crossing import call
 from parley.api.responses import ERRORS
-from parley.api.schemas import ErrorOut, MeOut, TokenIn, TokenMadeOut, TokenOut, WebhookIn, WebhookMadeOut, WebhookOut
+from parley.api.schemas import ErrorOut, TokenIn, TokenMadeOut, TokenOut, WebhookIn, WebhookMadeOut, WebhookOut
 from parley.hooks.services import HookInfo, webhook_create, webhook_revoke, webhooks_of
 from parley.messaging.events import user_ref
 from parley.realtime.ratelimit import send_allowed
 
 router = Router(tags=["account"])
-
-
-@router.get("/me", response={200: MeOut, ERRORS: ErrorOut})
-async def me(request: HttpRequest) -> dict[str, Any]:
-    user = caller(request)
-    via = "token" if request.headers.get("Authorization", "").lower().startswith("bearer ") else "session"
-    return {**user_ref(user), "staff": user.is_staff, "auth": via}
 
 
 def _token(row: ApiToken | TokenInfo) -> dict[str, Any]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from parley.api import account, messages, rooms, subscriptions
+from parley.api import account, files, messages, profile, rooms, subscriptions
 from parley.api.auth import BearerAuth, SessionAuth
 from parley.api.errors import error_response, internal_error, parley_error
 from parley.core.errors import ParleyError
@@ -21,9 +22,11 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
     docs_url="/docs",
 )
+api.add_router("", profile.router)
 api.add_router("", account.router)
 api.add_router("", rooms.router)
 api.add_router("", messages.router)
+api.add_router("", files.router)
 api.add_router("", subscriptions.router)
 
 api.add_exception_handler(ParleyError, parley_error)  # type: ignore[arg-type]
@@ -43,6 +46,11 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
     return error_response("too_large", "the request body is too large")
+
+
+@api.exception_handler(MultiPartParserError)
+def _unreadable(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return error_response("bad_request", f"the multipart/form-data body cannot be read: {exc}")
 
 
 @api.exception_handler(AuthenticationError)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from parley.messaging.services import Posted, PostRequest
@@ -22,8 +22,13 @@ from parley.realtime.dbwait import db_call
 
 async def call[T](fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` on the process's database thread, as one crossing."""
-    task = asyncio.get_running_loop().create_task(db_call(fn, *args, **kwargs), context=contextvars.Context())
-    return await task
+    return await clean(db_call(fn, *args, **kwargs))
+
+
+async def clean[T](work: Coroutine[Any, Any, T]) -> T:
+    """``work`` (a coroutine the consumers also await, making crossings of its own) in a clean
+    context: its crossings go to the database thread as ``call``'s do."""
+    return await asyncio.get_running_loop().create_task(work, context=contextvars.Context())
 
 
 async def post(request: PostRequest) -> Posted:

@@ -47,7 +47,7 @@ def parley_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     assert isinstance(exc, ParleyError)
     if exc.code == "server_error" and exc.retry_after is None:
         return error_response("server_error", exc.detail, status=500)
-    return error_response(exc.code, exc.detail, retry_after=exc.retry_after)
+    return error_response(exc.code, exc.detail, retry_after=exc.retry_after, status=exc.http_status)
 
 
 def database_error(request: HttpRequest, exc: Exception) -> HttpResponse:

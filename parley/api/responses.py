@@ -8,6 +8,7 @@ from django.http import HttpResponse
 from parley.core import json
 
 ERRORS = frozenset({400, 401, 403, 404, 409, 413, 429, 500, 503})
+UPLOAD_ERRORS = ERRORS | {415}  # an upload of a refused type
 
 
 def raw(text: str, status: int = 200) -> HttpResponse:

@@ -12,7 +12,7 @@ from ninja import Router, Status
 
 from parley.accounts.models import User
 from parley.api.auth import caller
-from parley.api.crossing import call
+from parley.api.crossing import call, clean
 from parley.api.responses import ERRORS, events_list
 from parley.api.schemas import (
     DirectoryEntry,
@@ -37,9 +37,11 @@ from parley.api.schemas import (
 from parley.messaging.events import ts_text
 from parley.messaging.search import messages_search
 from parley.realtime.ratelimit import send_allowed
+from parley.realtime.typing_hint import typing_announce
 from parley.rooms import members
 from parley.rooms.models import Room
 from parley.rooms.sidebar import directory, mentions_of, room_info, room_members, sidebar_entries
+from parley.rooms.slugs import slug_validate
 
 router = Router(tags=["rooms"])
 
@@ -179,6 +181,18 @@ async def read_mark(request: HttpRequest, room: str, data: ReadIn) -> dict[str, 
 async def notify_set(request: HttpRequest, room: str, data: NotifyIn) -> dict[str, Any]:
     found = await _write(request, members.notify_set, user=caller(request), slug=room, level=data.level)
     return {"room": found.slug}
+
+
+@router.post("/rooms/{room}/typing", response={204: None, ERRORS: ErrorOut})
+async def typing_send(request: HttpRequest, room: str) -> Status[None]:
+    """You are typing: the room's ``/ws/`` subscribers get ``typing`` {room, user}, as for the
+    frame. At most one per user and room each PARLEY_TYPING_INTERVAL is passed on (the rest are
+    dropped, still 204); send it again every few seconds while the bot is still "typing"."""
+    user = caller(request)
+    slug = slug_validate(room)
+    await send_allowed(user.pk)
+    await clean(typing_announce(user=user, room=slug))
+    return Status(204, None)
 
 
 @router.get("/search", response={200: SearchOut, ERRORS: ErrorOut}, tags=["messages"])

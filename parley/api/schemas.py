@@ -30,6 +30,34 @@ class UserOut(Schema):
 class MeOut(UserOut):
     staff: bool
     auth: Literal["token", "session"]
+    display_name: str = Field(description='what people see; "" shows the username')
+    email: str = Field(description='"" when none; never shown to others')
+    email_digest: bool = Field(description="unread mentions and DMs are mailed to ``email``")
+    avatar: str | None = Field(description="the picture's URL (64 px), null for initials")
+
+
+class MeIn(Schema):
+    display_name: str | None = Field(None, description='at most 64 characters; "" shows the username')
+    email: str | None = Field(None, description='an address no other account uses, or "" for none')
+    email_digest: bool | None = None
+
+
+class PasswordIn(Schema):
+    old_password: str
+    new_password: str = Field(description="checked as the settings page checks it (length, not common, ...)")
+
+
+class FileOut(Schema):
+    """An uploaded file's ref: send its ``id`` in a message's ``files``."""
+
+    id: int
+    name: str
+    size: int = Field(description="bytes")
+    type: str = Field(description="the sniffed MIME type")
+    url: str
+    thumb: str | None = Field(None, description="pictures, once the thumbnail is made (absent until then)")
+    width: int | None = Field(None, description="pictures only")
+    height: int | None = Field(None, description="pictures only")
 
 
 class EventOut(Schema):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 class ParleyError(Exception):
     code = "server_error"
+    http_status: int | None = None  # over HTTP, when not the code's usual status (parley.api.errors.STATUS)
 
     def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
         super().__init__(detail)

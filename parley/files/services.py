@@ -37,6 +37,7 @@ class Refused(BadRequest):
     """A type that may not be shared (HTTP 415)."""
 
     code = "bad_request"
+    http_status = 415
 
 
 _upload_buckets: dict[int, buckets.Bucket] = {}

@@ -52,12 +52,14 @@ class Api:
         json: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        files: dict[str, Any] | None = None,
         **path: Any,
     ) -> Any:
         """Call ``template`` (``/rooms/{room}``) with ``path`` filled in; check the status and
-        validate the body against the operation's schema for that status. Returns the body."""
+        validate the body against the operation's schema for that status. Returns the body.
+        ``files`` sends ``multipart/form-data`` (httpx's ``files``)."""
         url = PREFIX + re.sub(r"\{(\w+)\}", lambda m: str(path[m.group(1)]), template)
-        response = self.http.request(method, url, json=json, params=params, headers=headers)
+        response = self.http.request(method, url, json=json, params=params, headers=headers, files=files)
         self.last = response
         body = response.json() if response.content else None
         if expect is not None:

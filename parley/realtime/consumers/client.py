@@ -30,15 +30,15 @@ from parley.messaging.search import messages_search
 from parley.messaging.selectors import ResumeRequest, room_history
 from parley.messaging.services import Posted, PostRequest
 from parley.messaging.services.changes import Changed, message_delete, message_edit, message_react
-from parley.realtime import closecodes, frames, metrics, ratelimit, runtime
+from parley.realtime import closecodes, frames, metrics, runtime
 from parley.realtime.batching import access_queue, post_queue, resume_queue, sidebar_queue, sidebar_rooms_queue
 from parley.realtime.connection import Connection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
 from parley.realtime.dbwait import db_call
-from parley.realtime.publish import room_signal_publish
 from parley.realtime.ratelimit import send_allowed
 from parley.realtime.security import credential_of
-from parley.rooms.access import AccessRequest, room_access_for_user
+from parley.realtime.typing_hint import typing_announce
+from parley.rooms.access import AccessRequest
 from parley.rooms.members import (
     dm_open,
     invite_link_create,
@@ -332,11 +332,7 @@ class ClientConsumer(HubConsumer):
         slug = slug_validate(frame.get("room"))
         if not self.live.following(slug):
             raise BadRequest("subscribe to the room before sending typing")
-        if not ratelimit.typing_allowed(self.user.pk, slug):
-            return  # throttled: typing is a hint, dropping it is harmless
-        await db_call(room_access_for_user, slug=slug, user=self.user)
-        text = frames.typing(room=slug, user=user_ref(self.user))
-        await room_signal_publish(room=slug, kind="typing", text=text, user_id=self.user.pk)
+        await typing_announce(user=self.user, room=slug)
 
     # --- rooms, people and the sidebar (parley.rooms.members, parley.rooms.sidebar) ----------
 
