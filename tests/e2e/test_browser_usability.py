@@ -1,0 +1,89 @@
+"""Small things a person notices, each seen once in Chromium and fixed: a picture and a long file
+name in one's own message stay inside a phone's screen; a line about oneself starts with a capital
+("You joined"); the browser tab finds an icon instead of a 404. By role, axe-checked."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Response, expect
+
+from tests.e2e.a11y import axe_violations
+from tests.e2e.browser import ARTIFACTS
+from tests.e2e.test_browser_files import png
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+PHONE = {"width": 390, "height": 844}
+LONG_NAME = "notes-for-the-quarterly-planning-meeting-final-v2.txt"
+
+
+def test_own_picture_and_file_stay_inside_a_phone_screen(people: tuple, tmp_path: Path) -> None:
+    _live, ann, _bob = people
+    ann.sign_up_into("lobby")
+    page = ann.page
+    picture = tmp_path / "wide.png"
+    picture.write_bytes(png(1200, 800, "teal"))
+    notes = tmp_path / LONG_NAME
+    notes.write_text("agenda\n" * 40)
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Attach files").click()
+    chooser.value.set_files([str(picture), str(notes)])
+    ann.say("the plan")
+    mine = page.locator("#messages li.msg.own").filter(has=page.get_by_role("img", name="wide.png"))
+    expect(mine.get_by_role("link", name=LONG_NAME)).to_be_visible()
+
+    page.set_viewport_size(PHONE)
+    expect(mine.get_by_role("img", name="wide.png")).to_be_visible()
+    column = page.locator("#messages").bounding_box()
+    assert column is not None
+    for part in mine.locator(".msg-files > *").all():
+        box = part.bounding_box()
+        assert box is not None
+        assert box["x"] >= column["x"] - 0.5, f"starts left of the screen's column: {box} vs {column}"
+        assert box["x"] + box["width"] <= column["x"] + column["width"] + 0.5, f"runs off the right: {box}"
+    size = mine.locator(".file-size")
+    assert size.evaluate("s => s.getClientRects().length") == 1, "the file's size broke over two lines"
+    icon = mine.locator(".file-chip .file-icon").bounding_box()
+    assert icon is not None and icon["width"] >= 16, f"the file icon was squeezed: {icon}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "usability-phone-own-files.png"), animations="disabled")
+    assert axe_violations(page) == []
+
+
+def test_a_line_about_oneself_starts_with_a_capital(people: tuple) -> None:
+    _live, ann, bob = people
+    ann.sign_up_into("lobby")
+    bob.sign_up_into("lobby")
+    bob.page.get_by_role("button", name="Join").click()
+    mine = bob.page.locator("#messages .system-line").filter(has_text="joined").last
+    expect(mine).to_have_text(re.compile(r"^You joined · "))
+    theirs = ann.page.locator("#messages .system-line").filter(has_text="joined").last
+    expect(theirs).to_have_text(re.compile(r"^bob joined · "))
+    assert axe_violations(bob.page) == []
+
+
+def test_every_page_has_an_icon_and_nothing_is_missing(people: tuple) -> None:
+    live, ann, _bob = people
+    missing: list[str] = []
+
+    def on_response(response: Response) -> None:
+        if response.status == 404:
+            missing.append(response.url)
+
+    ann.page.on("response", on_response)
+    ann.page.goto(f"{live.base_url}/accounts/signup/")
+    icon = ann.page.locator("link[rel=icon]")
+    expect(icon).to_have_count(1)
+    href = icon.get_attribute("href")
+    assert href is not None
+    answer = ann.page.request.get(live.base_url + href)
+    assert answer.status == 200 and answer.headers["content-type"].startswith("image/svg+xml")
+    ann.sign_up_into("lobby")
+    ann.page.get_by_role("link", name="ann").click()
+    expect(ann.page.get_by_role("heading", name="Settings", level=1)).to_be_visible()
+    ann.page.wait_for_load_state("networkidle")
+    assert missing == []
+    assert axe_violations(ann.page) == []
