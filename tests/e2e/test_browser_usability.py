@@ -1,6 +1,7 @@
 """Small things a person notices, each seen once in Chromium and fixed: a picture and a long file
 name in one's own message stay inside a phone's screen; a line about oneself starts with a capital
-("You joined"); the browser tab finds an icon instead of a 404. By role, axe-checked."""
+("You joined"); the browser tab finds an icon instead of a 404; on a phone, a conversation opened
+from a dialog shows instead of the drawer staying over it. By role, axe-checked."""
 
 from __future__ import annotations
 
@@ -87,3 +88,32 @@ def test_every_page_has_an_icon_and_nothing_is_missing(people: tuple) -> None:
     ann.page.wait_for_load_state("networkidle")
     assert missing == []
     assert axe_violations(ann.page) == []
+
+
+def test_on_a_phone_a_new_message_opens_the_conversation_not_the_drawer(people: tuple) -> None:
+    _live, ann, bob = people
+    ann.sign_up_into("lobby")
+    bob.sign_up_into("lobby")
+    b = bob.page
+    b.set_viewport_size(PHONE)
+    nav = b.get_by_role("navigation", name="Conversations")
+    toggle = b.get_by_role("button", name=re.compile("^Conversations"))
+    toggle.click()
+    expect(nav).to_be_visible()
+    nav.get_by_role("button", name="New message").click()
+    dialog = b.get_by_role("dialog", name="New message")
+    dialog.get_by_label("To").fill("ann")
+    dialog.get_by_role("button", name="Open conversation").click()
+    expect(b.get_by_role("heading", level=1)).to_have_text("ann")
+    expect(nav).to_be_hidden()  # the drawer closed over the conversation it opened
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    box = b.get_by_label("Message", exact=True)
+    expect(box).to_be_focused()
+    b.keyboard.type("just between us")
+    b.keyboard.press("Enter")
+    expect(
+        ann.page.get_by_role("navigation", name="Conversations").get_by_role("link", name=re.compile("^bob"))
+    ).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    b.screenshot(path=str(ARTIFACTS / "usability-phone-new-dm.png"), animations="disabled")
+    assert axe_violations(b) == []

@@ -4,7 +4,7 @@
  * page follows. Also the browser notifications for mentions and DMs while the tab is hidden.
  *
  *   ParleyUI.sidebar({client, me, current(), open(slug, info)})
- *     -> {entry(slug), read(slug, seq), sent(slug, seq), isMember(slug), setCurrent(slug), slugs()}
+ *     -> {closeDrawer(), entry(slug), read(slug, seq), sent(slug, seq), isMember(slug), setCurrent(slug), slugs()}
  *
  * Names, titles and previews go into the page through textContent only.
  */
@@ -309,6 +309,8 @@
     showNotifyButton();
 
     return {
+      /** Close the drawer (a phone): a conversation opened from a dialog shows, not the list. */
+      closeDrawer: function () { if (document.body.classList.contains("sidebar-open")) setDrawer(false); },
       entry: function (slug) { return entries.get(slug) || null; },
       isMember: function (slug) { return entries.has(slug); },
       isLoaded: function () { return loaded; },

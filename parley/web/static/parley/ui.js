@@ -154,6 +154,7 @@
   }
 
   function openRoom(slug, info, push) {
+    sidebar.closeDrawer(); // opened from the new-message, room, search or mentions dialog on a phone
     if (info) paneFor(slug).info = Object.assign(paneFor(slug).info || {}, info);
     if (slug === room && messages) return;
     if (messages && panes.has(room)) panes.get(room).view.hide();
