@@ -1,7 +1,8 @@
 """Small things a person notices, each seen once in Chromium and fixed: a picture and a long file
 name in one's own message stay inside a phone's screen; a line about oneself starts with a capital
 ("You joined"); the browser tab finds an icon instead of a 404; on a phone, a conversation opened
-from a dialog shows instead of the drawer staying over it. By role, axe-checked."""
+from a dialog shows instead of the drawer staying over it; "Turn on notifications" says whether the
+browser allowed them. By role, axe-checked."""
 
 from __future__ import annotations
 
@@ -117,3 +118,30 @@ def test_on_a_phone_a_new_message_opens_the_conversation_not_the_drawer(people: 
     ARTIFACTS.mkdir(exist_ok=True)
     b.screenshot(path=str(ARTIFACTS / "usability-phone-new-dm.png"), animations="disabled")
     assert axe_violations(b) == []
+
+
+# The browser's answer to the permission prompt, decided in advance (headless Chromium has no prompt).
+PERMISSION_ANSWER = """
+(answer) => {
+  let permission = "default";
+  class FakeNotification {
+    static get permission() { return permission; }
+    static requestPermission() { permission = answer; return Promise.resolve(answer); }
+    close() {}
+  }
+  window.Notification = FakeNotification;
+}
+"""
+
+
+def test_turning_on_notifications_says_what_happened(people: tuple) -> None:
+    _live, ann, bob = people
+    for person, answer in ((ann, "granted"), (bob, "denied")):
+        person.context.add_init_script(f"({PERMISSION_ANSWER})({answer!r})")
+        person.sign_up_into("lobby")
+        button = person.page.get_by_role("button", name="Turn on notifications")
+        button.click()
+        expect(button).to_be_hidden()
+    expect(ann.page.locator("#notices")).to_contain_text("Notifications are on")
+    expect(bob.page.locator("#notices")).to_contain_text("blocks notifications from this site")
+    assert axe_violations(bob.page) == []

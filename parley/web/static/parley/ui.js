@@ -47,6 +47,7 @@
   var sidebar = ParleyUI.sidebar({
     client: client,
     me: me,
+    notice: notice,
     current: function () { return room; },
     open: function (slug, info) { openRoom(slug, info, true); },
     changed: function (slug) { if (slug === room) showHeader(); }
