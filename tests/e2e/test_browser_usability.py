@@ -2,7 +2,8 @@
 name in one's own message stay inside a phone's screen; a line about oneself starts with a capital
 ("You joined"); the browser tab finds an icon instead of a 404; on a phone, a conversation opened
 from a dialog shows instead of the drawer staying over it; "Turn on notifications" says whether the
-browser allowed them. By role, axe-checked."""
+browser allowed them; a refused action is told once, where it was asked, and the focus stays in
+the dialog. By role, axe-checked."""
 
 from __future__ import annotations
 
@@ -145,3 +146,24 @@ def test_turning_on_notifications_says_what_happened(people: tuple) -> None:
     expect(ann.page.locator("#notices")).to_contain_text("Notifications are on")
     expect(bob.page.locator("#notices")).to_contain_text("blocks notifications from this site")
     assert axe_violations(bob.page) == []
+
+
+def test_a_refused_new_message_is_told_once_in_the_dialog_and_keeps_the_focus(people: tuple) -> None:
+    _live, ann, _bob = people
+    ann.sign_up_into("lobby")
+    page = ann.page
+    page.get_by_role("button", name="New message").click()
+    dialog = page.get_by_role("dialog", name="New message")
+    to = dialog.get_by_label("To")
+    to.fill("nosuchperson")
+    to.press("Enter")
+    expect(dialog.get_by_role("alert")).to_contain_text("nosuchperson")
+    expect(to).to_be_focused()  # the field is there to correct, not the page's top
+    expect(to).to_be_enabled()
+    # The notice came with the same frame as the dialog's line: none means none ("That room
+    # doesn't exist" said the page, about a person).
+    expect(page.locator("#notices .notice")).to_have_count(0)
+    assert axe_violations(page) == []
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("button", name="New message")).to_be_focused()

@@ -238,6 +238,7 @@
 
   client.on("error", function (frame) {
     if (frame.ref === "typing") return; // a typing hint that did not go through: nobody cares
+    if (frame.answered) return; // a refused action: the dialog or button that asked says why
     if (frame.code === "rate_limited" && client.sendState().waiting > 0) return; // the send line says it
     var text = ERROR_TEXT[frame.code] || frame.detail || frame.code || "Something went wrong.";
     if (frame.code === "server_error" && frame.retry_after == null) text = "The server had a problem: " + (frame.detail || "error") + ".";
