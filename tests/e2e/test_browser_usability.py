@@ -3,7 +3,8 @@ name in one's own message stay inside a phone's screen; a line about oneself sta
 ("You joined"); the browser tab finds an icon instead of a 404; on a phone, a conversation opened
 from a dialog shows instead of the drawer staying over it; "Turn on notifications" says whether the
 browser allowed them; a refused action is told once, where it was asked, and the focus stays in
-the dialog. By role, axe-checked."""
+the dialog; the mail digest box, ticked by default, says it needs an email address. By role,
+axe-checked."""
 
 from __future__ import annotations
 
@@ -167,3 +168,18 @@ def test_a_refused_new_message_is_told_once_in_the_dialog_and_keeps_the_focus(pe
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(page.get_by_role("button", name="New message")).to_be_focused()
+
+
+def test_the_mail_digest_box_says_it_needs_an_email_address(people: tuple) -> None:
+    live, _ann, bob = people
+    bob.sign_up_into("lobby")  # no email address
+    page = bob.page
+    page.goto(f"{live.base_url}/accounts/settings/")
+    digest = page.get_by_role("checkbox", name="Mail me mentions and direct messages I have not read")
+    expect(digest).to_be_checked()
+    expect(digest).to_have_accessible_description(re.compile("Nothing is sent until you add an email address"))
+    assert axe_violations(page) == []
+    page.get_by_role("textbox", name="Email").fill("bob@example.com")
+    page.get_by_role("button", name="Save email").click()
+    expect(page.get_by_role("textbox", name="Email")).to_have_value("bob@example.com")
+    expect(digest).not_to_have_accessible_description(re.compile("Nothing is sent"))
