@@ -3,8 +3,8 @@ name in one's own message stay inside a phone's screen; a line about oneself sta
 ("You joined"); the browser tab finds an icon instead of a 404; on a phone, a conversation opened
 from a dialog shows instead of the drawer staying over it; "Turn on notifications" says whether the
 browser allowed them; a refused action is told once, where it was asked, and the focus stays in
-the dialog; the mail digest box, ticked by default, says it needs an email address. By role,
-axe-checked."""
+the dialog; the mail digest box, ticked by default, says it needs an email address; a message
+that mentions you stands out. By role, axe-checked."""
 
 from __future__ import annotations
 
@@ -183,3 +183,35 @@ def test_the_mail_digest_box_says_it_needs_an_email_address(people: tuple) -> No
     page.get_by_role("button", name="Save email").click()
     expect(page.get_by_role("textbox", name="Email")).to_have_value("bob@example.com")
     expect(digest).not_to_have_accessible_description(re.compile("Nothing is sent"))
+
+
+def test_a_message_that_mentions_me_stands_out_until_edited_away(people: tuple) -> None:
+    _live, ann, bob = people
+    ann.sign_up_into("lobby")
+    bob.sign_up_into("lobby")
+    bob.page.get_by_role("button", name="Join").click()
+    bob.say("@ann the slides are ready")
+    bob.say("lunch at noon")
+    ann.expect_once("lunch at noon")
+    page = ann.page
+    named = ann.message("@ann the slides are ready")
+    plain = ann.message("lunch at noon")
+    expect(named).to_contain_text("Mentions you")  # said to a screen reader, shown by colour
+    expect(plain).not_to_contain_text("Mentions you")
+    background = "el => getComputedStyle(el.querySelector('.bubble')).backgroundColor"
+    assert named.evaluate(background) != plain.evaluate(background)
+    assert bob.message("@ann the slides are ready").evaluate(background) == bob.message("lunch at noon").evaluate(
+        background
+    ), "the author sees their own mention as any other message"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "usability-mention.png"), animations="disabled")
+    assert axe_violations(page) == []
+
+    mine = bob.message("@ann the slides are ready")
+    mine.hover()
+    mine.get_by_role("button", name="Edit").click()
+    edit = bob.page.get_by_role("textbox", name="Edit message")
+    edit.fill("the slides are ready")
+    edit.press("Enter")
+    ann.expect_once("the slides are ready")
+    expect(ann.message("the slides are ready")).not_to_contain_text("Mentions you")
