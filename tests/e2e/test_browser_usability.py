@@ -4,7 +4,8 @@ name in one's own message stay inside a phone's screen; a line about oneself sta
 from a dialog shows instead of the drawer staying over it; "Turn on notifications" says whether the
 browser allowed them; a refused action is told once, where it was asked, and the focus stays in
 the dialog; the mail digest box, ticked by default, says it needs an email address; a message
-that mentions you stands out. By role, axe-checked."""
+that mentions you stands out; an empty composer is one line tall whatever the room's name. By
+role, axe-checked."""
 
 from __future__ import annotations
 
@@ -215,3 +216,20 @@ def test_a_message_that_mentions_me_stands_out_until_edited_away(people: tuple) 
     edit.press("Enter")
     ann.expect_once("the slides are ready")
     expect(ann.message("the slides are ready")).not_to_contain_text("Mentions you")
+
+
+def test_an_empty_composer_is_one_line_in_a_long_named_room_on_a_phone(people: tuple) -> None:
+    _live, ann, _bob = people
+    room = "quarterly-planning-for-the-whole-company-2027"
+    ann.sign_up_into(room)
+    page = ann.page
+    page.set_viewport_size(PHONE)
+    box = page.get_by_label("Message", exact=True)
+    expect(box).to_have_attribute("placeholder", f"Message #{room}")
+    empty = box.evaluate("t => t.offsetHeight")
+    box.fill("hi")
+    one_line = box.evaluate("t => t.offsetHeight")
+    box.fill("")
+    assert box.evaluate("t => t.offsetHeight") == empty
+    assert empty <= one_line, f"the empty box is {empty}px tall, a line of text {one_line}px"
+    assert axe_violations(page) == []
