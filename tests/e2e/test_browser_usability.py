@@ -4,8 +4,8 @@ name in one's own message stay inside a phone's screen; a line about oneself sta
 from a dialog shows instead of the drawer staying over it; "Turn on notifications" says whether the
 browser allowed them; a refused action is told once, where it was asked, and the focus stays in
 the dialog; the mail digest box, ticked by default, says it needs an email address; a message
-that mentions you stands out; an empty composer is one line tall whatever the room's name. By
-role, axe-checked."""
+that mentions you stands out; an empty composer is one line tall whatever the room's name; a
+member's menu is not cut off by the people card on a phone. By role, axe-checked."""
 
 from __future__ import annotations
 
@@ -232,4 +232,36 @@ def test_an_empty_composer_is_one_line_in_a_long_named_room_on_a_phone(people: t
     box.fill("")
     assert box.evaluate("t => t.offsetHeight") == empty
     assert empty <= one_line, f"the empty box is {empty}px tall, a line of text {one_line}px"
+    assert axe_violations(page) == []
+
+
+# the element is what a tap at its middle reaches (not cut off, not covered)
+_HIT = """b => {
+  const r = b.getBoundingClientRect();
+  return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === b;
+}"""
+
+
+def test_a_members_menu_fits_in_the_people_card_on_a_phone(people: tuple) -> None:
+    _live, ann, bob = people
+    ann.sign_up_into("lobby")  # the owner
+    bob.sign_up_into("lobby")
+    bob.page.get_by_role("button", name="Join").click()
+    page = ann.page
+    page.set_viewport_size(PHONE)
+    page.get_by_role("button", name=re.compile("online")).click()
+    card = page.get_by_role("complementary", name=re.compile("^Online"))
+    expect(card).to_be_visible()
+    manage = card.get_by_role("button", name="Manage bob")
+    manage.click()
+    items = card.locator(".member-menu:not([hidden])").get_by_role("button")
+    expect(items.first).to_be_focused()
+    names = items.all_inner_texts()
+    assert "Remove and ban" in names
+    seen = [item.evaluate(_HIT) for item in items.all()]
+    assert all(seen[:-1]), f"menu items cut off by the card: {dict(zip(names, seen, strict=True))}"
+    items.last.scroll_into_view_if_needed()
+    assert items.last.evaluate(_HIT)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "usability-phone-member-menu.png"), animations="disabled")
     assert axe_violations(page) == []
