@@ -50,11 +50,12 @@ class EmailForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         minutes = settings.PARLEY_DIGEST_MINUTES
-        self.fields[
-            "email_digest"
-        ].help_text = (
+        help_text = (
             f"Sent when they are still unread after {minutes} minutes; at most one mail every {minutes} minutes."
         )
+        if not user.email:  # ticked by default: say why nothing comes
+            help_text += " Nothing is sent until you add an email address above."
+        self.fields["email_digest"].help_text = help_text
 
     def clean_email(self) -> str:
         return email_clean(self.cleaned_data.get("email"), user=self.user)

@@ -22,7 +22,8 @@
  *   presence   {room, online: [user], joined: [user], left: [user], snapshot: bool}
  *              online: everyone online in the room now (after applying the frame)
  *   typing     {room, user}                           someone else is typing in the room
- *   error      {code, detail, ref, retry_after}       every error frame (for notices)
+ *   error      {code, detail, ref, retry_after, answered?}  every error frame (for notices);
+ *              answered: it refused a client.act, whose promise rejects (the caller says why)
  *   revoked    {room}                                 the user lost access to the room (removed from it):
  *              nothing more of it arrives and it is not resubscribed
  *   rooms, room, activity, read, members, directory, mentions: those frames as they come (the
@@ -427,10 +428,10 @@
     },
 
     _onError: function (frame) {
-      this._emit("error", frame);
       var ref = frame.ref;
+      var req = typeof ref === "string" ? this.requests.get(ref) : undefined;
+      this._emit("error", req && req.answer === "ok" ? Object.assign({ answered: true }, frame) : frame);
       if (typeof ref !== "string") return;
-      var req = this.requests.get(ref);
       if (req) {
         this.requests.delete(ref);
         req.reject(Object.assign(new Error(frame.detail || frame.code), { code: frame.code, retry_after: frame.retry_after }));

@@ -137,9 +137,9 @@
       divider.appendChild(el("span", "day-label"));
       li.appendChild(divider);
       var line = el("p", "system-line");
-      SYSTEM_TEXT[ev.kind](ev).forEach(function (part) {
+      SYSTEM_TEXT[ev.kind](ev).forEach(function (part, i) {
         if (typeof part === "string") line.appendChild(document.createTextNode(part));
-        else line.appendChild(el("strong", null, isMine(part) ? "you" : dom.displayName(part)));
+        else line.appendChild(el("strong", null, isMine(part) ? (i === 0 ? "You" : "you") : dom.displayName(part)));
       });
       line.appendChild(document.createTextNode(" · "));
       line.appendChild(el("time", "msg-time"));

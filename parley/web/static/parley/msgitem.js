@@ -114,10 +114,21 @@
       return u ? dom.displayName(u) : "someone";
     }
 
+    /** Someone else's message that names me (or @room): it stands out from the rest. */
+    function mentionsMe(data) {
+      if (!me || data.deleted || isMine(data.user)) return false;
+      return !!data.mention_room || (Array.isArray(data.mentions) && data.mentions.indexOf(me.id) !== -1);
+    }
+
     function showState(li, data) {
       li._state = data;
       var body = li.querySelector(".msg-body");
       li.classList.toggle("deleted", !!data.deleted);
+      var forMe = mentionsMe(data);
+      li.classList.toggle("mentions-me", forMe);
+      var note = li.querySelector(".mention-note"); // what the highlight says, for screen readers
+      if (forMe && !note) body.parentNode.insertBefore(el("span", "visually-hidden mention-note", "Mentions you: "), body);
+      else if (!forMe && note) note.remove();
       body.classList.toggle("rich", !!data.html && !data.deleted);
       if (data.deleted) {
         body.textContent = "";

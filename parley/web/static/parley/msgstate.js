@@ -67,6 +67,8 @@
       data.body = ev.body;
       data.html = ev.html;
       data.edited = ev.ts;
+      data.mentions = ev.mentions; // the new text's (none: absent)
+      data.mention_room = ev.mention_room;
     } else if (ev.kind === "message.deleted") {
       Object.assign(data, { body: "", html: null, deleted: true, reactions: [], files: [] });
     } else if (ev.kind === "message.files_updated") {

@@ -55,7 +55,11 @@
     }
 
     function busy(form, on) {
+      // Disabling the focused field or button drops focus to the page: it comes back after.
+      if (on) form._focused = form.contains(document.activeElement) ? document.activeElement : null;
       form.querySelectorAll("button, input, select").forEach(function (b) { b.disabled = on; });
+      var was = form._focused;
+      if (!on && was && form.isConnected && was.offsetParent !== null && (!document.activeElement || document.activeElement === document.body)) was.focus();
     }
 
     // New room

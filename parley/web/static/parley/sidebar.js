@@ -3,8 +3,8 @@
  * frames (docs/protocol.md "Rooms, people and the sidebar") and from the events of the rooms the
  * page follows. Also the browser notifications for mentions and DMs while the tab is hidden.
  *
- *   ParleyUI.sidebar({client, me, current(), open(slug, info)})
- *     -> {entry(slug), read(slug, seq), sent(slug, seq), isMember(slug), setCurrent(slug), slugs()}
+ *   ParleyUI.sidebar({client, me, current(), open(slug, info), notice(text, kind)?})
+ *     -> {closeDrawer(), entry(slug), read(slug, seq), sent(slug, seq), isMember(slug), setCurrent(slug), slugs()}
  *
  * Names, titles and previews go into the page through textContent only.
  */
@@ -279,7 +279,16 @@
 
     notifyBtn.addEventListener("click", function () {
       // Asked on this click only: browsers refuse (and users dislike) a prompt without a gesture.
-      global.Notification.requestPermission().then(showNotifyButton, showNotifyButton);
+      global.Notification.requestPermission().then(function (answer) {
+        showNotifyButton();
+        if (!opts.notice) return;
+        // a word either way: the button just vanishing said nothing
+        if (answer === "granted") {
+          opts.notice("Notifications are on: new messages show while Parley is in the background (each room's settings say which).", "info");
+        } else if (answer === "denied") {
+          opts.notice("Your browser blocks notifications from this site: allow them in its site settings.", "error");
+        }
+      }, showNotifyButton);
     });
 
     function notify(e, ev, mention) {
@@ -309,6 +318,8 @@
     showNotifyButton();
 
     return {
+      /** Close the drawer (a phone): a conversation opened from a dialog shows, not the list. */
+      closeDrawer: function () { if (document.body.classList.contains("sidebar-open")) setDrawer(false); },
       entry: function (slug) { return entries.get(slug) || null; },
       isMember: function (slug) { return entries.has(slug); },
       isLoaded: function () { return loaded; },

@@ -47,6 +47,7 @@
   var sidebar = ParleyUI.sidebar({
     client: client,
     me: me,
+    notice: notice,
     current: function () { return room; },
     open: function (slug, info) { openRoom(slug, info, true); },
     changed: function (slug) { if (slug === room) showHeader(); }
@@ -154,6 +155,7 @@
   }
 
   function openRoom(slug, info, push) {
+    sidebar.closeDrawer(); // opened from the new-message, room, search or mentions dialog on a phone
     if (info) paneFor(slug).info = Object.assign(paneFor(slug).info || {}, info);
     if (slug === room && messages) return;
     if (messages && panes.has(room)) panes.get(room).view.hide();
@@ -236,6 +238,7 @@
 
   client.on("error", function (frame) {
     if (frame.ref === "typing") return; // a typing hint that did not go through: nobody cares
+    if (frame.answered) return; // a refused action: the dialog or button that asked says why
     if (frame.code === "rate_limited" && client.sendState().waiting > 0) return; // the send line says it
     var text = ERROR_TEXT[frame.code] || frame.detail || frame.code || "Something went wrong.";
     if (frame.code === "server_error" && frame.retry_after == null) text = "The server had a problem: " + (frame.detail || "error") + ".";
