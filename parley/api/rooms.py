@@ -38,7 +38,7 @@ from parley.messaging.events import ts_text
 from parley.messaging.search import messages_search
 from parley.realtime.ratelimit import send_allowed
 from parley.realtime.typing_hint import typing_announce
-from parley.rooms import members
+from parley.rooms import dms, members
 from parley.rooms.models import Room
 from parley.rooms.sidebar import directory, mentions_of, room_info, room_members, sidebar_entries
 from parley.rooms.slugs import slug_validate
@@ -159,7 +159,7 @@ async def member_unban(request: HttpRequest, room: str, username: str) -> dict[s
 async def dm_open(request: HttpRequest, data: DmIn) -> dict[str, Any]:
     """The DM of exactly these people and you, created if new."""
     user = caller(request)
-    return await _write(request, _then_info, user, members.dm_open, user=user, usernames=data.users)
+    return await _write(request, _then_info, user, dms.dm_open, user=user, usernames=data.users)
 
 
 @router.post("/rooms/{room}/invite-links", response={201: InviteLinkOut, ERRORS: ErrorOut})

@@ -1,5 +1,5 @@
-"""Writes about the people of a room: join, leave, invite, DMs, roles, moderation, read markers,
-notification levels.
+"""Writes about the people of a room: join, leave, invite, roles, moderation, read markers,
+notification levels (a DM's opening is dms.py).
 
 Every change is one transaction that appends its event to the room's log (parley.messaging
 .services.room_log: joined, left, invited, removed, unbanned, muted, role changed, room updated,
@@ -37,7 +37,6 @@ from parley.rooms.slugs import SLUG_RE, slug_validate
 
 Role = Membership.Role
 _RANK = {Role.OWNER: 3, Role.ADMIN: 2, Role.MEMBER: 1}
-DM_MAX_OTHERS = 8
 TITLE_MAX, TOPIC_MAX = 120, 250
 INVITE_HOURS_MAX = 720
 
@@ -267,56 +266,6 @@ def room_update(*, actor: User, slug: object, title: object = None, topic: objec
         for m in Membership.objects.filter(room=room).select_related("user"):
             _tell_entry(room, m.user)
     return room
-
-
-# --- direct messages -----------------------------------------------------------------------------
-
-
-def dm_open(*, user: User, usernames: object) -> Room:
-    """The DM of exactly these people and ``user``: found if it exists, else created."""
-    if user.is_guest:
-        raise Forbidden("sign up to send direct messages")
-    if not isinstance(usernames, list) or not 1 <= len(usernames) <= DM_MAX_OTHERS:
-        raise BadRequest(f"users must be a list of 1-{DM_MAX_OTHERS} usernames")
-    people = {u.pk: u for u in (_user(name) for name in usernames)}
-    people.pop(user.pk, None)
-    if not people:
-        raise BadRequest("a direct message needs someone besides you")
-    if any(p.is_guest for p in people.values()):
-        raise Forbidden("guests cannot receive direct messages")
-    key = ",".join(str(pk) for pk in sorted([user.pk, *people]))
-    found = Room.objects.filter(dm_key=key).first()
-    if found is not None:
-        if not Membership.objects.filter(room=found, user=user).exists():
-            _dm_rejoin(found, user)
-        return found
-    try:
-        with transaction.atomic():
-            room = Room.objects.create(
-                slug=f"dm-{secrets.token_hex(6)}",
-                title=", ".join(sorted(p.name for p in [user, *people.values()])),
-                kind=Room.Kind.DM,
-                is_public=False,
-                dm_key=key,
-                created_by=user,
-            )
-            for person in [user, *people.values()]:
-                Membership.objects.create(room=room, user=person, role=Role.MEMBER)
-            for person in [user, *people.values()]:
-                _tell_entry(room, person, watch="add")
-    except IntegrityError:  # the same DM opened at the same moment by someone else
-        return Room.objects.get(dm_key=key)
-    return room
-
-
-def _dm_rejoin(room: Room, user: User) -> None:
-    """Opening a DM you left makes you a member again (the answer is a room you can read); the
-    others who left stay out until they open it themselves."""
-    with transaction.atomic():
-        room = _room(room.slug)
-        if _add(room, user):
-            room_event_append(room=room, kind=Event.Kind.MEMBER_JOINED, actor=user, member=user_ref(user))
-            _tell_entry(room, user, watch="add")
 
 
 # --- invitations ---------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from django_tasks_db.models import DBTaskResult
 
 from parley.accounts.models import User
 from parley.messaging.services import message_post
-from parley.rooms.members import dm_open, notify_set, read_mark
+from parley.rooms.dms import dm_open
+from parley.rooms.members import notify_set, read_mark
 from parley.rooms.models import Room
 from parley.rooms.services import membership_add
 from tests import factories

@@ -39,8 +39,8 @@ from parley.realtime.ratelimit import send_allowed
 from parley.realtime.security import credential_of
 from parley.realtime.typing_hint import typing_announce
 from parley.rooms.access import AccessRequest
+from parley.rooms.dms import dm_open
 from parley.rooms.members import (
-    dm_open,
     invite_link_create,
     member_invite,
     member_mute,
