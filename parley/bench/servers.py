@@ -96,13 +96,36 @@ def spec_with_env(name: str) -> Spec:
     return dataclasses.replace(spec, name=name, label=f"{spec.label}, {' '.join(pairs)}", env=spec.env + extra)
 
 
+# The CPUs this machine lets the bench use, read once before pin_client() moves the bench's own
+# process to CLIENT_CPU. A child inherits its parent's CPUs, so every process the bench starts says
+# where it runs (``on_cpus``): read after the pinning, this set would be {CLIENT_CPU}, and the
+# servers would share the client's core (as they did in every run until 2026-12-07).
+MACHINE_CPUS = frozenset(os.sched_getaffinity(0))
+
+
 def two_cores() -> bool:
-    return len(os.sched_getaffinity(0)) >= 2 and (os.cpu_count() or 1) >= 2
+    return {SERVER_CPU, CLIENT_CPU} <= MACHINE_CPUS
 
 
 def pin_client() -> None:
     if two_cores():
         os.sched_setaffinity(0, {CLIENT_CPU})
+
+
+def server_cpus(workers: int = 1) -> frozenset[int]:
+    """Where a server (or a process of the server side, e.g. a task worker) runs: one process on
+    SERVER_CPU, several on every CPU of the machine (sharing CLIENT_CPU with the client)."""
+    return frozenset({SERVER_CPU}) if workers == 1 and two_cores() else MACHINE_CPUS
+
+
+def on_cpus(argv: list[str], cpus: frozenset[int]) -> list[str]:
+    """``argv`` run on ``cpus`` (through taskset), whatever CPUs the bench process has itself."""
+    if cpus == frozenset(os.sched_getaffinity(0)):
+        return argv
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        raise RuntimeError("the bench needs taskset (Debian's util-linux) to place its servers on their CPUs")
+    return [taskset, "-c", ",".join(str(cpu) for cpu in sorted(cpus)), *argv]
 
 
 def free_port() -> int:
@@ -112,6 +135,7 @@ def free_port() -> int:
 
 
 def _run(argv: list[str], env: dict[str, str], stdin: str = "", timeout: float = 300) -> str:
+    argv = on_cpus(argv, MACHINE_CPUS)
     done = subprocess.run(argv, cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[:4])} failed:\n{done.stderr[-2000:]}")
@@ -218,8 +242,7 @@ class Server:
         return headers
 
     def start(self, argv: list[str], env: dict[str, str], timeout: float = 40.0) -> None:
-        if self.spec.workers == 1 and two_cores() and shutil.which("taskset"):
-            argv = ["taskset", "-c", str(SERVER_CPU), *argv]
+        argv = on_cpus(argv, server_cpus(self.spec.workers))
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -323,13 +346,17 @@ def remote(base: str, token: str) -> RemoteServer:
     return RemoteServer(spec, 0, Path("/dev/null"), creds={"token": token}, base=base)
 
 
+def _cpus_text(cpus: frozenset[int]) -> str:
+    return ("CPU " if len(cpus) == 1 else "CPUs ") + ",".join(str(cpu) for cpu in sorted(cpus))
+
+
 def launch(spec: Spec, workdir: Path, dbs: Databases, setup: dict[str, Any]) -> tuple[Server, dict[str, str]]:
     """Start one configuration; returns the server and what to record about it."""
     port = free_port()
     server = Server(spec, port, workdir / f"{spec.name}.log")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("REDIS_URL", None)
-    info: dict[str, str] = {"label": spec.label, "pinning": "CPU 0" if spec.workers == 1 else "CPUs 0-1"}
+    info: dict[str, str] = {"label": spec.label, "pinning": _cpus_text(server_cpus(spec.workers))}
     if spec.app != "parley":
         if spec.app == "channels-tutorial":
             env["DJANGO_SETTINGS_MODULE"] = "parley.bench.fixtures.tutorial_settings"

@@ -93,6 +93,8 @@ def setup(count: int, url: str) -> dict[str, Any]:
 
 async def wh(env: dict[str, str], count: int, workers: int, say: Callable[[str], None]) -> dict[str, Any]:
     """Make the backlog, start the workers, time the drain; returns WH's result."""
+    from parley.bench.servers import MACHINE_CPUS, on_cpus, server_cpus  # the runner's, not --setup's
+
     tally = Tally(want=count)
     server = await asyncio.start_server(lambda r, w: _receive(r, w, tally), "127.0.0.1", 0, backlog=1024)
     port = server.sockets[0].getsockname()[1]
@@ -100,17 +102,24 @@ async def wh(env: dict[str, str], count: int, workers: int, say: Callable[[str],
     procs: list[asyncio.subprocess.Process] = []
     try:
         made_at = time.monotonic()
-        setup_proc = await asyncio.create_subprocess_exec(
+        setup_argv = [
             sys.executable, "-m", "parley.bench.webhooks", "--setup", "--count", str(count),
-            "--url", f"http://127.0.0.1:{port}/hook", cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            "--url", f"http://127.0.0.1:{port}/hook",
+        ]  # fmt: skip
+        setup_proc = await asyncio.create_subprocess_exec(
+            *on_cpus(setup_argv, MACHINE_CPUS), cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE
+        )
         out, _ = await setup_proc.communicate()
         if setup_proc.returncode != 0:
             raise RuntimeError(f"WH setup failed ({setup_proc.returncode})")
         made = json.loads(out.decode().strip().splitlines()[-1])
         say(f"  WH backlog: {made['deliveries']} deliveries owed in {time.monotonic() - made_at:.1f}s")
         started = time.monotonic()
-        argv = [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.2"]
+        # the workers are the server side: every CPU, as in production (the receiver is the client)
+        argv = on_cpus(
+            [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay", "--interval", "0.2"],
+            server_cpus(workers),
+        )
         for _ in range(workers):
             procs.append(
                 await asyncio.create_subprocess_exec(

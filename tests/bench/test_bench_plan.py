@@ -1,8 +1,12 @@
-"""Which workloads a bench run gives each configuration, what W6's activity check counts, and how
-the sidebar's targets are judged."""
+"""Which workloads a bench run gives each configuration, what W6's activity check counts, how
+the sidebar's targets are judged, and on which CPUs the servers run."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,7 @@ from parley.bench.__main__ import DEFAULT_WORKLOADS, _args, _profile, clients_of
 from parley.bench.plain import frame
 from parley.bench.profiles import PROFILES, memberships_for, slugs_for
 from parley.bench.report import ratios_and_targets
-from parley.bench.servers import SPECS, Server
+from parley.bench.servers import ROOT, SPECS, Server
 from parley.bench.sidebar import _activity_check
 from parley.bench.workloads import Ids
 
@@ -130,3 +134,36 @@ def test_the_sidebar_targets_are_judged_at_their_sizes_only() -> None:
     # smaller than the bars (tiny): reported, not judged
     _, targets = ratios_and_targets(_run({}, {**w6, "rooms": 30, "busy": 3}))
     assert [t["met"] for t in targets] == [True, None]
+
+
+PLACEMENT = """
+import json, os, subprocess, sys
+from parley.bench import servers
+servers.pin_client()
+probe = [sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"]
+def cpus(argv):
+    return json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+print(json.dumps({
+    "client": sorted(os.sched_getaffinity(0)),
+    "server": cpus(servers.on_cpus(probe, servers.server_cpus(1))),
+    "two_processes": cpus(servers.on_cpus(probe, servers.server_cpus(2))),
+    "tool": cpus(servers.on_cpus(probe, servers.MACHINE_CPUS)),
+    "pinned": servers.two_cores(),
+}))
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="the placement needs two CPUs")
+def test_the_server_runs_on_its_own_cpu_after_the_client_pinned_itself() -> None:
+    """The client pins the bench process to CPU 1 first; the servers it starts afterwards must
+    not inherit that (they did, and shared the client's core, in every run until 2026-12-07)."""
+    done = subprocess.run([sys.executable, "-c", PLACEMENT], capture_output=True, text=True, check=True, cwd=ROOT)
+    placed = json.loads(done.stdout.strip().splitlines()[-1])
+    machine = sorted(os.sched_getaffinity(0))
+    assert placed == {
+        "client": [1],
+        "server": [0],
+        "two_processes": machine,
+        "tool": machine,
+        "pinned": True,
+    }, placed
