@@ -1,9 +1,11 @@
-"""Bearer tokens this process has signed a request in with lately, for the HTTP API.
+"""Bearer tokens this process has signed a request or a handshake in with lately.
 
 A bot posting over keep-alive connections sends the same token with every request; looking it up
-each time was a database crossing per request, as much as the post itself. A ``/ws/`` socket is
-signed in once, at its handshake, and stays so until a revocation closes it; an HTTP request is
-signed in from here for at most ``PARLEY_TOKEN_CACHE_MS`` after a lookup.
+each time was a database crossing per request, as much as the post itself. A bot's thousands of
+sockets coming back after a restart send one token thousands of times. An HTTP request or a
+``/ws/`` handshake is signed in from here for at most ``PARLEY_TOKEN_CACHE_MS`` after a lookup
+(parley.realtime.security.bearer_user); an open socket stays signed in until a revocation
+closes it.
 
 Parley's own revocations (a token revoked, a user deactivated or logged out: ``user_sessions_end``)
 and profile changes forget the user's entries in the process that made them as they commit, and in

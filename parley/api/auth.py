@@ -16,12 +16,10 @@ from django.http import HttpRequest
 from ninja.errors import AuthenticationError
 from ninja.security import APIKeyCookie, HttpBearer
 
-from parley.accounts import tokencache
 from parley.accounts.models import User
-from parley.accounts.services import token_hash
 from parley.api.crossing import call
-from parley.realtime.batching import token_queue
 from parley.realtime.ratelimit import api_read_allowed
+from parley.realtime.security import bearer_user
 
 _READS = frozenset({"GET", "HEAD"})
 
@@ -34,22 +32,9 @@ def _allowed(user: Any) -> User | None:
     return user
 
 
-async def _token_user(token: str) -> User | None:
-    """The token's user: from this process's recent sign-ins (parley.accounts.tokencache), else
-    looked up with every other request's token that arrives meanwhile (one query)."""
-    key = token_hash(token)
-    user = tokencache.get(key)
-    if user is None:
-        since = tokencache.generation()
-        user = await token_queue().submit(token)
-        if user is not None:
-            tokencache.put(key, user, since=since)
-    return user
-
-
 class BearerAuth(HttpBearer):
     async def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        user = _allowed(await _token_user(token))
+        user = _allowed(await bearer_user(token))
         if user is None:
             raise AuthenticationError()  # a bad token is an error, not a reason to try the cookie
         request.user = user

@@ -100,6 +100,12 @@ class Hub:
             await asyncio.shield(room.joined)
         room.members.add(member)
 
+    def holds(self, slug: str) -> bool:
+        """This process already receives ``slug``'s events (a local socket follows or watches
+        it): one more member joins without any change outside the process."""
+        room = self.rooms.get(slug)
+        return (room is not None and room.joined is not None and room.joined.done()) or slug in self.watched
+
     def _new_room(self, slug: str) -> _Room:
         members: set[Member] = set()
         stream = RoomStream(

@@ -92,18 +92,23 @@ class Outbox:
         self._queue_get().append(text)
         self._queued_bytes += size
 
-    def push_many(self, texts: list[str]) -> None:
-        """Queue several text frames in order; where the server offers direct writes and the
-        socket keeps up, they go out in one write (a resume's missed events and its
-        ``subscribed``: one syscall, not one per frame)."""
-        if len(texts) > 1 and self._writing is None and self._write is not None and not self._closing:
+    def push_many(self, texts: list[str], *, then_droppable: str | None = None) -> None:
+        """Queue several text frames in order, and then ``then_droppable`` as a droppable frame;
+        where the server offers direct writes and the socket keeps up, they go out in one write
+        (a resume's missed events, its ``subscribed`` and the room's presence: one syscall, not
+        one per frame)."""
+        count = len(texts) + (then_droppable is not None)
+        if count > 1 and self._writing is None and self._write is not None and not self._closing:
+            tail = [] if then_droppable is None else [then_droppable]
             try:
-                if self._write(b"".join(text_frame(text) for text in texts)):
+                if self._write(b"".join(text_frame(text) for text in [*texts, *tail])):
                     return
             except Exception:
                 self._wire_failed()
         for text in texts:
             self.push(text)
+        if then_droppable is not None:
+            self.push(then_droppable, droppable=True)
 
     def close(self, code: int) -> None:
         """Close after every frame queued so far."""

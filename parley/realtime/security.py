@@ -18,6 +18,8 @@ from django.db import DatabaseError
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
+from parley.accounts import tokencache
+from parley.accounts.models import User
 from parley.accounts.selectors import Credential
 from parley.accounts.services import token_hash, user_for_token
 from parley.core.errors import Unavailable
@@ -170,9 +172,7 @@ async def _user(scope: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     Also what the user signed in with (TOKEN_KEY or SESSION_KEY), for revocation."""
     token = _bearer(scope)
     if token is not None:
-        # Coalesced: a reconnect storm's thousands of handshakes cost one query per batch, not
-        # one database round trip each in a row (parley.realtime.batching.token_queue)
-        user = await token_queue().submit(token)
+        user = await bearer_user(token)
         if user is None:
             log.warning("ws auth failed: unknown bearer token")
             return AnonymousUser(), {}
@@ -182,6 +182,22 @@ async def _user(scope: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         return AnonymousUser(), {}
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
     return await bounded(get_user({"session": store})), {SESSION_KEY: key}
+
+
+async def bearer_user(token: str) -> User | None:
+    """A bearer token's user (None: no such token, or its user is inactive), for ``/ws/``
+    handshakes and API requests alike: from this process's recent sign-ins
+    (parley.accounts.tokencache), else looked up with every other token that arrives meanwhile,
+    in one query (parley.realtime.batching.token_queue). A reconnect storm's thousands of
+    handshakes on one bot's token cost one lookup; on many tokens, one query per batch."""
+    key = token_hash(token)
+    user = tokencache.get(key)
+    if user is None:
+        since = tokencache.generation()
+        user = await token_queue().submit(token)
+        if user is not None:
+            tokencache.put(key, user, since=since)
+    return user
 
 
 class UnavailableRefusal:

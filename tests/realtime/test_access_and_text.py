@@ -152,6 +152,38 @@ async def test_a_refused_subscribe_never_joins_the_room(
     assert joined == ["lobby"]
 
 
+async def test_a_room_the_process_holds_is_checked_by_the_resume_alone(
+    rooms: None, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a socket of the process follows a room, another subscribe to it makes one database
+    crossing (the resume read, which checks access), not two; a refusal there still unfollows
+    and leaves the room's group, and its events, to the sockets that may read it."""
+    from parley.realtime import runtime
+    from parley.realtime.batching import access_queue
+
+    ann, bob = await connect("ann"), await connect("bob")
+    checks: list[str] = []
+    queue = access_queue()
+    real_submit = queue.submit
+
+    def recording_submit(request: Any) -> Any:
+        checks.append(request.room)
+        return real_submit(request)
+
+    monkeypatch.setattr(queue, "submit", recording_submit)
+    hub = runtime.current().hub
+    assert (await ann.subscribe("secret"))[-1]["type"] == "subscribed"
+    assert checks == ["secret"] and hub.holds("secret")
+    tab = await connect("ann")
+    assert (await tab.subscribe("secret"))[-1]["type"] == "subscribed"
+    assert (await bob.subscribe("secret"))[-1]["code"] == "not_found"
+    assert checks == ["secret"]  # neither the second tab nor bob crossed twice
+    assert len(hub.rooms["secret"].members) == 2  # bob is out again; ann's two sockets stay
+    await ann.send({"type": "send", "room": "secret", "cid": "s1", "body": "for members"})
+    assert (await tab.recv())["type"] == "event"
+    assert await bob.nothing(timeout=0.3)
+
+
 async def test_a_removed_member_loses_the_room_at_once_on_every_open_socket(rooms: None, connect: Connect) -> None:
     from parley.accounts.models import User
     from parley.rooms.models import Membership, Room

@@ -59,3 +59,31 @@ def test_the_hook_the_subclass_overrides_is_still_uvicorns() -> None:
     assert "keepalive_timeout" in vars(WebSocketsSansIOProtocol), "uvicorn no longer calls keepalive_timeout"
     assert "ping_interval" in inspect.getsource(WebSocketsSansIOProtocol.start_keepalive)
     assert "ping_timeout" in inspect.getsource(WebSocketsSansIOProtocol.send_keepalive_ping)
+
+
+def test_websockets_per_socket_lines_are_quiet_and_its_warnings_are_not() -> None:
+    """websockets logs "connection open" through the logger it was given; the subclass gives it
+    ``uvicorn.error.websockets`` (INFO off by default), so those lines cost no record, while its
+    warnings still reach uvicorn's error log."""
+    import logging
+
+    config = uvicorn.Config(app=_noop_app, ws=ParleyWebSocketProtocol, lifespan="off")
+    config.load()
+    loop = asyncio.new_event_loop()
+    try:
+        proto = ParleyWebSocketProtocol(config, ServerState(), {}, _loop=loop)
+        assert proto.conn.logger is uvicorn_ws.SOCKET_LINES
+        assert not proto.conn.logger.isEnabledFor(logging.INFO)
+        seen: list[str] = []
+        handler = logging.Handler()
+        handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
+        error_log = logging.getLogger("uvicorn.error")
+        error_log.addHandler(handler)
+        try:
+            proto.conn.logger.info("connection open")
+            proto.conn.logger.warning("a protocol warning")
+        finally:
+            error_log.removeHandler(handler)
+        assert seen == ["a protocol warning"]
+    finally:
+        loop.close()

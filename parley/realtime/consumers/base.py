@@ -72,6 +72,14 @@ class HubConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"no handler for message type {message['type']}")
         await handler(message)
 
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        """The socket closed. Channels' own handler also discards layer groups (a hub consumer
+        has none) and then makes a crossing of the database thread to close old connections,
+        one per socket: a reconnect storm's thousands of closes queued behind the resumes. The
+        database calls of these consumers close their connections themselves, on that thread."""
+        await self.disconnect(message["code"])
+        raise StopConsumer()
+
     async def disconnect(self, code: int) -> None:
         conn, self.conn = self.conn, None
         if conn is not None:

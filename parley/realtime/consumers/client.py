@@ -214,9 +214,11 @@ class ClientConsumer(HubConsumer):
         known = conn.following(slug)
         if slug not in conn.streams and len(conn.streams) >= MAX_ROOMS_PER_CONNECTION:
             raise BadRequest(f"at most {MAX_ROOMS_PER_CONNECTION} rooms per connection")
-        if slug not in conn.streams:
-            # Decide before any state changes: a room this socket does not follow yet is joined
-            # (hub membership, the process's layer group) only once access is granted.
+        if slug not in conn.streams and not conn.runtime.hub.holds(slug):
+            # Decide before anything changes outside this process: a room no local socket follows
+            # is joined (the process's layer group) only once access is granted. A room the
+            # process holds already is joined at once and checked by the resume read below, in
+            # the same crossing (a reconnect storm's subscribes: one crossing each, not two).
             await access_queue().submit(AccessRequest(user=self.user, room=slug))
         # Join first, then read: an event committed after our read is dispatched after we joined,
         # and the stream holds it until the resume is out. The resume checks access again, in
@@ -231,14 +233,21 @@ class ClientConsumer(HubConsumer):
                     await conn.runtime.presence.left(slug, self.user.pk)
             raise
         subscribed = frames.subscribed(room=slug, last_seq=resume.last_seq, truncated=resume.truncated)
-        if conn.outbox is not None:  # the missed events and the answer, in one write where it can
-            conn.outbox.push_many([*resume.frames, subscribed])
-        conn.start(stream, resume.last_seq)
         presence = conn.runtime.presence
         if not known:
             await presence.joined(slug, dict(user_ref(self.user)))
-        assert conn.outbox is not None
-        conn.outbox.push(await presence.snapshot(slug), droppable=True)
+        online = await presence.snapshot(slug)
+        if stream.closed or conn.streams.get(slug) is not stream or conn.outbox is None:
+            # Access taken back (Connection.lose_room) or the socket closed meanwhile: nothing of
+            # this subscribe goes out, and the presence it holds (its own, or the one of the
+            # subscribe it replaced) is given back, as neither of those paths does for a room
+            # not started yet.
+            await presence.left(slug, self.user.pk)
+            return
+        # The missed events, the answer and who is online, in one write where it can; the room's
+        # live events (held by the stream until now) follow.
+        conn.outbox.push_many([*resume.frames, subscribed], then_droppable=online)
+        conn.start(stream, resume.last_seq)
 
     async def on_unsubscribe(self, frame: Frame) -> None:
         conn = self.live
