@@ -25,7 +25,7 @@ from parley.accounts.models import User
 from parley.core import buckets, json
 from parley.core.buckets import Bucket, spend
 from parley.core.errors import BadRequest, ParleyError, RateLimited
-from parley.messaging.events import ts_text, user_ref
+from parley.messaging.events import user_ref
 from parley.messaging.search import messages_search
 from parley.messaging.selectors import ResumeRequest, room_history
 from parley.messaging.services import Posted, PostRequest
@@ -34,28 +34,15 @@ from parley.realtime import closecodes, frames, metrics, runtime
 from parley.realtime.batching import access_queue, post_queue, resume_queue, sidebar_queue, sidebar_rooms_queue
 from parley.realtime.connection import Connection
 from parley.realtime.consumers.base import HubConsumer, outbox_for
+from parley.realtime.consumers.rooms import ROOM_HANDLERS, RoomFrames, ref_of
 from parley.realtime.dbwait import db_call
 from parley.realtime.ratelimit import send_allowed
 from parley.realtime.security import credential_of
 from parley.realtime.typing_hint import typing_announce
 from parley.rooms.access import AccessRequest
-from parley.rooms.dms import dm_open
 from parley.rooms.members import (
-    invite_link_create,
-    member_invite,
-    member_mute,
-    member_remove,
-    member_role,
-    member_unban,
-    notify_set,
     read_mark,
-    room_create_by,
-    room_join,
-    room_leave,
-    room_update,
 )
-from parley.rooms.models import Room
-from parley.rooms.sidebar import directory, mentions_of, room_members
 from parley.rooms.slugs import slug_validate
 
 log = logging.getLogger("parley.realtime")
@@ -66,33 +53,7 @@ PING_MAX_DEPTH = 32
 Frame = dict[str, Any]
 
 
-# Room actions answered with ``ok`` {ref, room}: frame type -> (service, the argument that names
-# the socket's user, {service argument: (frame field, default)}). ``leave`` and ``invite_link``
-# answer otherwise and have handlers of their own.
-ROOM_ACTIONS: dict[str, tuple[Callable[..., Room], str, dict[str, tuple[str, Any]]]] = {
-    "join": (room_join, "user", {"slug": ("room", None), "invite": ("invite", None)}),
-    "room_create": (
-        room_create_by,
-        "user",
-        {
-            "title": ("title", None),
-            "slug": ("room", None),
-            "visibility": ("visibility", "public"),
-            "topic": ("topic", ""),
-        },
-    ),
-    "room_update": (room_update, "actor", {"slug": ("room", None), "title": ("title", None), "topic": ("topic", None)}),
-    "dm_open": (dm_open, "user", {"usernames": ("users", None)}),
-    "invite": (member_invite, "actor", {"slug": ("room", None), "username": ("user", None)}),
-    "remove": (member_remove, "actor", {"slug": ("room", None), "username": ("user", None), "ban": ("ban", False)}),
-    "unban": (member_unban, "actor", {"slug": ("room", None), "username": ("user", None)}),
-    "mute": (member_mute, "actor", {"slug": ("room", None), "username": ("user", None), "muted": ("muted", None)}),
-    "role": (member_role, "actor", {"slug": ("room", None), "username": ("user", None), "role": ("role", None)}),
-    "notify": (notify_set, "user", {"slug": ("room", None), "level": ("level", None)}),
-}
-
-
-class ClientConsumer(HubConsumer):
+class ClientConsumer(RoomFrames, HubConsumer):
     user: User
     _reads: Bucket | None = None  # subscribe/history frames: made at the first one
     received_at = 0.0  # perf_counter() when the frame being handled arrived
@@ -175,7 +136,7 @@ class ClientConsumer(HubConsumer):
         kind = frame["type"]
         handler = self._handlers.get(kind)
         if handler is None:
-            self.error("unknown_type", f"unknown frame type {kind[:40]!r}", ref=_ref(frame))
+            self.error("unknown_type", f"unknown frame type {kind[:40]!r}", ref=ref_of(frame))
             return
         try:
             await handler(self, frame)
@@ -188,13 +149,13 @@ class ClientConsumer(HubConsumer):
         if isinstance(exc, ParleyError):
             if refusals_loggable():
                 log.info("frame refused type=%s code=%s user=%s", kind, exc.code, self.user.pk)
-            self.error(exc.code, exc.detail, ref=_ref(frame), retry_after=exc.retry_after)
+            self.error(exc.code, exc.detail, ref=ref_of(frame), retry_after=exc.retry_after)
         elif isinstance(exc, DatabaseError):
             log.error("database error on frame type=%s user=%s", kind, self.user.pk, exc_info=exc)
-            self.error("server_error", "database unavailable; retry", ref=_ref(frame), retry_after=1.0)
+            self.error("server_error", "database unavailable; retry", ref=ref_of(frame), retry_after=1.0)
         else:
             log.error("error on frame type=%s user=%s", kind, self.user.pk, exc_info=exc)
-            self.error("server_error", "internal error", ref=_ref(frame))
+            self.error("server_error", "internal error", ref=ref_of(frame))
 
     def _read_allowed(self) -> None:
         """Frames that read the database (subscribe, history) spend this connection's read
@@ -292,7 +253,7 @@ class ClientConsumer(HubConsumer):
         if changed.cid is not None:
             self.push(frames.ack(room=changed.room, cid=changed.cid, seq=changed.seq))
         else:
-            self.push(frames.ok(ref=_ref(frame), room=changed.room, seq=changed.seq))
+            self.push(frames.ok(ref=ref_of(frame), room=changed.room, seq=changed.seq))
 
     async def on_edit(self, frame: Frame) -> None:
         changed = await self._act(
@@ -363,46 +324,6 @@ class ClientConsumer(HubConsumer):
         self._read_allowed()
         await db_call(read_mark, user=self.user, slug=frame.get("room"), seq=frame.get("seq"))
 
-    async def _act(self, service: Callable[..., Any], /, **kwargs: Any) -> Any:
-        """One write through a service (a room action, a change to a message): it spends a send
-        from the user's bucket, like a post."""
-        await send_allowed(self.user.pk)
-        return await db_call(service, **kwargs)
-
-    async def _room_action(self, frame: Frame) -> None:
-        """A room action of ``ROOM_ACTIONS``: its service with the frame's fields, answered ``ok``."""
-        service, who, fields = ROOM_ACTIONS[frame["type"]]
-        args = {arg: frame.get(name, default) for arg, (name, default) in fields.items()}
-        room = await self._act(service, **{who: self.user}, **args)
-        self.push(frames.ok(ref=_ref(frame), room=room.slug))
-
-    async def on_leave(self, frame: Frame) -> None:
-        await self._act(room_leave, user=self.user, slug=frame.get("room"))
-        self.push(frames.ok(ref=_ref(frame), room=frame.get("room")))
-
-    async def on_invite_link(self, frame: Frame) -> None:
-        room, code, expires = await self._act(
-            invite_link_create, actor=self.user, slug=frame.get("room"), hours=frame.get("hours", 24)
-        )
-        self.push(
-            frames.ok(ref=_ref(frame), room=room.slug, code=code, url=f"/invite/{code}/", expires=ts_text(expires))
-        )
-
-    async def on_members(self, frame: Frame) -> None:
-        self._read_allowed()
-        slug, people, banned = await db_call(room_members, user=self.user, slug=frame.get("room"))
-        self.push(frames.members(room=slug, people=people, banned=banned))
-
-    async def on_directory(self, frame: Frame) -> None:
-        self._read_allowed()
-        found = await db_call(directory, user=self.user, q=frame.get("q"))
-        self.push(frames.directory(found=found))
-
-    async def on_mentions(self, frame: Frame) -> None:
-        self._read_allowed()
-        found, cursor = await db_call(mentions_of, user=self.user, before=frame.get("before"))
-        self.push(frames.mentions(frames=found, cursor=cursor))
-
     async def on_search(self, frame: Frame) -> None:
         self._read_allowed()
         found, cursor = await db_call(
@@ -433,13 +354,8 @@ class ClientConsumer(HubConsumer):
         "ping": on_ping,
         "rooms": on_rooms,
         "read": on_read,
-        "leave": on_leave,
-        "invite_link": on_invite_link,
-        "members": on_members,
-        "directory": on_directory,
-        "mentions": on_mentions,
         "search": on_search,
-        **dict.fromkeys(ROOM_ACTIONS, _room_action),
+        **ROOM_HANDLERS,
     }
 
 
@@ -468,13 +384,3 @@ def _shallow(value: Any, levels: int) -> bool:
         return False
     children = value.values() if isinstance(value, dict) else value
     return all(_shallow(child, levels - 1) for child in children if isinstance(child, (dict, list)))
-
-
-def _ref(frame: Frame) -> Any:
-    """What an answer refers to: the frame's `cid`, else its type (cut short: an unknown type
-    is echoed back too, and a newer client's frame with a `cid` still gets its answer matched)."""
-    cid = frame.get("cid")
-    if isinstance(cid, str) and len(cid) <= 64:
-        return cid
-    kind = frame.get("type")
-    return kind[:40] if isinstance(kind, str) else kind
