@@ -38,7 +38,7 @@ from parley.messaging.events import ts_text
 from parley.messaging.search import messages_search
 from parley.realtime.ratelimit import send_allowed
 from parley.realtime.typing_hint import typing_announce
-from parley.rooms import dms, members
+from parley.rooms import dms, members, moderation
 from parley.rooms.models import Room
 from parley.rooms.sidebar import directory, mentions_of, room_info, room_members, sidebar_entries
 from parley.rooms.slugs import slug_validate
@@ -134,7 +134,9 @@ async def member_invite(request: HttpRequest, room: str, data: InviteIn) -> dict
 @router.delete("/rooms/{room}/members/{username}", response={200: OkOut, ERRORS: ErrorOut})
 async def member_remove(request: HttpRequest, room: str, username: str, ban: bool = False) -> dict[str, Any]:
     """Remove a member; ``ban=true`` also keeps them out until unbanned."""
-    found = await _write(request, members.member_remove, actor=caller(request), slug=room, username=username, ban=ban)
+    found = await _write(
+        request, moderation.member_remove, actor=caller(request), slug=room, username=username, ban=ban
+    )
     return {"room": found.slug}
 
 
@@ -143,15 +145,15 @@ async def member_update(request: HttpRequest, room: str, username: str, data: Me
     """Mute or unmute (``muted``), change the role (``role``), or both."""
     actor = caller(request)
     if data.muted is not None:
-        await _write(request, members.member_mute, actor=actor, slug=room, username=username, muted=data.muted)
+        await _write(request, moderation.member_mute, actor=actor, slug=room, username=username, muted=data.muted)
     if data.role is not None:
-        await _write(request, members.member_role, actor=actor, slug=room, username=username, role=data.role)
+        await _write(request, moderation.member_role, actor=actor, slug=room, username=username, role=data.role)
     return {"room": room}
 
 
 @router.delete("/rooms/{room}/bans/{username}", response={200: OkOut, ERRORS: ErrorOut})
 async def member_unban(request: HttpRequest, room: str, username: str) -> dict[str, Any]:
-    found = await _write(request, members.member_unban, actor=caller(request), slug=room, username=username)
+    found = await _write(request, moderation.member_unban, actor=caller(request), slug=room, username=username)
     return {"room": found.slug}
 
 

@@ -22,7 +22,8 @@ from PIL import Image
 from parley.accounts.models import User
 from parley.accounts.services import token_create
 from parley.files.models import Attachment
-from parley.rooms.members import member_mute, room_join
+from parley.rooms.members import room_join
+from parley.rooms.moderation import member_mute
 from tests import factories
 from tests.realtime.conftest import Connect
 from tests.realtime.test_message_changes import act, history

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 
 from parley.accounts.models import User
 from parley.accounts.services import guest_create, token_create
-from parley.rooms.members import member_remove, member_role
+from parley.rooms.moderation import member_remove, member_role
 from parley.rooms.services import membership_add
 from tests import factories
 from tests.realtime.conftest import Client, Connect

@@ -18,10 +18,6 @@ from parley.rooms.dms import dm_open
 from parley.rooms.members import (
     invite_link_create,
     member_invite,
-    member_mute,
-    member_remove,
-    member_role,
-    member_unban,
     notify_set,
     room_create_by,
     room_join,
@@ -29,6 +25,7 @@ from parley.rooms.members import (
     room_update,
 )
 from parley.rooms.models import Room
+from parley.rooms.moderation import member_mute, member_remove, member_role, member_unban
 from parley.rooms.sidebar import directory, mentions_of, room_members
 
 Frame = dict[str, Any]
