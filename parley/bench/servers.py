@@ -96,10 +96,9 @@ def spec_with_env(name: str) -> Spec:
     return dataclasses.replace(spec, name=name, label=f"{spec.label}, {' '.join(pairs)}", env=spec.env + extra)
 
 
-# The CPUs this machine lets the bench use, read once before pin_client() moves the bench's own
-# process to CLIENT_CPU. A child inherits its parent's CPUs, so every process the bench starts says
-# where it runs (``on_cpus``): read after the pinning, this set would be {CLIENT_CPU}, and the
-# servers would share the client's core (as they did in every run until 2026-12-07).
+# The machine's CPUs, read before pin_client() moves this process to CLIENT_CPU: children inherit
+# the pinning, so every process the bench starts is placed with ``on_cpus`` (until 2026-12-07 the
+# servers inherited CLIENT_CPU and shared the client's core).
 MACHINE_CPUS = frozenset(os.sched_getaffinity(0))
 
 

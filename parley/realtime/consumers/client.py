@@ -40,9 +40,7 @@ from parley.realtime.ratelimit import send_allowed
 from parley.realtime.security import credential_of
 from parley.realtime.typing_hint import typing_announce
 from parley.rooms.access import AccessRequest
-from parley.rooms.members import (
-    read_mark,
-)
+from parley.rooms.members import read_mark
 from parley.rooms.slugs import slug_validate
 
 log = logging.getLogger("parley.realtime")
